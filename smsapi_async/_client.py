@@ -1,0 +1,327 @@
+"""The client: one request path (build → limit → send → parse → map errors) for every API call."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from ._clock import Clock, SystemClock
+from ._encoding import check_call_name, encode_params, is_safe_to_retry
+from ._exceptions import (
+    ApiError,
+    InvalidRequestError,
+    NetworkError,
+    OutcomeUnknownError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseParseError,
+    SmsApiError,
+)
+from ._limiter import Limiter, RateLimiter
+from ._parsing import parse_body, raise_for_error
+from ._retry import backoff_delay, parse_retry_after
+from ._version import __version__
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
+
+DEFAULT_BASE_URL = "https://api.transmitsms.com"
+ENV_API_KEY = "SMSAPI_API_KEY"
+ENV_API_SECRET = "SMSAPI_API_SECRET"
+
+log = logging.getLogger("smsapi_async")
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _check_base_url(base_url: str) -> str:
+    url = httpx.URL(base_url)
+    host = url.host
+    if url.scheme == "https" and host:
+        return str(url).rstrip("/")
+    if url.scheme == "http" and _is_loopback(host):
+        return str(url).rstrip("/")
+    raise InvalidRequestError(
+        f"base_url must be https:// (plain http:// is allowed only for a loopback sandbox); "
+        f"got {url.scheme}://{host}"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _credential(value: str | None, env: str, what: str) -> str:
+    value = os.environ.get(env) if value is None else value
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"an API {what} is required: pass it to AsyncSmsClient or set ${env}")
+    return value
+
+
+def _mask(key: str) -> str:
+    return "…" + key[-4:] if len(key) > 8 else "…"
+
+
+class AsyncSmsClient:
+    """Async client for the Transmit SMS REST API.
+
+    Args:
+        api_key: the account's API key; default ``$SMSAPI_API_KEY``.
+        api_secret: the account's API secret; default ``$SMSAPI_API_SECRET``.
+        base_url: API root. ``https://`` only, except a loopback host (the sandbox).
+        response_format: ``"json"`` (default) or ``"xml"``; both give the same results.
+        rate_limit: calls per second for this client's own :class:`RateLimiter` (default 2,
+            the API's default; raised accounts allow 15). ``None`` disables limiting.
+        limiter: any object with ``acquire()`` and ``pause()`` (e.g. one limiter shared by
+            several clients of the same account); overrides ``rate_limit``.
+        max_retries: how many times one call may be resent (``0``: never). Rate-limited calls
+            (HTTP 429 / ``OVER_LIMIT``) were dropped by the server and are always safe to
+            resend; timeouts and 5xx are resent only for calls that read.
+        max_retry_wait: cap on the seconds one call may spend waiting between attempts.
+        timeout: seconds (or an ``httpx.Timeout``) for each HTTP request.
+        http_client: an ``httpx.AsyncClient`` you own (you close it); its settings are used.
+        transport: an ``httpx.AsyncBaseTransport`` for the client's own ``httpx.AsyncClient``.
+
+    Every request of one client, from all its resources and coroutines, passes through its one
+    limiter. Use ``async with AsyncSmsClient(...) as client:`` or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        response_format: Literal["json", "xml"] = "json",
+        rate_limit: float | None = 2.0,
+        limiter: Limiter | None = None,
+        max_retries: int = 4,
+        max_retry_wait: float = 60.0,
+        timeout: float | httpx.Timeout = 30.0,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        key = _credential(api_key, ENV_API_KEY, "key")
+        secret = _credential(api_secret, ENV_API_SECRET, "secret")
+        if response_format not in ("json", "xml"):
+            raise InvalidRequestError(f"response_format must be 'json' or 'xml', got {response_format!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidRequestError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if not isinstance(max_retry_wait, (int, float)) or max_retry_wait < 0:
+            raise InvalidRequestError(f"max_retry_wait must be >= 0 seconds, got {max_retry_wait!r}")
+        if http_client is not None and transport is not None:
+            raise InvalidRequestError("pass either http_client or transport, not both")
+        self._base_url = _check_base_url(base_url)
+        self._format = response_format
+        self._key_hint = _mask(key)
+        self._auth = httpx.BasicAuth(key, secret)
+        if limiter is None and rate_limit is not None:
+            limiter = RateLimiter(rate_limit)
+        self._limiter = limiter
+        self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
+        self._max_retries = max_retries
+        self._max_retry_wait = float(max_retry_wait)
+        self._rng = random.Random()
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport, timeout=timeout, follow_redirects=False
+        )
+        self._headers = {
+            "User-Agent": f"smsapi-async/{__version__} httpx/{httpx.__version__}",
+            "Accept": "text/xml" if response_format == "xml" else "application/json",
+        }
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._base_url
+
+    @property
+    def response_format(self) -> str:
+        """``"json"`` or ``"xml"``."""
+        return self._format
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The limiter every request of this client passes through (``None``: unlimited)."""
+        return self._limiter
+
+    async def call(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        /,
+        *,
+        safe_to_retry: bool | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Make one API call by name and return its response fields.
+
+        Args:
+            name: the call, e.g. ``"get-balance"`` or ``"send-sms"``.
+            params: fields as a mapping (use this for names that are Python keywords, ``from``).
+            safe_to_retry: whether resending after a timeout or 5xx can do no harm. ``None``
+                (default) decides by name: ``get-*`` and ``format-*`` calls only read.
+            **fields: more fields. ``None`` values are not sent; booleans become
+                ``true``/``false``, iterables are comma-joined, datetimes are sent as UTC.
+
+        Returns:
+            The response as a dict (the ``error`` block removed), the same for JSON and XML
+            except that XML gives every scalar as text.
+
+        Raises:
+            InvalidRequestError: bad name or field values; nothing was sent.
+            ApiError: the API answered with an error code (subclass by code).
+            OutcomeUnknownError: a state-changing call may or may not have happened.
+            TransportError: no usable answer after every allowed retry.
+            ResponseParseError: the answer was not a response we understand.
+        """
+        check_call_name(name)
+        merged = {**params, **fields} if params else fields
+        form = encode_params(merged)
+        safe = is_safe_to_retry(name) if safe_to_retry is None else bool(safe_to_retry)
+        url = f"{self._base_url}/{name}.{self._format}"
+        return await self._request(name, url, form, safe)
+
+    async def _request(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        retries = 0
+        waited = 0.0
+        while True:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
+            started = time.perf_counter()
+            try:
+                outcome: Any = await self._attempt(name, url, form, safe)
+            except _Retryable as retry:
+                delay, error = retry.delay, retry.error
+            else:
+                log.debug("%s: done in %.1f ms", name, (time.perf_counter() - started) * 1000)
+                return outcome  # type: ignore[no-any-return]
+            if delay is None:
+                delay = backoff_delay(retries + 1, self._rng)
+            if retries >= self._max_retries or waited + delay > self._max_retry_wait:
+                log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
+                raise error
+            retries += 1
+            waited += delay
+            if isinstance(error, RateLimitError) and self._limiter is not None:
+                log.info(
+                    "%s: rate limited; pausing the limiter %.2f s (retry %d of %d)",
+                    name,
+                    delay,
+                    retries,
+                    self._max_retries,
+                )
+                self._limiter.pause(delay)
+            else:
+                log.info(
+                    "%s: %s; retrying in %.2f s (retry %d of %d)",
+                    name,
+                    error,
+                    delay,
+                    retries,
+                    self._max_retries,
+                )
+                await self._clock.sleep(delay)
+
+    async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        try:
+            response = await self._http.post(url, data=form, auth=self._auth, headers=self._headers)
+        except _NOT_SENT as exc:
+            error_cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else NetworkError
+            raise _Retryable(
+                error_cls(f"{name}: request not sent ({type(exc).__name__})", call=name)
+            ) from exc
+        except httpx.TimeoutException as exc:
+            self._unknown_unless_safe(name, safe, f"timed out ({type(exc).__name__})", None, exc)
+            raise _Retryable(
+                RequestTimeoutError(f"{name}: timed out ({type(exc).__name__})", call=name)
+            ) from exc
+        except httpx.TransportError as exc:
+            self._unknown_unless_safe(name, safe, f"connection failed ({type(exc).__name__})", None, exc)
+            raise _Retryable(
+                NetworkError(f"{name}: connection failed ({type(exc).__name__})", call=name)
+            ) from exc
+
+        status = response.status_code
+        body = response.content
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        log.debug("%s: HTTP %d, %d bytes", name, status, len(body))
+        try:
+            data = parse_body(body, self._format, status_code=status, call=name)
+            raise_for_error(data, status_code=status, call=name)
+        except RateLimitError as exc:
+            raise _Retryable(exc, retry_after) from exc
+        except (ApiError, ResponseParseError) as exc:
+            if status == 429:
+                raise _Retryable(
+                    RateLimitError("OVER_LIMIT", exc_text(exc), status, name), retry_after
+                ) from exc
+            if status >= 500:
+                self._unknown_unless_safe(name, safe, f"server error HTTP {status}", status, exc)
+                raise _Retryable(exc, retry_after) from exc
+            raise
+        data.pop("error", None)
+        return data
+
+    @staticmethod
+    def _unknown_unless_safe(
+        name: str, safe: bool, what: str, status: int | None, cause: BaseException
+    ) -> None:
+        if safe:
+            return
+        raise OutcomeUnknownError(
+            f"{name}: {what}; the call changes state and may or may not have taken effect, "
+            "so it was not resent. Check its result (e.g. the reporting calls) before retrying.",
+            call=name,
+            status_code=status,
+        ) from cause
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections this client opened (not an ``http_client`` you passed)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSmsClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSmsClient(base_url={self._base_url!r}, api_key={self._key_hint!r}, "
+            f"response_format={self._format!r}, limiter={self._limiter!r})"
+        )
+
+
+def exc_text(exc: SmsApiError) -> str:
+    """The human part of an error, for re-wrapping it."""
+    return exc.description if isinstance(exc, ApiError) and isinstance(exc.description, str) else str(exc)
+
+
+class _Retryable(Exception):
+    """Internal: this attempt failed in a way a retry may fix."""
+
+    def __init__(self, error: SmsApiError, delay: float | None = None) -> None:
+        self.error = error
+        self.delay = delay
+        super().__init__(str(error))

@@ -1,0 +1,135 @@
+"""Turn a response body, JSON or XML, into one dict shape, and its error block into an exception.
+
+The XML the API sends mirrors its JSON: root ``<response>``, one child per key, arrays as a
+container of ``<item>`` elements, and ``null``, ``""``, ``[]`` and ``{}`` all as self-closing tags.
+Parsing XML yields the JSON shape with every scalar as text and every empty value as ``None``,
+so the models, which convert leniently, serve both formats. Older hand-written samples repeat an
+element instead of using ``<item>``; repeated siblings become a list too.
+
+XML is parsed with ``defusedxml``: entity expansion, DTDs and external references are refused,
+so an XML bomb is a :class:`ResponseParseError`, never a hang or a memory blow-up.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml
+import defusedxml.ElementTree
+
+from ._exceptions import ResponseParseError, error_for_code
+
+__all__ = ["MAX_DEPTH", "parse_body", "raise_for_error", "xml_to_dict"]
+
+MAX_DEPTH = 64
+"""Deeper nesting than any real response; refused so that a hostile body cannot recurse us dry."""
+
+_EXCERPT = 200
+
+
+def excerpt(body: bytes) -> str:
+    """The start of a body, decoded leniently, for error messages."""
+    text = body[:_EXCERPT].decode("utf-8", errors="replace")
+    return text + ("…" if len(body) > _EXCERPT else "")
+
+
+def parse_body(
+    body: bytes, response_format: str, *, status_code: int | None, call: str | None
+) -> dict[str, Any]:
+    """Parse a body in ``response_format`` (``"json"`` or ``"xml"``) into a dict.
+
+    Raises:
+        ResponseParseError: the body is empty, not well-formed, hostile, or not one object.
+    """
+
+    def fail(reason: str) -> ResponseParseError:
+        return ResponseParseError(reason, status_code=status_code, excerpt=excerpt(body), call=call)
+
+    if not body.strip():
+        raise fail("empty response body")
+    if response_format == "xml":
+        try:
+            root = defusedxml.ElementTree.fromstring(body)
+        except defusedxml.DefusedXmlException as exc:
+            raise fail(f"refused hostile XML ({type(exc).__name__})") from None
+        except (ParseError, ValueError) as exc:
+            raise fail(f"malformed XML ({exc})") from None
+        if root.tag != "response":
+            raise fail(f"XML root is <{root.tag}>, expected <response>")
+        data = xml_to_dict(root, depth_error=fail)
+        return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise fail("response is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"malformed JSON ({exc.msg} at char {exc.pos})") from None
+    except RecursionError:
+        raise fail("JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise fail(f"JSON body is a {type(data).__name__}, expected an object")
+    return data
+
+
+def xml_to_dict(element: Element, *, depth_error: Any = None) -> dict[str, Any] | None:
+    """Convert a ``<response>``-style element into the JSON shape (see module docstring)."""
+    value = _convert(element, 0, depth_error)
+    if value is None or isinstance(value, dict):
+        return value
+    return {"item": value} if isinstance(value, list) else {"value": value}
+
+
+def _convert(element: Element, depth: int, depth_error: Any) -> Any:
+    if depth > MAX_DEPTH:
+        if depth_error is not None:
+            raise depth_error("XML nested too deeply")
+        raise ValueError("XML nested too deeply")
+    children = list(element)
+    if not children:
+        text = (element.text or "").strip()
+        return text or None
+    if all(child.tag == "item" for child in children):
+        return [_convert(child, depth + 1, depth_error) for child in children]
+    result: dict[str, Any] = {}
+    for child in children:
+        value = _convert(child, depth + 1, depth_error)
+        if child.tag in result:  # repeated element without <item>: older samples do this
+            existing = result[child.tag]
+            if isinstance(existing, _Repeated):
+                existing.append(value)
+            else:
+                result[child.tag] = _Repeated([existing, value])
+        else:
+            result[child.tag] = value
+    for key, value in result.items():
+        if isinstance(value, _Repeated):
+            result[key] = list(value)
+    return result
+
+
+class _Repeated(list[Any]):
+    """Marks a list built from repeated sibling elements (as opposed to an ``<item>`` list)."""
+
+
+def raise_for_error(data: dict[str, Any], *, status_code: int | None, call: str | None) -> None:
+    """Raise the mapped :class:`ApiError` unless ``error.code`` is ``SUCCESS``.
+
+    Success is decided by the code alone: a 200 with an error code fails, and a success code with
+    odd neighbouring fields succeeds.
+    """
+    error = data.get("error")
+    if not isinstance(error, dict):
+        raise ResponseParseError(
+            "response has no error block",
+            status_code=status_code,
+            excerpt="keys: " + ", ".join(sorted(map(str, data)))[:_EXCERPT],
+            call=call,
+        )
+    code = error.get("code")
+    if code == "SUCCESS":
+        return
+    if not isinstance(code, str) or not code:
+        code = f"HTTP_{status_code}" if status_code else "UNKNOWN"
+    raise error_for_code(code, error.get("description"), status_code, call)

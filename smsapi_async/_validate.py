@@ -1,0 +1,59 @@
+"""Checks run before a call is spent: each raises :class:`InvalidRequestError` with a clear reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ._exceptions import InvalidRequestError
+
+__all__ = ["aware_datetime", "custom_fields", "non_empty", "positive_id"]
+
+_FIELD_NAME = re.compile(r"field_([1-9]|10)")
+
+
+def positive_id(name: str, value: Any) -> int:
+    """An id: a positive integer (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequestError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def non_empty(name: str, value: Any) -> str:
+    """A required text value: a non-blank string."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def aware_datetime(name: str, value: datetime | None, *, not_past: bool = False) -> datetime | None:
+    """A timezone-aware datetime (converted to UTC), optionally not in the past; ``None`` passes."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidRequestError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InvalidRequestError(
+            f"{name} must be timezone-aware (e.g. datetime(..., tzinfo=timezone.utc)); naive datetimes "
+            "are ambiguous and the API reads them as UTC"
+        )
+    utc = value.astimezone(timezone.utc)
+    if not_past and utc < datetime.now(timezone.utc):
+        raise InvalidRequestError(f"{name} {utc:%Y-%m-%d %H:%M:%S} UTC is in the past")
+    return utc
+
+
+def custom_fields(fields: Mapping[str, Any] | None) -> dict[str, str]:
+    """Custom list fields: only keys ``field_1`` … ``field_10``, values as text."""
+    if not fields:
+        return {}
+    result: dict[str, str] = {}
+    for key, value in fields.items():
+        if not isinstance(key, str) or not _FIELD_NAME.fullmatch(key):
+            raise InvalidRequestError(f"custom fields are named field_1 … field_10; got {key!r}")
+        if value is None:
+            continue
+        result[key] = str(value)
+    return result
