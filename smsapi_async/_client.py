@@ -142,6 +142,8 @@ class AsyncSmsClient:
             "User-Agent": f"smsapi-async/{__version__} httpx/{httpx.__version__}",
             "Accept": "text/xml" if response_format == "xml" else "application/json",
         }
+        # --- resources: sms, account ---
+        # --- resources: lists, numbers, keywords, email, resellers ---
 
     @property
     def base_url(self) -> str:

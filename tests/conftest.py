@@ -1,0 +1,76 @@
+"""Shared fixtures: both async backends, the recorded API payloads, and clients on fake transports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from smsapi_async import AsyncSmsClient
+
+EXAMPLES = Path(__file__).parent / "fixtures" / "examples"
+"""Real payloads copied from ../shared/api/examples (provenance in its SOURCES.md)."""
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every ``@pytest.mark.anyio`` test under asyncio and under trio."""
+    return str(request.param)
+
+
+def example_bytes(relative: str) -> bytes:
+    """The raw bytes of an example payload, e.g. ``example_bytes("postman/get-balance.json")``."""
+    return (EXAMPLES / relative).read_bytes()
+
+
+def example_json(relative: str) -> dict[str, Any]:
+    """A JSON example payload, parsed."""
+    data = json.loads(example_bytes(relative))
+    assert isinstance(data, dict)
+    return data
+
+
+def api_response(relative: str, status_code: int = 200) -> httpx.Response:
+    """An httpx response carrying an example payload with the right content type."""
+    content_type = "text/xml; charset=utf-8" if relative.endswith(".xml") else "application/json"
+    return httpx.Response(status_code, content=example_bytes(relative), headers={"Content-Type": content_type})
+
+
+def success(**fields: Any) -> httpx.Response:
+    """A JSON success response with ``fields``."""
+    return httpx.Response(200, json={**fields, "error": {"code": "SUCCESS", "description": "OK"}})
+
+
+def failure(code: str, description: Any = "", status_code: int = 400) -> httpx.Response:
+    """A JSON error response."""
+    return httpx.Response(status_code, json={"error": {"code": code, "description": description}})
+
+
+def form_of(request: httpx.Request) -> dict[str, str]:
+    """The form fields a request carried (last value wins, as the API reads them)."""
+    return dict(httpx.QueryParams(request.content.decode()))
+
+
+def call_name(request: httpx.Request) -> str:
+    """The API call a request made: ``send-sms`` for ``/send-sms.json``."""
+    return request.url.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+@pytest.fixture
+async def make_client(anyio_backend: str) -> AsyncIterator[Callable[..., AsyncSmsClient]]:
+    """Factory for clients on an ``httpx.MockTransport`` handler, limiter off unless asked; all closed after."""
+    made: list[AsyncSmsClient] = []
+
+    def make(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> AsyncSmsClient:
+        options.setdefault("rate_limit", None)
+        client = AsyncSmsClient("test-key-0001", "test-secret-0001", transport=httpx.MockTransport(handler), **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
