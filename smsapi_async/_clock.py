@@ -13,6 +13,8 @@ import time
 from typing import Protocol, runtime_checkable
 
 import anyio
+import anyio.lowlevel
+import sniffio
 
 __all__ = ["Clock", "FakeClock", "SystemClock"]
 
@@ -63,12 +65,16 @@ class FakeClock:
         assert clock.now() == pytest.approx(4 * limiter.interval)
     """
 
-    __slots__ = ("_now", "_seq", "_sleepers")
+    __slots__ = ("_activity", "_now", "_seq", "_sleepers")
+
+    QUIET_ROUNDS = 10
+    """Scheduler rounds without clock activity after which asyncio tasks are taken as settled."""
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
         self._seq = itertools.count()
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._activity = 0
 
     def now(self) -> float:
         return self._now
@@ -79,7 +85,28 @@ class FakeClock:
             return
         event = anyio.Event()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._seq), event))
-        await event.wait()
+        self._activity += 1
+        try:
+            await event.wait()
+        finally:
+            self._activity += 1
+
+    async def settle(self) -> None:
+        """Let every task that can run do so, until all wait (on this clock or anything else).
+
+        Under trio this is exact (``wait_all_tasks_blocked``). asyncio offers no cheap exact test
+        (anyio's polls with 0.1 s real sleeps), so there it yields to the scheduler until
+        :attr:`QUIET_ROUNDS` rounds pass in which no task started or finished sleeping on this
+        clock: enough for any chain of wake-ups that ends by sleeping on the clock or on an event.
+        """
+        if sniffio.current_async_library() == "trio":
+            await anyio.wait_all_tasks_blocked()
+            return
+        quiet = 0
+        while quiet < self.QUIET_ROUNDS:
+            before = self._activity
+            await anyio.lowlevel.checkpoint()
+            quiet = quiet + 1 if self._activity == before else 0
 
     @property
     def sleepers(self) -> int:
@@ -99,9 +126,9 @@ class FakeClock:
             deadline, _, event = heapq.heappop(self._sleepers)
             self._now = max(self._now, deadline)
             event.set()
-            await anyio.wait_all_tasks_blocked()
+            await self.settle()
         self._now = target
-        await anyio.wait_all_tasks_blocked()
+        await self.settle()
 
     async def run_until_idle(self, *, max_jumps: int = 1_000_000) -> None:
         """Jump to each next wake-up until no task is sleeping on this clock.
@@ -109,7 +136,7 @@ class FakeClock:
         Returns once everything that waits on this clock is done (tasks blocked on anything else,
         such as network I/O, are not waited for).
         """
-        await anyio.wait_all_tasks_blocked()
+        await self.settle()
         for _ in range(max_jumps):
             deadline = self.next_deadline()
             if deadline is None:

@@ -138,9 +138,10 @@ class AsyncPaginator(Generic[T]):
                 return
             yield page
             seen += len(page.items)
-            if page.is_last:
+            # the requested number counts too: a server that ignores `page` must not loop us forever
+            if page.is_last or number >= page.count:
                 return
-            number = max(page.number, number) + 1  # never re-read a page the server misnumbers
+            number += 1
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages():

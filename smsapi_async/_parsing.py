@@ -6,7 +6,7 @@ Parsing XML yields the JSON shape with every scalar as text and every empty valu
 so the models, which convert leniently, serve both formats. Older hand-written samples repeat an
 element instead of using ``<item>``; repeated siblings become a list too.
 
-XML is parsed with ``defusedxml``: entity expansion, DTDs and external references are refused,
+XML is parsed with ``defusedxml``: DTDs, entity expansion and external references are refused,
 so an XML bomb is a :class:`ResponseParseError`, never a hang or a memory blow-up.
 """
 
@@ -51,7 +51,7 @@ def parse_body(
         raise fail("empty response body")
     if response_format == "xml":
         try:
-            root = defusedxml.ElementTree.fromstring(body)
+            root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
         except defusedxml.DefusedXmlException as exc:
             raise fail(f"refused hostile XML ({type(exc).__name__})") from None
         except (ParseError, ValueError) as exc:

@@ -1,0 +1,417 @@
+"""RateLimiter: window conformance, FIFO, cancellation safety, one timer, pause — all on a fake clock."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Sequence
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smsapi_async import DEFAULT_SAFETY_MARGIN, FakeClock, InvalidRequestError, RateLimiter
+
+pytestmark = pytest.mark.anyio
+
+
+def max_in_window(times: Sequence[float], window: float = 1.0) -> int:
+    """Most grants inside any closed window of ``window`` seconds (stricter than any server)."""
+    ordered = sorted(times)
+    best = 0
+    start = 0
+    for end, t in enumerate(ordered):
+        while t - ordered[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def grant_times(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
+    times: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        times.append(clock.now())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(one)
+        await clock.run_until_idle()
+    return times
+
+
+async def test_no_window_of_one_second_holds_more_than_rate_grants() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    times = await grant_times(limiter, clock, 50)
+    assert len(times) == 50
+    assert max_in_window(times) == 2
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) == pytest.approx(limiter.interval)
+
+
+@pytest.mark.parametrize("rate", [2, 15])
+async def test_sustained_throughput_is_at_least_99_percent_of_rate(rate: int) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate, clock=clock)
+    n = 20 * rate
+    times = await grant_times(limiter, clock, n)
+    achieved = (n - 1) / (times[-1] - times[0])
+    assert achieved >= 0.99 * rate
+    assert achieved <= rate
+
+
+async def test_interval_includes_the_safety_margin() -> None:
+    limiter = RateLimiter(2)
+    assert limiter.safety_margin == DEFAULT_SAFETY_MARGIN
+    assert limiter.interval == pytest.approx((1 + DEFAULT_SAFETY_MARGIN) / 2)
+    assert RateLimiter(2, safety_margin=0).interval == 0.5
+
+
+def strict_server_rejections(grants: Sequence[float], rate: int, jitter: float, seed: int) -> int:
+    """A server that counts arrivals in a strict sliding 1 s window and answers 429 past ``rate``.
+
+    Each request reaches it ``uniform(0, jitter)`` seconds after its grant; rejected requests are
+    dropped and not counted, as the API does.
+    """
+    rng = random.Random(seed)
+    arrivals = sorted(t + rng.uniform(0, jitter) for t in grants)
+    accepted: list[float] = []
+    rejected = 0
+    for t in arrivals:
+        recent = [a for a in accepted[-rate:] if t - a <= 1.0]
+        if len(recent) >= rate:
+            rejected += 1
+        else:
+            accepted.append(t)
+    return rejected
+
+
+async def test_a_strict_sliding_window_server_sees_no_429_at_the_default_margin() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    grants = await grant_times(limiter, clock, 400)
+    for seed in range(5):
+        assert strict_server_rejections(grants, 2, jitter=0.004, seed=seed) == 0
+
+
+async def test_without_a_margin_the_same_server_rejects_requests() -> None:
+    # The reason the margin exists: exact 1/rate spacing plus a few ms of jitter earns 429s.
+    clock = FakeClock()
+    limiter = RateLimiter(2, safety_margin=0, clock=clock)
+    grants = await grant_times(limiter, clock, 400)
+    assert strict_server_rejections(grants, 2, jitter=0.004, seed=0) > 0
+
+
+async def test_waiters_are_served_in_arrival_order_and_newcomers_do_not_barge() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(one, i)
+            await clock.settle()
+        await clock.advance(limiter.interval * 1.5)  # mid-queue: a newcomer must go to the back
+        assert not limiter.has_capacity()
+        tg.start_soon(one, 99)
+        await clock.run_until_idle()
+    assert order == [0, 1, 2, 3, 4, 99]
+
+
+async def test_uncontended_acquire_returns_without_waiting() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    assert limiter.has_capacity()
+    await limiter.acquire()
+    assert not limiter.has_capacity()
+    await clock.advance(limiter.interval)
+    assert limiter.has_capacity()
+
+
+async def test_burst_is_opt_in_and_refills_at_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, burst=3, clock=clock)
+    times = await grant_times(limiter, clock, 7)
+    assert times[:3] == [0.0, 0.0, 0.0]
+    assert times[3] == pytest.approx(limiter.interval)
+    assert [b - a for a, b in itertools.pairwise(times[3:])] == pytest.approx([limiter.interval] * 3)
+
+
+async def test_ten_thousand_waiters_share_one_timer() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    granted = 0
+
+    async def one() -> None:
+        nonlocal granted
+        await limiter.acquire()
+        granted += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(10_000):
+            tg.start_soon(one)
+        await clock.settle()
+        assert limiter.waiting == 9_999
+        assert clock.sleepers == 1
+        await clock.run_until_idle()
+    assert granted == 10_000
+    assert limiter.waiting == 0
+
+
+async def test_cancelled_waiter_leaks_no_capacity() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    granted: dict[str, float] = {}
+
+    async def one(name: str) -> None:
+        await limiter.acquire()
+        granted[name] = clock.now()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, "a")
+        await clock.settle()
+        b_scope = anyio.CancelScope()
+
+        async def b() -> None:
+            with b_scope:
+                await one("b")
+
+        tg.start_soon(b)
+        await clock.settle()
+        tg.start_soon(one, "c")
+        await clock.settle()
+        b_scope.cancel()  # b is queued behind the sleeping head
+        await clock.run_until_idle()
+    assert "b" not in granted
+    assert granted["c"] == pytest.approx(limiter.interval)  # c takes b's slot: nothing lost
+    assert limiter.waiting == 0
+
+
+async def test_cancelling_the_sleeping_head_hands_its_place_on() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    await limiter.acquire()
+    granted: list[float] = []
+    head_scope = anyio.CancelScope()
+
+    async def head() -> None:
+        with head_scope:
+            await limiter.acquire()
+            granted.append(-1)
+
+    async def second() -> None:
+        await limiter.acquire()
+        granted.append(clock.now())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(head)
+        await clock.settle()
+        tg.start_soon(second)
+        await clock.settle()
+        head_scope.cancel()
+        await clock.run_until_idle()
+    assert granted == [pytest.approx(limiter.interval)]
+    assert limiter.waiting == 0
+
+
+async def test_waiter_cancelled_in_the_same_tick_as_its_promotion_passes_it_on() -> None:
+    # anyio#947: the event that wakes a waiter is set, then the waiter is cancelled before it runs.
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    await limiter.acquire()
+    b_scope = anyio.CancelScope()
+    granted: dict[str, float] = {}
+
+    async def a() -> None:
+        await limiter.acquire()  # when this returns, b has just been promoted but not yet run
+        granted["a"] = clock.now()
+        b_scope.cancel()
+
+    async def b() -> None:
+        with b_scope:
+            await limiter.acquire()
+            granted["b"] = clock.now()
+
+    async def c() -> None:
+        await limiter.acquire()
+        granted["c"] = clock.now()
+
+    async with anyio.create_task_group() as tg:
+        for task in (a, b, c):
+            tg.start_soon(task)
+            await clock.settle()
+        await clock.run_until_idle()
+    assert "b" not in granted
+    assert granted["a"] == pytest.approx(limiter.interval)
+    assert granted["c"] == pytest.approx(2 * limiter.interval)
+    assert limiter.waiting == 0
+    assert limiter.has_capacity() is False
+    await clock.advance(limiter.interval)
+    assert limiter.has_capacity()
+
+
+async def test_pause_holds_every_waiter_then_resumes_at_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    await limiter.acquire()
+    limiter.pause(3.0)
+    assert limiter.paused_for() == 3.0
+    assert "paused_for=3.000" in repr(limiter)
+    times = await grant_times(limiter, clock, 3)
+    assert times == pytest.approx([3.0, 3.0 + limiter.interval, 3.0 + 2 * limiter.interval])
+
+
+async def test_pause_extends_and_never_shortens() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    limiter.pause(5)
+    limiter.pause(1)
+    assert limiter.paused_for() == 5
+
+
+async def test_async_with_acquires() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    async with limiter:
+        pass
+    assert not limiter.has_capacity()
+
+
+def test_one_limiter_serves_consecutive_runs_on_both_backends() -> None:
+    limiter = RateLimiter(1000)
+
+    async def use() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(limiter.acquire)
+
+    anyio.run(use, backend="asyncio")
+    anyio.run(use, backend="trio")
+    anyio.run(use, backend="asyncio")
+    assert limiter.waiting == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((0,), {}),
+        ((-1,), {}),
+        ((math.inf,), {}),
+        ((math.nan,), {}),
+        (("2",), {}),
+        ((True,), {}),
+        ((2, 0), {}),
+        ((2, 1.5), {}),
+        ((2, True), {}),
+        ((2,), {"safety_margin": -0.1}),
+        ((2,), {"safety_margin": 1.0}),
+    ],
+)
+def test_bad_configuration_is_refused(args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidRequestError):
+        RateLimiter(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_pause_is_refused() -> None:
+    with pytest.raises(InvalidRequestError):
+        RateLimiter().pause(-1)
+
+
+def test_repr_is_informative() -> None:
+    assert repr(RateLimiter(15, burst=2)) == (
+        "RateLimiter(rate=15, burst=2, safety_margin=0.005, waiting=0, paused_for=0.000)"
+    )
+
+
+# --- property tests over random arrival and cancellation schedules --------------------------------
+
+schedules = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=4000),  # arrival, ms
+        st.one_of(st.none(), st.integers(min_value=0, max_value=3000)),  # cancel after, ms
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def run_schedule(
+    backend: str, rate: float, burst: int, schedule: list[tuple[int, int | None]]
+) -> tuple[RateLimiter, list[tuple[int, float, float]], set[int]]:
+    """Replay a schedule; returns (limiter, granted (index, arrival, grant time), cancelled)."""
+    clock = FakeClock()
+    limiter = RateLimiter(rate, burst, clock=clock)
+    events: list[tuple[float, int, str]] = []
+    for i, (arrive, cancel_after) in enumerate(schedule):
+        events.append((arrive / 1000, i, "arrive"))
+        if cancel_after is not None:
+            events.append(((arrive + cancel_after) / 1000, i, "cancel"))
+    events.sort(key=lambda e: (e[0], e[2] != "arrive", e[1]))
+    scopes: dict[int, anyio.CancelScope] = {}
+    arrivals: dict[int, float] = {}
+    granted: list[tuple[int, float, float]] = []
+    cancelled: set[int] = set()
+
+    async def waiter(i: int) -> None:
+        with scopes[i]:
+            await limiter.acquire()
+            granted.append((i, arrivals[i], clock.now()))
+            return
+        cancelled.add(i)
+
+    async def main() -> None:
+        scopes.update((i, anyio.CancelScope()) for i in range(len(schedule)))
+        async with anyio.create_task_group() as tg:
+            for at, i, what in events:
+                await clock.advance(max(0.0, at - clock.now()))
+                if what == "arrive":
+                    arrivals[i] = clock.now()
+                    tg.start_soon(waiter, i)
+                    await clock.settle()
+                else:
+                    scopes[i].cancel()
+                    await clock.settle()
+            await clock.run_until_idle()
+
+    anyio.run(main, backend=backend)
+    return limiter, granted, cancelled
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=schedules, backend=st.sampled_from(["asyncio", "trio"]))
+def test_property_conformance_fifo_and_no_leaks(schedule: list[tuple[int, int | None]], backend: str) -> None:
+    limiter, granted, cancelled = run_schedule(backend, 2.0, 1, schedule)
+    # every waiter either got its grant or was cancelled, and none is left queued
+    assert {i for i, _, _ in granted} | cancelled == set(range(len(schedule)))
+    assert limiter.waiting == 0
+    # FIFO: grants come in arrival order
+    order = [i for i, _, _ in granted]
+    assert order == sorted(order, key=lambda i: (schedule[i][0], i))
+    # window conformance at the grant side
+    assert max_in_window([t for _, _, t in granted]) <= 2
+    # no leaks: each grant happens as early as the previous grant allows, never later
+    previous = -math.inf
+    for _, arrival, at in sorted(granted, key=lambda g: g[2]):
+        assert at == pytest.approx(max(arrival, previous + limiter.interval), abs=1e-9)
+        previous = at
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=schedules, burst=st.integers(min_value=1, max_value=4))
+def test_property_burst_never_exceeds_burst_plus_rate_in_a_window(
+    schedule: list[tuple[int, int | None]], burst: int
+) -> None:
+    limiter, granted, _ = run_schedule("asyncio", 2.0, burst, schedule)
+    times = [t for _, _, t in granted]
+    # GCRA: at most `burst` at once, then one per interval
+    assert max_in_window(times, window=0.0) <= burst
+    assert max_in_window(times, window=1.0) <= burst + 1
+    assert limiter.waiting == 0
