@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import logging
 import os
@@ -29,6 +30,13 @@ from ._limiter import Limiter, RateLimiter
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
 from ._version import __version__
+from .resources.account import AccountResource
+from .resources.email import EmailResource
+from .resources.keywords import KeywordsResource
+from .resources.lists import ListsResource
+from .resources.numbers import NumbersResource
+from .resources.resellers import ResellersResource
+from .resources.sms import SmsResource
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
 
@@ -72,6 +80,12 @@ def _credential(value: str | None, env: str, what: str) -> str:
 
 def _mask(key: str) -> str:
     return "…" + key[-4:] if len(key) > 8 else "…"
+
+
+class _Inherit(enum.Enum):
+    """Marker default of :meth:`AsyncSmsClient.with_credentials`: copy this client's limiter."""
+
+    LIMITER = "inherit"
 
 
 class AsyncSmsClient:
@@ -141,9 +155,52 @@ class AsyncSmsClient:
         self._headers = {
             "User-Agent": f"smsapi-async/{__version__} httpx/{httpx.__version__}",
             "Accept": "text/xml" if response_format == "xml" else "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",  # also on empty bodies
         }
         # --- resources: sms, account ---
+        self.sms = SmsResource(self)
+        self.account = AccountResource(self)
         # --- resources: lists, numbers, keywords, email, resellers ---
+        self.lists = ListsResource(self)
+        self.numbers = NumbersResource(self)
+        self.keywords = KeywordsResource(self)
+        self.email = EmailResource(self)
+        self.resellers = ResellersResource(self)
+
+    def with_credentials(
+        self, api_key: str, api_secret: str, *, limiter: Limiter | _Inherit | None = _Inherit.LIMITER
+    ) -> AsyncSmsClient:
+        """A client for another account (e.g. a reseller's client) with this client's options.
+
+        It keeps this client's base URL, response format and retry settings and shares its HTTP
+        connections (credentials travel with each request), so it works while this client is open
+        and closing it closes nothing. It gets its **own** limiter, because the API counts calls
+        per account: by default a new :class:`RateLimiter` with this one's rate, burst, margin and
+        clock (none if this client has none). A custom limiter cannot be copied, so then pass
+        ``limiter=`` (a limiter, or ``None`` for no limiting).
+        """
+        if limiter is _Inherit.LIMITER:
+            own = self._limiter
+            if own is not None and not isinstance(own, RateLimiter):
+                raise InvalidRequestError(
+                    f"this client's limiter {own!r} cannot be copied for another account; pass limiter="
+                )
+            limiter = (
+                None
+                if own is None
+                else RateLimiter(own.rate, own.burst, safety_margin=own.safety_margin, clock=own.clock)
+            )
+        return AsyncSmsClient(
+            api_key,
+            api_secret,
+            base_url=self._base_url,
+            response_format=self._format,
+            rate_limit=None,
+            limiter=limiter,
+            max_retries=self._max_retries,
+            max_retry_wait=self._max_retry_wait,
+            http_client=self._http,
+        )
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,187 @@
+"""What an SMS costs in parts, and the checks ``send-sms`` arguments go through before a call is spent.
+
+Part counting follows GSM 03.38 / 3GPP 23.040: a message wholly in the GSM-7 alphabet is counted in
+septets (the extension characters ``^{}\\[~]|€`` and form feed take two: an escape plus the
+character) with 160 in a single SMS and 153 per part of a multi-part one (the rest carries the
+concatenation header). Anything else goes as UCS-2, counted in UTF-16 code units (an emoji outside
+the Basic Multilingual Plane takes two) with 70 / 67. An escape pair or a surrogate pair is never
+split across two parts, so a part may carry one unit less than its maximum, as handsets do it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final, NamedTuple
+from urllib.parse import urlsplit
+
+from ._exceptions import InvalidRequestError
+
+__all__ = [
+    "GSM7",
+    "MAX_MESSAGE_LENGTH",
+    "MAX_RECIPIENTS",
+    "UCS2",
+    "SmsParts",
+    "check_email",
+    "check_message",
+    "check_sender",
+    "check_url",
+    "count_parts",
+    "normalise_number",
+    "normalise_numbers",
+]
+
+GSM7: Final = "GSM-7"
+UCS2: Final = "UCS-2"
+
+MAX_MESSAGE_LENGTH: Final = 612
+"""``send-sms`` accepts up to 612 characters (four GSM-7 parts)."""
+
+MAX_RECIPIENTS: Final = 500
+"""Numbers one ``send-sms`` may carry in ``to`` (current docs; older docs said more). Use a list for more."""
+
+_GSM_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION: Final = frozenset("\f^{}\\[]~|€")
+
+_SINGLE = {GSM7: 160, UCS2: 70}
+_MULTI = {GSM7: 153, UCS2: 67}
+
+
+class SmsParts(NamedTuple):
+    """How a message travels: its encoding (:data:`GSM7` or :data:`UCS2`) and its number of SMS parts."""
+
+    encoding: str
+    parts: int
+
+
+def count_parts(message: str) -> SmsParts:
+    """The encoding and number of SMS parts ``message`` needs (each part is billed as one SMS).
+
+    An empty message needs 0 parts. The API may still count differently for placeholders
+    (``[firstname]``, ``[tracked-link]``), which are expanded per recipient after this estimate.
+
+        >>> count_parts("Hello")
+        SmsParts(encoding='GSM-7', parts=1)
+        >>> count_parts("Привет")
+        SmsParts(encoding='UCS-2', parts=1)
+    """
+    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in message):
+        encoding = GSM7
+        units = [2 if char in _GSM_EXTENSION else 1 for char in message]
+    else:
+        encoding = UCS2
+        units = [2 if ord(char) > 0xFFFF else 1 for char in message]
+    total = sum(units)
+    if total == 0:
+        return SmsParts(encoding, 0)
+    if total <= _SINGLE[encoding]:
+        return SmsParts(encoding, 1)
+    limit = _MULTI[encoding]
+    parts, used = 1, 0
+    for size in units:
+        if used + size > limit:
+            parts, used = parts + 1, 0
+        used += size
+    return SmsParts(encoding, parts)
+
+
+def check_message(message: object) -> str:
+    """A message: non-blank text of at most :data:`MAX_MESSAGE_LENGTH` characters."""
+    if not isinstance(message, str) or not message.strip():
+        raise InvalidRequestError(f"message must be non-empty text, got {message!r}")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise InvalidRequestError(
+            f"message is {len(message)} characters; send-sms accepts at most {MAX_MESSAGE_LENGTH}"
+        )
+    return message
+
+
+# Separators people type inside phone numbers; anything else (letters, '#', '*') is refused.
+_NUMBER_PUNCTUATION = re.compile(r"[\s().\-]")
+_NUMBER = re.compile(r"\+?(\d{6,15})")
+
+
+def normalise_number(name: str, value: object) -> str:
+    """A phone number as the API wants it: digits only.
+
+    Spaces, dots, hyphens and brackets are removed and one leading ``+`` is dropped
+    (``"+61 (4) 9157-0156"`` → ``"61491570156"``). What is left must be 6 to 15 digits (E.164
+    allows at most 15); a local number (``0491570156``) is fine together with ``countrycode``.
+    """
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{name} must be a phone number as a string, got {value!r}")
+    match = _NUMBER.fullmatch(_NUMBER_PUNCTUATION.sub("", value))
+    if match is None:
+        raise InvalidRequestError(
+            f"{name} {value!r} is not a phone number: expected 6 to 15 digits, optionally with a "
+            "leading + and spaces, dots, hyphens or brackets"
+        )
+    return match.group(1)
+
+
+def normalise_numbers(name: str, numbers: str | Iterable[str]) -> list[str]:
+    """Recipients: each normalised by :func:`normalise_number`, duplicates dropped (first kept, order
+    kept), between 1 and :data:`MAX_RECIPIENTS`. A single string may hold comma-separated numbers."""
+    items: Iterable[object] = numbers.split(",") if isinstance(numbers, str) else numbers
+    result: dict[str, None] = {}
+    try:
+        for item in items:
+            result.setdefault(normalise_number(name, item), None)
+    except TypeError:
+        raise InvalidRequestError(f"{name} must be an iterable of phone numbers, got {numbers!r}") from None
+    if not result:
+        raise InvalidRequestError(f"{name} must hold at least one phone number")
+    if len(result) > MAX_RECIPIENTS:
+        raise InvalidRequestError(
+            f"{name} holds {len(result)} distinct numbers; send-sms accepts at most {MAX_RECIPIENTS} "
+            "(send in batches, or add them to a list and send to list_id)"
+        )
+    return list(result)
+
+
+_NUMERIC_SENDER = re.compile(r"\+?(\d{1,15})")
+_ALPHA_SENDER = re.compile(r"[A-Za-z0-9]{1,11}")
+
+
+def check_sender(value: object) -> str:
+    """A sender ID: a number of up to 15 digits (a leading ``+`` is dropped) or an alphanumeric ID of
+    up to 11 ASCII letters and digits with no spaces (recipients cannot reply to those)."""
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"from_ must be a string, got {value!r}")
+    numeric = _NUMERIC_SENDER.fullmatch(value)
+    if numeric:
+        return numeric.group(1)
+    if value.lstrip("+").isdigit():
+        raise InvalidRequestError(f"from_ {value!r}: a numeric sender has at most 15 digits")
+    if not _ALPHA_SENDER.fullmatch(value):
+        raise InvalidRequestError(
+            f"from_ {value!r}: an alphanumeric sender is 1 to 11 letters and digits, without spaces"
+        )
+    return value
+
+
+def check_url(name: str, value: object) -> str:
+    """An absolute ``http://`` or ``https://`` URL with a host and no whitespace."""
+    if not isinstance(value, str) or any(char.isspace() for char in value):
+        raise InvalidRequestError(f"{name} must be an http(s) URL without spaces, got {value!r}")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidRequestError(f"{name} must be an absolute http:// or https:// URL, got {value!r}")
+    return value
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_email(name: str, value: object) -> str:
+    """An e-mail address (a plausibility check only: ``local@domain.tld``)."""
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value):
+        raise InvalidRequestError(f"{name} must be an e-mail address, got {value!r}")
+    return value

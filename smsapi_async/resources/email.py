@@ -1,0 +1,51 @@
+"""``client.email``: addresses allowed to send SMS by e-mail."""
+
+from __future__ import annotations
+
+from .._exceptions import InvalidRequestError
+from .._validate import non_empty
+from ..models.email import EmailSmsResult
+from ._base import Resource
+
+__all__ = ["EmailResource"]
+
+MAX_SMS_PARTS = 4
+
+
+def _address(email: str) -> str:
+    text = non_empty("email", email)
+    if "@" not in text:
+        raise InvalidRequestError(
+            f"email must be an address or a wildcard like '*@example.com'; got {text!r}"
+        )
+    return text
+
+
+class EmailResource(Resource):
+    """Email-to-SMS: authorised addresses can send SMS by sending e-mail."""
+
+    __slots__ = ()
+
+    async def add(
+        self, email: str, *, max_sms: int | None = None, number: str | None = None
+    ) -> EmailSmsResult:
+        """Allow ``email`` (or every address of a domain: ``"*@example.com"``) to send SMS.
+
+        ``max_sms`` caps the SMS parts one e-mail may become: 1 (the API's default, 160
+        characters), 2 (306), 3 (459) or 4 (612). ``number`` is the dedicated number to send from.
+        Calls ``add-email``.
+        """
+        if max_sms is not None and (
+            isinstance(max_sms, bool) or not isinstance(max_sms, int) or not 1 <= max_sms <= MAX_SMS_PARTS
+        ):
+            raise InvalidRequestError(f"max_sms must be 1 to {MAX_SMS_PARTS}; got {max_sms!r}")
+        params = {
+            "email": _address(email),
+            "max_sms": max_sms,
+            "number": None if number is None else non_empty("number", number),
+        }
+        return EmailSmsResult.from_api(await self._call("add-email", params))
+
+    async def delete(self, email: str) -> EmailSmsResult:
+        """Revoke ``email``; a wildcard (``"*@example.com"``) revokes the domain. Calls ``delete-email``."""
+        return EmailSmsResult.from_api(await self._call("delete-email", {"email": _address(email)}))

@@ -1,0 +1,139 @@
+"""``client.keywords``: keywords on dedicated numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .._exceptions import InvalidRequestError
+from .._pagination import AsyncPaginator, PageSpec
+from .._validate import non_empty, positive_id
+from ..models.keywords import Keyword
+from ._base import Resource
+
+__all__ = ["KeywordsResource"]
+
+MAX_REFERENCE = 100
+
+
+def _options(
+    *,
+    reference: str | None,
+    list_id: int | None,
+    welcome_message: str | None,
+    members_message: str | None,
+    forward_url: str | None,
+    forward_email: Iterable[str] | None,
+    forward_sms: Iterable[str] | None,
+) -> dict[str, Any]:
+    """The optional fields add-keyword and edit-keyword share, checked; ``None`` is not sent."""
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        raise InvalidRequestError(f"reference is at most {MAX_REFERENCE} characters, got {len(reference)}")
+    return {
+        "reference": reference,
+        "list_id": None if list_id is None else positive_id("list_id", list_id),
+        "welcome_message": welcome_message,
+        "members_message": members_message,
+        "forward_url": forward_url,
+        "forward_email": [forward_email] if isinstance(forward_email, str) else forward_email,
+        "forward_sms": [forward_sms] if isinstance(forward_sms, str) else forward_sms,
+    }
+
+
+class KeywordsResource(Resource):
+    """Keywords: the first word of an inbound text to a dedicated number triggers replies,
+    forwarding and list sign-up."""
+
+    __slots__ = ()
+
+    async def add(
+        self,
+        keyword: str,
+        number: str,
+        *,
+        reference: str | None = None,
+        list_id: int | None = None,
+        welcome_message: str | None = None,
+        members_message: str | None = None,
+        activate: bool | None = None,
+        forward_url: str | None = None,
+        forward_email: Iterable[str] | None = None,
+        forward_sms: Iterable[str] | None = None,
+    ) -> Keyword:
+        """Create ``keyword`` on dedicated ``number``.
+
+        Without ``list_id`` the API creates a list "auto list for keyword …" for respondents.
+        ``welcome_message`` greets new members, ``members_message`` existing ones; ``reference`` is
+        up to 100 characters; ``activate`` defaults to true on the API. Calls ``add-keyword``.
+        """
+        params = {
+            "keyword": non_empty("keyword", keyword),
+            "number": non_empty("number", number),
+            "activate": activate,
+            **_options(
+                reference=reference,
+                list_id=list_id,
+                welcome_message=welcome_message,
+                members_message=members_message,
+                forward_url=forward_url,
+                forward_email=forward_email,
+                forward_sms=forward_sms,
+            ),
+        }
+        return Keyword.from_api(await self._call("add-keyword", params))
+
+    async def edit(
+        self,
+        keyword: str,
+        number: str,
+        *,
+        status: str | None = None,
+        reference: str | None = None,
+        list_id: int | None = None,
+        welcome_message: str | None = None,
+        members_message: str | None = None,
+        forward_url: str | None = None,
+        forward_email: Iterable[str] | None = None,
+        forward_sms: Iterable[str] | None = None,
+    ) -> Keyword:
+        """Change the keyword ``keyword`` on ``number``; only what is given is sent.
+
+        ``status``: ``"open"`` activates, ``"closed"`` closes (the documented values; sent as
+        given). Calls ``edit-keyword``.
+        """
+        params = {
+            "keyword": non_empty("keyword", keyword),
+            "number": non_empty("number", number),
+            "status": None if status is None else non_empty("status", status),
+            **_options(
+                reference=reference,
+                list_id=list_id,
+                welcome_message=welcome_message,
+                members_message=members_message,
+                forward_url=forward_url,
+                forward_email=forward_email,
+                forward_sms=forward_sms,
+            ),
+        }
+        return Keyword.from_api(await self._call("edit-keyword", params))
+
+    def list(
+        self,
+        *,
+        number: str | None = None,
+        page_size: int = 100,
+        start_page: int = 1,
+        limit: int | None = None,
+    ) -> AsyncPaginator[Keyword]:
+        """Every keyword, or those on ``number``, lazily. Calls ``get-keywords``."""
+        params = {"number": None if number is None else non_empty("number", number)}
+        spec = PageSpec("keywords", ("keywords_total",))
+        return self._paginate(
+            "get-keywords",
+            params,
+            spec,
+            Keyword.from_api,
+            page_size=page_size,
+            start_page=start_page,
+            limit=limit,
+        )

@@ -1,0 +1,154 @@
+"""``client.sms``: send, cancel and look up messages, format numbers; reporting comes from :mod:`.reports`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from .._convert import to_bool, to_str
+from .._exceptions import InvalidRequestError, ResponseParseError
+from .._sms_text import (
+    check_email,
+    check_message,
+    check_sender,
+    check_url,
+    normalise_number,
+    normalise_numbers,
+)
+from .._validate import aware_datetime, non_empty, positive_id
+from ..models.sms import FormattedNumber, MessageInfo, SendResult
+from .reports import SmsReports
+
+__all__ = ["SmsResource"]
+
+
+def _url(name: str, value: str | None) -> str | None:
+    return None if value is None else check_url(name, value)
+
+
+class SmsResource(SmsReports):
+    """``client.sms``: every call about sending and reporting on SMS."""
+
+    __slots__ = ()
+
+    async def send(
+        self,
+        *,
+        message: str,
+        to: str | Iterable[str] | None = None,
+        list_id: int | None = None,
+        from_: str | None = None,
+        countrycode: str | None = None,
+        send_at: datetime | None = None,
+        validity: int | None = None,
+        replies_to_email: str | None = None,
+        tracked_link_url: str | None = None,
+        dlr_callback: str | None = None,
+        reply_callback: str | None = None,
+        link_hits_callback: str | None = None,
+        from_shared: bool | None = None,
+    ) -> SendResult:
+        """Send ``message`` to up to 500 numbers (``to``) or to every active member of a list
+        (``list_id``). Calls ``send-sms``.
+
+        Args:
+            message: up to 612 characters; see :func:`count_parts` for what it costs. Lists may use
+                placeholders (``[firstname]``), ``[tracked-link]`` marks where ``tracked_link_url``
+                goes, ``[unsub-reply-link]`` an opt-out link.
+            to: numbers in international format, or local ones with ``countrycode``; a string may
+                hold several, comma-separated. Spaces, dots, hyphens, brackets and a leading ``+``
+                are removed; duplicates are sent once. Exactly one of ``to`` and ``list_id``.
+            from_: sender: a number of up to 15 digits, or up to 11 letters and digits (approved
+                alphanumeric IDs only; recipients cannot reply). Default: the shared number pool.
+            send_at: schedule it (an aware datetime, not in the past); cancel with :meth:`cancel`.
+            validity: minutes to keep trying delivery (0: the maximum, 72 hours).
+            replies_to_email: forward replies to this address.
+            tracked_link_url: the URL ``[tracked-link]`` shortens, one short link per recipient.
+            dlr_callback, reply_callback, link_hits_callback: http(s) URLs that get this
+                message's delivery receipts, replies and link hits instead of the account defaults.
+            from_shared: force the shared pool even when the account has its own numbers.
+
+        Returns:
+            What was accepted; compare ``recipients`` with the numbers you sent, since the API may
+            drop invalid ones silently (or, per older docs, list them in ``fails``).
+
+        Raises:
+            InvalidRequestError: an argument is invalid; nothing was sent.
+            RecipientsError: no valid recipient, or an empty list.
+            InsufficientFundsError, BadCallerIdError, InvalidFieldError: refused by the API.
+            OutcomeUnknownError: the request timed out, the connection broke after it was sent, or
+                the server answered 5xx. The message may or may not have gone out, and it is
+                **never resent automatically** (that could send it twice). Check the reporting calls
+                (e.g. :meth:`user_sent`) before sending again. Only rate-limited attempts, which
+                the server dropped unprocessed, are retried.
+        """
+        if (to is None) == (list_id is None):
+            raise InvalidRequestError("give exactly one of to (numbers) and list_id")
+        if validity is not None and (
+            isinstance(validity, bool) or not isinstance(validity, int) or validity < 0
+        ):
+            raise InvalidRequestError(f"validity must be a whole number of minutes >= 0, got {validity!r}")
+        params = {
+            "message": check_message(message),
+            "to": None if to is None else normalise_numbers("to", to),
+            "list_id": None if list_id is None else positive_id("list_id", list_id),
+            "from": None if from_ is None else check_sender(from_),
+            "countrycode": None if countrycode is None else non_empty("countrycode", countrycode),
+            "send_at": aware_datetime("send_at", send_at, not_past=True),
+            "validity": validity,
+            "replies_to_email": None
+            if replies_to_email is None
+            else check_email("replies_to_email", replies_to_email),
+            "tracked_link_url": _url("tracked_link_url", tracked_link_url),
+            "dlr_callback": _url("dlr_callback", dlr_callback),
+            "reply_callback": _url("reply_callback", reply_callback),
+            "link_hits_callback": _url("link_hits_callback", link_hits_callback),
+            "from_shared": from_shared,
+        }
+        return SendResult.from_api(await self._call("send-sms", params))
+
+    async def cancel(self, *, message_id: int) -> bool:
+        """Cancel a scheduled message. Calls ``cancel-sms``.
+
+        Returns ``True`` (the API's ``success: "OK"``). Raises :class:`AlreadySentError` when the
+        message went out already or cannot be cancelled.
+        """
+        data = await self._call("cancel-sms", {"id": positive_id("message_id", message_id)})
+        try:
+            return to_bool(data.get("success", True))
+        except ValueError:
+            raise ResponseParseError(
+                "cancel-sms: unexpected success flag",
+                status_code=None,
+                excerpt=repr(data)[:200],
+                call="cancel-sms",
+            ) from None
+
+    async def get(self, *, message_id: int) -> MessageInfo:
+        """A message or campaign: text as submitted (placeholders unexpanded), cost, counters.
+        Calls ``get-sms``. Raises :class:`NotFoundError` for an unknown id."""
+        return MessageInfo.from_api(
+            await self._call("get-sms", {"message_id": positive_id("message_id", message_id)})
+        )
+
+    async def reply(self, *, to: str, message: str, from_: str) -> str:
+        """Send ``message`` to ``to`` from ``from_`` as a reply. Calls ``message-reply``: a legacy
+        call found only in a 2015 client and one capture; prefer :meth:`send`.
+
+        Returns the API's ``result`` text (e.g. ``"SYSTEM: Message response handled"``). Like
+        :meth:`send`, it is never resent after an unknown outcome.
+        """
+        params = {
+            "to": normalise_number("to", to),
+            "message": check_message(message),
+            "from": check_sender(from_),
+        }
+        data = await self._call("message-reply", params)
+        return to_str(data.get("result")).strip()
+
+    async def format_number(self, *, msisdn: str, countrycode: str) -> FormattedNumber:
+        """Normalise and check a number as stored in your data (spaces, brackets, hyphens allowed)
+        for a country (ISO code such as ``"AU"`` or a country name). Calls ``format-number``."""
+        params = {"msisdn": non_empty("msisdn", msisdn), "countrycode": non_empty("countrycode", countrycode)}
+        data = await self._call("format-number", params)
+        return FormattedNumber.from_api(data.get("number") or {})
