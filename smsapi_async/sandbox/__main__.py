@@ -1,0 +1,81 @@
+"""``python -m smsapi_async.sandbox``: serve the sandbox with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from ._config import AccountConfig, ChaosConfig, SandboxConfig
+from ._sandbox import Sandbox
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m smsapi_async.sandbox",
+        description="Local emulator of the Transmit SMS v1 API.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    add("--port", type=int, default=8765, help="port (default 8765)")
+    add("--api-key", default="sandbox-key", help="demo account API key")
+    add("--api-secret", default="sandbox-secret", help="demo account API secret")
+    add("--balance", type=float, default=100.0, help="demo account balance (default 100.00)")
+    add("--currency", default="AUD")
+    add("--rate-limit", type=float, default=2.0, help="calls/s per account, 0 = off (default 2)")
+    add("--jitter", type=float, default=0.0, help="max random delay before processing, seconds")
+    add("--delivery-delay", type=float, default=2.0, help="seconds until a DLR (default 2)")
+    add("--callback-retry-scale", type=float, default=0.01, help="factor on 1m/5m/1h/24h retries")
+    add("--dlr-callback", help="account default DLR callback URL")
+    add("--reply-callback", help="account default reply callback URL")
+    add("--link-hits-callback", help="account default link-hits callback URL")
+    add("--seed", type=int, help="seed for jitter and chaos")
+    for fault in ("over-limit", "server-error", "drop-before", "drop-after", "slow"):
+        add(f"--chaos-{fault}", type=float, default=0.0, metavar="P", help="probability 0..1")
+    add("--chaos-slow-seconds", type=float, default=5.0)
+    add("--db", help="SQLite persistence (not implemented yet)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.db:
+        print("--db is not supported yet: the sandbox keeps its state in memory", file=sys.stderr)
+        return 2
+    account = AccountConfig(
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        balance=args.balance,
+        currency=args.currency,
+        dlr_callback=args.dlr_callback,
+        reply_callback=args.reply_callback,
+        link_hits_callback=args.link_hits_callback,
+    )
+    config = SandboxConfig(
+        accounts=(account,),
+        rate_limit=args.rate_limit,
+        jitter=args.jitter,
+        delivery_delay=args.delivery_delay,
+        callback_retry_scale=args.callback_retry_scale,
+        seed=args.seed,
+        chaos=ChaosConfig(
+            over_limit=args.chaos_over_limit,
+            server_error=args.chaos_server_error,
+            drop_before=args.chaos_drop_before,
+            drop_after=args.chaos_drop_after,
+            slow=args.chaos_slow,
+            slow_seconds=args.chaos_slow_seconds,
+        ),
+    )
+    sandbox = Sandbox(config)
+    print(f"Transmit SMS sandbox: http://{args.host}:{args.port}", flush=True)
+    print(f"API key: {args.api_key}", flush=True)
+    print(f"API secret: {args.api_secret}", flush=True)
+    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="info", lifespan="on")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Admin endpoints under ``/_sandbox/`` (no auth: the sandbox is a local development tool).
+
+Bodies may be JSON objects, form data or query strings; answers are JSON. Errors are
+``{"error": "<text>"}`` with HTTP 400 (bad input) or 404 (unknown message/account/list).
+
+* ``GET  /_sandbox/state``                 summary of accounts, messages, counters
+* ``GET  /_sandbox/requests?limit=N``      ``{"requests": [...]}`` newest last, secrets redacted
+* ``GET  /_sandbox/callbacks``             ``{"callbacks": [...]}`` every callback and its attempts
+* ``POST /_sandbox/inbound``               ``{mobile, message, to?, message_id?, api_key?}`` →
+  ``{"response_id", "message_id", "is_optout"}``: a reply / inbound SMS (STOP opts out)
+* ``POST /_sandbox/link-hit``              ``{message_id, mobile}`` → ``{"link_hits": n}``
+* ``POST /_sandbox/advance``               ``{seconds}`` → ``{"now": "..."}`` (virtual clock only)
+* ``POST /_sandbox/reset``                 → ``{}``: back to the configured accounts
+* ``POST /_sandbox/credit``                ``{amount, api_key?}`` → ``{"balance": x}``
+* ``POST /_sandbox/settings``              ``{api_key?, dlr_callback?, reply_callback?, link_hits_callback?}``
+  → the account's callback defaults
+* ``POST /_sandbox/list-automation``       ``{list_id, forward_url, api_key?}`` → ``{}``: list-action URL
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._clock import VirtualClock
+from ._state import Account, datetime_text
+
+if TYPE_CHECKING:
+    from ._sandbox import Sandbox
+
+__all__ = ["ADMIN_ROUTES"]
+
+
+class _AdminError(Exception):
+    def __init__(self, text: str, status: int = 400) -> None:
+        super().__init__(text)
+        self.text, self.status = text, status
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    data: dict[str, Any] = dict(request.query_params)
+    raw = await request.body()
+    if not raw:
+        return data
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            parsed = json.loads(raw)
+            if not isinstance(parsed, dict):
+                raise _AdminError("the JSON body must be an object")
+            return {**data, **parsed}
+        return {**data, **dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _AdminError("unreadable body") from exc
+
+
+def _get(data: dict[str, Any], *names: str, required: bool = True) -> str | None:
+    for name in names:
+        if data.get(name) not in (None, ""):
+            return str(data[name])
+    if required:
+        raise _AdminError(f"'{names[0]}' is required")
+    return None
+
+
+def _number(data: dict[str, Any], name: str) -> float:
+    try:
+        return float(_get(data, name) or "")
+    except ValueError:
+        raise _AdminError(f"'{name}' must be a number") from None
+
+
+def _account(sandbox: Sandbox, data: dict[str, Any]) -> Account:
+    try:
+        return sandbox.account(_get(data, "api_key", required=False))
+    except LookupError as exc:
+        raise _AdminError(str(exc), 404) from None
+
+
+Endpoint = Callable[["Sandbox", Request, dict[str, Any]], Awaitable[Any]]
+
+
+def _route(path: str, method: str, func: Endpoint) -> Route:
+    async def endpoint(request: Request) -> Response:
+        sandbox: Sandbox = request.app.state.sandbox
+        try:
+            data = await _body(request)
+            return JSONResponse(await func(sandbox, request, data))
+        except _AdminError as exc:
+            return JSONResponse({"error": exc.text}, status_code=exc.status)
+
+    return Route(path, endpoint, methods=[method])
+
+
+async def _state(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    return sandbox.snapshot()
+
+
+async def _requests(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    limit = int(_number(data, "limit")) if data.get("limit") else len(sandbox.requests)
+    return {"requests": list(sandbox.requests)[-limit:] if limit > 0 else []}
+
+
+async def _callbacks(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    return {"callbacks": [d.as_dict() for d in sandbox.callbacks.deliveries]}
+
+
+async def _inbound(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    message_id = _get(data, "message_id", required=False)
+    try:
+        response = sandbox.inject_reply(
+            _get(data, "mobile", "from", "msisdn") or "",
+            _get(data, "message", "response", "text") or "",
+            to=_get(data, "to", "longcode", required=False),
+            message_id=int(message_id) if message_id else None,
+            api_key=_get(data, "api_key", required=False),
+        )
+    except (ValueError, LookupError) as exc:
+        raise _AdminError(str(exc)) from None
+    return {
+        "response_id": response.id,
+        "message_id": response.message_id,
+        "is_optout": response.is_optout,
+    }
+
+
+async def _link_hit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    try:
+        hits = sandbox.link_hit(int(_number(data, "message_id")), _get(data, "mobile") or "")
+    except LookupError as exc:
+        raise _AdminError(str(exc), 404) from None
+    return {"link_hits": hits}
+
+
+async def _advance(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    if not isinstance(sandbox.clock, VirtualClock):
+        raise _AdminError("the sandbox runs on the real clock")
+    seconds = _number(data, "seconds")
+    if not 0 <= seconds < 10 * 365 * 86400:
+        raise _AdminError("'seconds' must be >= 0")
+    return {"now": datetime_text(sandbox.advance(seconds))}
+
+
+async def _reset(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    sandbox.reset()
+    return {}
+
+
+async def _credit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    account = _account(sandbox, data)
+    amount = _number(data, "amount")
+    sandbox.state.record_transaction(
+        account, sandbox.clock.now(), amount, description="Credit Top Up", type_id=23
+    )
+    return {"balance": round(account.balance, 3)}
+
+
+async def _settings(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    account = _account(sandbox, data)
+    for name in ("dlr_callback", "reply_callback", "link_hits_callback"):
+        if name in data:
+            setattr(account, name, str(data[name] or ""))
+    return {
+        "dlr_callback": account.dlr_callback,
+        "reply_callback": account.reply_callback,
+        "link_hits_callback": account.link_hits_callback,
+    }
+
+
+async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    account = _account(sandbox, data)
+    contact_list = account.lists.get(int(_number(data, "list_id")))
+    if contact_list is None:
+        raise _AdminError("no such list", 404)
+    contact_list.forward_url = _get(data, "forward_url", required=False) or ""
+    return {}
+
+
+ADMIN_ROUTES = [
+    _route("/_sandbox/state", "GET", _state),
+    _route("/_sandbox/requests", "GET", _requests),
+    _route("/_sandbox/callbacks", "GET", _callbacks),
+    _route("/_sandbox/inbound", "POST", _inbound),
+    _route("/_sandbox/link-hit", "POST", _link_hit),
+    _route("/_sandbox/advance", "POST", _advance),
+    _route("/_sandbox/reset", "POST", _reset),
+    _route("/_sandbox/credit", "POST", _credit),
+    _route("/_sandbox/settings", "POST", _settings),
+    _route("/_sandbox/list-automation", "POST", _list_automation),
+]

@@ -1,0 +1,261 @@
+"""The Starlette application: routing, request parsing, auth, rate limit, chaos, rendering.
+
+Order of checks for ``/<call>.<json|xml>``: suffix (404 NOT_IMPLEMENTED, answered in JSON), jitter,
+chaos fault, Basic auth (401), body size/encoding (400 FIELD_INVALID), rate limit (429 OVER_LIMIT,
+only requests that pass it are counted), call lookup (404 NOT_IMPLEMENTED), handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.parser
+import email.policy
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import anyio
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import _bulk, _calls_account, _calls_lists, _calls_numbers, _calls_reports, _calls_sms
+from ._admin import ADMIN_ROUTES
+from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
+from ._params import ApiFailure, Context, Handler, Params
+from ._render import error_payload, render, success
+from ._state import Account, datetime_text
+
+if TYPE_CHECKING:
+    from ._sandbox import Sandbox
+
+__all__ = ["HANDLERS", "build_app"]
+
+HANDLERS: dict[str, Handler] = {
+    **_calls_sms.HANDLERS,
+    **_calls_reports.HANDLERS,
+    **_calls_lists.HANDLERS,
+    **_bulk.HANDLERS,
+    **_calls_numbers.HANDLERS,
+    **_calls_account.HANDLERS,
+}
+REDACTED_PARAMS = frozenset({"password", "api_secret", "apisecret", "cvv", "number_card"})
+_CONTROL = "sandbox.control"
+_request_ids = itertools.count(1)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _answer(payload: dict[str, Any], fmt: str, status: int = 200) -> Response:
+    body, content_type = render(payload, fmt)
+    return Response(body, status_code=status, headers={"content-type": content_type})
+
+
+def _split_call(path: str) -> tuple[str, str | None]:
+    name = path.strip("/")
+    for fmt in ("json", "xml"):
+        if name.endswith("." + fmt):
+            return name[: -len(fmt) - 1], fmt
+    return name, None
+
+
+def _authenticate(sandbox: Sandbox, header: str | None) -> Account:
+    if not header:
+        raise ApiFailure("AUTH_FAILED_NO_DATA", "You must provide authentication data", 401)
+    scheme, _, value = header.partition(" ")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    key, sep, secret = decoded.partition(":")
+    account = sandbox.state.by_key.get(key)
+    if scheme.lower() != "basic" or not sep or account is None or account.api_secret != secret:
+        raise ApiFailure("AUTH_FAILED", "The auth data you have provided is invalid.", 401)
+    return account
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode_pairs(raw: bytes) -> list[tuple[str, str]]:
+    return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+
+
+def _multipart_pairs(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    parser = email.parser.BytesParser(policy=email.policy.HTTP)
+    document = parser.parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    if not document.is_multipart():
+        raise ValueError("not multipart")
+    pairs = []
+    for part in document.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            pairs.append((name, payload.decode("utf-8")))
+    return pairs
+
+
+def parse_params(query: bytes, content_type: str, body: bytes) -> Params:
+    """Query string and form body (urlencoded or multipart), UTF-8 only."""
+    try:
+        pairs = _decode_pairs(query)
+        if body:
+            if content_type.lower().startswith("multipart/form-data"):
+                pairs += _multipart_pairs(content_type, body)
+            else:
+                pairs += _decode_pairs(body)
+    except (UnicodeError, ValueError, LookupError) as exc:
+        raise ApiFailure("FIELD_INVALID", "The request is not valid UTF-8 form data") from exc
+    return Params(pairs)
+
+
+def _log(sandbox: Sandbox, request: Request, call: str, fmt: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": next(_request_ids),
+        "at": datetime_text(sandbox.clock.now()),
+        "method": request.method,
+        "call": call,
+        "format": fmt,
+        "account_id": None,
+        "params": {},
+        "status": None,
+        "code": None,
+        "fault": None,
+    }
+    sandbox.requests.append(entry)
+    return entry
+
+
+async def _api(request: Request) -> Response:
+    sandbox: Sandbox = request.app.state.sandbox
+    call, fmt = _split_call(request.path_params["call"])
+    entry = _log(sandbox, request, call, fmt)
+    response = await _process(sandbox, request, call, fmt, entry)
+    entry["status"] = response.status_code
+    return response
+
+
+async def _handle(
+    sandbox: Sandbox, request: Request, call: str, over_limit: bool, entry: dict[str, Any]
+) -> dict[str, Any]:
+    """Authenticate, parse, rate-limit and run the call; failures raise ``ApiFailure``."""
+    if over_limit:
+        raise ApiFailure("OVER_LIMIT", "Too many requests", 429)
+    account = _authenticate(sandbox, request.headers.get("authorization"))
+    entry["account_id"] = account.id
+    try:
+        body = await _read_body(request, sandbox.config.max_body_bytes)
+    except _BodyTooLarge:
+        raise ApiFailure("FIELD_INVALID", "The request body is too large") from None
+    query: bytes = request.scope.get("query_string", b"")
+    params = parse_params(query, request.headers.get("content-type", ""), body)
+    entry["params"] = {
+        k: ("[redacted]" if k.lower() in REDACTED_PARAMS else v[:200]) for k, v in params.raw().items()
+    }
+    now = sandbox.clock.now()
+    if not sandbox.limiter.try_acquire(account.id, now):
+        raise ApiFailure("OVER_LIMIT", "You have exceeded the rate limit for API calls", 429)
+    handler = HANDLERS.get(call)
+    if handler is None:
+        raise ApiFailure("NOT_IMPLEMENTED", f"The call '{call[:64]}' is not implemented", 404)
+    return success(handler(Context(sandbox, account, now), params))
+
+
+async def _process(
+    sandbox: Sandbox, request: Request, call: str, fmt: str | None, entry: dict[str, Any]
+) -> Response:
+    if fmt is None:
+        entry["code"] = "NOT_IMPLEMENTED"
+        return _answer(error_payload("NOT_IMPLEMENTED", "Unknown call or format"), "json", 404)
+    config = sandbox.config
+    if config.jitter:
+        await anyio.sleep(sandbox.rng.uniform(0, config.jitter))
+    fault = choose_fault(config.chaos, sandbox.rng)
+    entry["fault"] = fault
+    if fault == Fault.SLOW:
+        await anyio.sleep(config.chaos.slow_seconds)
+    elif fault == Fault.DROP_BEFORE:
+        request.scope[_CONTROL]["drop"] = True
+        return Response(b"")
+    elif fault == Fault.SERVER_ERROR:
+        return Response(SERVER_ERROR_PAGE, 502, headers={"content-type": "text/html"})
+    try:
+        payload = await _handle(sandbox, request, call, fault == Fault.OVER_LIMIT, entry)
+    except ApiFailure as failure:
+        entry["code"] = failure.code
+        return _answer(error_payload(failure.code, failure.description), fmt, failure.status)
+    entry["code"] = "SUCCESS"
+    if fault == Fault.DROP_AFTER:
+        request.scope[_CONTROL]["drop"] = True
+    return _answer(payload, fmt)
+
+
+async def _not_supported(request: Request) -> Response:
+    return _answer(error_payload("NOT_IMPLEMENTED", "Use GET or POST"), "json", 404)
+
+
+class _DropConnection:
+    """Outermost ASGI layer: swallows the answer of a request chaos decided to drop and breaks the
+    connection instead (aborts uvicorn's transport; in-process it raises ``httpx.RemoteProtocolError``,
+    which is what ``httpx`` itself raises when a server hangs up)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        control = {"drop": False}
+        scope = {**scope, _CONTROL: control}
+
+        async def guarded_send(message: Message) -> None:
+            if not control["drop"]:
+                await send(message)
+
+        await self.app(scope, receive, guarded_send)
+        if control["drop"]:
+            cycle = getattr(send, "__self__", None)
+            transport = getattr(cycle, "transport", None)
+            if transport is not None and hasattr(transport, "abort"):
+                transport.abort()
+                cycle.disconnected = True  # type: ignore[union-attr]
+                return
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+
+def build_app(sandbox: Sandbox) -> ASGIApp:
+    """The ASGI app; its lifespan runs the callback worker unless one is already running."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if sandbox.worker_running:
+            yield
+            return
+        async with sandbox.running():
+            yield
+
+    routes = [
+        *ADMIN_ROUTES,
+        Route("/{call:path}", _api, methods=["GET", "POST"]),
+        Route("/{call:path}", _not_supported, methods=["PUT", "PATCH", "DELETE", "OPTIONS"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.sandbox = sandbox
+    return _DropConnection(app)

@@ -1,0 +1,335 @@
+"""SMS calls: send-sms, cancel-sms, get-sms, get-sms-stats, get-sms-sent, get-sms-delivery-status,
+message-reply, get-message-log, format-number, get-link-hits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ._encoding import MAX_MESSAGE_CHARS, count_parts
+from ._lifecycle import (
+    counters,
+    delivery_stats,
+    new_recipient,
+    recipient_status,
+    schedule_dlrs,
+    status_rows,
+    tracked_link,
+)
+from ._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
+from ._phone import format_number, normalise
+from ._state import Message, Recipient, datetime_text
+
+__all__ = ["HANDLERS", "SHARED_NUMBER", "find_message", "money", "num", "summary"]
+
+SHARED_NUMBER = "61437000000"
+MAX_TO = 500
+_ALPHA_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}\Z")
+_URL = re.compile(r"https?://[^\s]+\Z", re.IGNORECASE)
+
+
+def num(value: str | None) -> int | str | None:
+    """Phone-number-like fields are JSON integers when they are all digits."""
+    if value is None:
+        return None
+    return int(value) if value.isdigit() and len(value) < 19 else value
+
+
+def money(value: float) -> float | int:
+    rounded = round(value, 3)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def find_message(ctx: Context, message_id: int) -> Message:
+    message = ctx.sandbox.state.messages.get(message_id)
+    if message is None or message.account_id != ctx.account.id:
+        raise ApiFailure("NOT_FOUND", "Message with this ID does not exist")
+    return message
+
+
+def summary(ctx: Context, message: Message, *, with_text: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "message_id": message.id,
+        "send_at": datetime_text(message.send_at),
+        "recipients": len(message.recipients),
+        "cost": money(message.cost),
+        "sms": message.sms,
+    }
+    if message.list_id:
+        out["list"] = {"id": message.list_id, "name": message.list_name}
+    if with_text:
+        out["message"] = message.text
+    out["delivery_stats"] = delivery_stats(ctx.sandbox, message, ctx.now)
+    return out
+
+
+def _url(p: Params, name: str) -> str:
+    value = p.text(name) or ""
+    if value and not _URL.match(value.strip()):
+        raise field_invalid(f"Field '{name}' must be a valid http(s) URL")
+    return value.strip()
+
+
+def _sender(ctx: Context, raw: str | None, from_shared: bool) -> str:
+    numbers = [n for n in ctx.account.numbers.values() if n.status == "active"]
+    if not raw:
+        return SHARED_NUMBER if from_shared or not numbers else numbers[0].number
+    value = raw.strip()
+    if _ALPHA_SENDER.match(value):
+        return value
+    number = normalise(value)
+    owned = ctx.account.numbers.get(number or "")
+    if number is None or (owned is not None and owned.status != "active"):
+        raise ApiFailure("BAD_CALLER_ID", "The sender ID is invalid or inactive")
+    return number
+
+
+def _render(template: str, values: dict[str, str], link: str) -> str:
+    text = template.replace("[tracked-link]", link) if link else template
+    text = text.replace("[unsub-reply-link]", "UnsubRep.ly/sandbox")
+    for name, value in values.items():
+        pattern = re.compile(re.escape(f"[{name}]"), re.IGNORECASE)
+        text = pattern.sub(value.replace("\\", "\\\\"), text)
+    return text
+
+
+def create_message(ctx: Context, p: Params, text: str, to: str | None, sender: str) -> Message:
+    """Validate recipients and funds, then create, debit and schedule a message."""
+    state, account, now = ctx.sandbox.state, ctx.account, ctx.now
+    list_id = p.integer("list_id")
+    send_at = max(p.timestamp("send_at") or now, now)
+    validity = p.integer("validity") or 0
+    tracked_url = _url(p, "tracked_link_url")
+    targets: list[tuple[str, str | None, str | None, dict[str, str]]] = []
+    message_type, list_name = "api", ""
+    if list_id:
+        contact_list = account.lists.get(list_id)
+        if contact_list is None:
+            raise ApiFailure("NOT_FOUND", "List with this ID does not exist")
+        message_type, list_name = "campaign", contact_list.name
+        for c in contact_list.active_members():
+            fields = {name: c.fields.get(slot, "") for slot, name in contact_list.fields.items()}
+            fields |= {"firstname": c.first_name, "lastname": c.last_name, "mobile": c.msisdn}
+            targets.append((c.msisdn, c.first_name, c.last_name, fields))
+        if not targets:
+            raise ApiFailure("LIST_EMPTY", "The list has no active members")
+    else:
+        raw_numbers = [n for n in (to or "").split(",") if n.strip()]
+        if len(raw_numbers) > MAX_TO:
+            raise field_invalid(f"Field 'to' has more than {MAX_TO} numbers")
+        seen: set[str] = set()
+        for raw in raw_numbers:
+            number = normalise(raw, p.text("countrycode"))
+            if number is not None and number not in seen:
+                seen.add(number)
+                targets.append((number, None, None, {"mobile": number}))
+    targets = [t for t in targets if t[0] not in account.optouts]
+    if not targets:
+        raise ApiFailure("RECIPIENTS_ERROR", "No valid recipients left to send to")
+    recipients: list[Recipient] = []
+    for msisdn, first, last, values in targets:
+        rendered = _render(text, values, tracked_link() if tracked_url else "")
+        recipient = new_recipient(
+            ctx.sandbox,
+            msisdn,
+            rendered,
+            parts=count_parts(rendered),
+            send_at=send_at,
+            validity=validity,
+        )
+        recipient.first_name, recipient.last_name, recipient.list_id = first, last, list_id or 0
+        recipients.append(recipient)
+    cost = round(sum(r.parts for r in recipients) * ctx.sandbox.config.price_per_sms, 3)
+    if cost > account.balance + 1e-9:
+        raise ApiFailure("LEDGER_ERROR", "Insufficient funds to send this message")
+    message = Message(
+        id=state.next_id("message"),
+        account_id=account.id,
+        text=text,
+        sender=sender,
+        created=now,
+        send_at=send_at,
+        type=message_type,
+        recipients=recipients,
+        cost=cost,
+        list_id=list_id or 0,
+        list_name=list_name,
+        validity=validity,
+        dlr_callback=_url(p, "dlr_callback"),
+        reply_callback=_url(p, "reply_callback"),
+        link_hits_callback=_url(p, "link_hits_callback"),
+        tracked_link_url=tracked_url,
+        replies_to_email=p.text("replies_to_email") or "",
+    )
+    state.messages[message.id] = message
+    state.record_transaction(
+        account, now, -cost, description=f"Message Send - {message.id}", type_id=1, message_id=message.id
+    )
+    schedule_dlrs(ctx.sandbox, message)
+    return message
+
+
+def send_sms(ctx: Context, p: Params) -> dict[str, Any]:
+    text = p.required_text("message", max_len=MAX_MESSAGE_CHARS)
+    to = p.text("to")
+    if not to and not p.integer("list_id"):
+        raise field_invalid("You must provide either 'list_id' or 'to'")
+    sender = _sender(ctx, p.text("from"), p.boolean("from_shared", False))
+    return summary(ctx, create_message(ctx, p, text, to, sender))
+
+
+def cancel_sms(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("id"))
+    if message.cancelled or message.send_at <= ctx.now:
+        raise ApiFailure("ALREADY_SENT", "This message is already sent or can not be cancelled")
+    message.cancelled = True
+    ctx.sandbox.state.record_transaction(
+        ctx.account,
+        ctx.now,
+        message.cost,
+        description=f"Message Refund - {message.id}",
+        type_id=2,
+        message_id=message.id,
+    )
+    return {"success": "OK"}
+
+
+def get_sms(ctx: Context, p: Params) -> dict[str, Any]:
+    return summary(ctx, find_message(ctx, p.required_int("message_id")), with_text=True)
+
+
+def get_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("message_id"))
+    c = counters(ctx.sandbox, message, ctx.now)
+    stats = {
+        "hard_bounced": c["hard-bounce"],
+        "soft_bounced": c["soft-bounce"],
+        "total": message.sms,
+        "recipientCount": len(message.recipients),
+        "delivered": c["delivered"],
+        "pending": c["pending"],
+        "bounced": c["hard-bounce"] + c["soft-bounce"],
+        "responses": c["responses"],
+        "opt-outs": c["optouts"],
+        "link_hits": c["link_hits"],
+    }
+    return {"stats": stats}
+
+
+def get_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("message_id"))
+    optouts = p.choice("optouts", ("include", "only", "omit"), "include")
+    delivery = p.choice("delivery", ("all", "delivered", "failed", "pending"), "all")
+    rows = []
+    for recipient, status in status_rows(message, ctx.now):
+        if (optouts == "only" and not recipient.optout) or (optouts == "omit" and recipient.optout):
+            continue
+        group = "failed" if status.endswith("bounce") else status
+        if delivery not in ("all", group):
+            continue
+        rows.append((recipient, status))
+    page, items = paginate(p, rows)
+    payload = {"page": page, "total": len(rows), "message": summary(ctx, message)}
+    return with_items(
+        payload,
+        "recipients",
+        items,
+        lambda row: {
+            "msisdn": num(row[0].msisdn),
+            "first_name": row[0].first_name,
+            "last_name": row[0].last_name,
+            "delivery_status": row[1],
+            "optout": row[0].optout,
+        },
+    )
+
+
+def _recipient(message: Message, raw: str) -> Recipient:
+    number = normalise(raw)
+    for recipient in message.recipients:
+        if recipient.msisdn == number:
+            return recipient
+    raise ApiFailure("NOT_FOUND", "This message was not sent to this number")
+
+
+def get_sms_delivery_status(ctx: Context, p: Params) -> dict[str, Any]:
+    message_id, msisdn = p.required_int("message_id"), p.required_text("msisdn")
+    recipient = _recipient(message := find_message(ctx, message_id), msisdn)
+    status = "pending" if message.cancelled else recipient_status(recipient, ctx.now)
+    stats = {
+        "message_id": message.id,
+        "sender_id": num(message.sender),
+        "mobile": num(recipient.msisdn),
+        "send_at": datetime_text(message.send_at),
+        "datetime": None if status == "pending" else datetime_text(recipient.final_at),
+        "status": "failed" if status.endswith("bounce") else status,
+        "message": recipient.text,
+    }
+    return {"stats": stats}
+
+
+def message_reply(ctx: Context, p: Params) -> dict[str, Any]:
+    text = p.required_text("message", max_len=MAX_MESSAGE_CHARS)
+    to = p.required_text("to")
+    create_message(ctx, p, text, to, _sender(ctx, p.text("from"), False))
+    return {"result": "SYSTEM: Message response handled\n"}
+
+
+def get_message_log(ctx: Context, p: Params) -> dict[str, Any]:
+    message_id, mobile = p.required_int("message_id"), p.required_text("mobile")
+    recipient = _recipient(message := find_message(ctx, message_id), mobile)
+    return {
+        "message_id": message.id,
+        "message": recipient.text,
+        "mobile": num(recipient.msisdn),
+        "caller_id": num(message.sender),
+        "datetime_send": datetime_text(message.send_at),
+    }
+
+
+def format_number_call(ctx: Context, p: Params) -> dict[str, Any]:
+    raw = p.required_text("msisdn", max_len=64)
+    result = format_number(raw, p.required_text("countrycode", max_len=64))
+    return {
+        "number": {
+            "countrycode": result.countrycode,
+            "nationalnumber": result.nationalnumber,
+            "national_leading_zeroes": result.nationalnumber,
+            "rawinput": None,
+            "international": result.international,
+            "type": result.type,
+            "isValid": result.is_valid,
+        }
+    }
+
+
+def get_link_hits(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("message_id"))
+    hits = [r for r in message.recipients if r.link_hits]
+    page, items = paginate(p, hits)
+    payload = {"page": page, "total": len(hits)}
+    return with_items(
+        payload,
+        "hits",
+        items,
+        lambda r: {
+            "mobile": num(r.msisdn),
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "link_hits": r.link_hits,
+        },
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "send-sms": send_sms,
+    "cancel-sms": cancel_sms,
+    "get-sms": get_sms,
+    "get-sms-stats": get_sms_stats,
+    "get-sms-sent": get_sms_sent,
+    "get-sms-delivery-status": get_sms_delivery_status,
+    "message-reply": message_reply,
+    "get-message-log": get_message_log,
+    "format-number": format_number_call,
+    "get-link-hits": get_link_hits,
+}

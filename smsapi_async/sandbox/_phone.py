@@ -1,0 +1,116 @@
+"""Phone-number normalisation, a small stand-in for the platform's libphonenumber-based formatter.
+
+Only a handful of countries are known (AU, NZ, GB, US, CA, SG, IE, IN, ZA, PH, MY, DE, FR); ``countrycode``
+may be the ISO alpha-2 code or the English country name, in any case. Numbers already in international
+format (8-15 digits, no leading 0, an optional ``+``) pass through; spaces, dots, hyphens and brackets
+are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+__all__ = ["FormattedNumber", "country_dialling_code", "format_number", "normalise"]
+
+
+@attrs.frozen
+class _Country:
+    dial: str
+    national_lengths: tuple[int, ...]
+    mobile_prefixes: tuple[str, ...]
+
+
+_COUNTRIES: dict[str, _Country] = {
+    "AU": _Country("61", (9,), ("4",)),
+    "NZ": _Country("64", (8, 9, 10), ("2",)),
+    "GB": _Country("44", (10,), ("7",)),
+    "US": _Country("1", (10,), ("",)),
+    "CA": _Country("1", (10,), ("",)),
+    "SG": _Country("65", (8,), ("8", "9")),
+    "IE": _Country("353", (9,), ("8",)),
+    "IN": _Country("91", (10,), ("6", "7", "8", "9")),
+    "ZA": _Country("27", (9,), ("6", "7", "8")),
+    "PH": _Country("63", (10,), ("9",)),
+    "MY": _Country("60", (9, 10), ("1",)),
+    "DE": _Country("49", (10, 11), ("15", "16", "17")),
+    "FR": _Country("33", (9,), ("6", "7")),
+}
+_NAMES = {
+    "AUSTRALIA": "AU",
+    "NEW ZEALAND": "NZ",
+    "UNITED KINGDOM": "GB",
+    "UK": "GB",
+    "GREAT BRITAIN": "GB",
+    "UNITED STATES": "US",
+    "USA": "US",
+    "CANADA": "CA",
+    "SINGAPORE": "SG",
+    "IRELAND": "IE",
+    "INDIA": "IN",
+    "SOUTH AFRICA": "ZA",
+    "PHILIPPINES": "PH",
+    "MALAYSIA": "MY",
+    "GERMANY": "DE",
+    "FRANCE": "FR",
+}
+_SEPARATORS = re.compile(r"[\s().\-/]")
+_INTERNATIONAL = re.compile(r"[1-9][0-9]{7,14}\Z")
+
+
+def _country(countrycode: str | None) -> _Country | None:
+    if not countrycode:
+        return None
+    key = countrycode.strip().upper()
+    return _COUNTRIES.get(_NAMES.get(key, key))
+
+
+def country_dialling_code(countrycode: str) -> str | None:
+    """The dialling code (``"61"``) for an ISO code or country name, or None if unknown."""
+    country = _country(countrycode)
+    return country.dial if country else None
+
+
+def normalise(raw: str, countrycode: str | None = None) -> str | None:
+    """Return the number in international format without ``+``, or None when it is not valid."""
+    digits = _SEPARATORS.sub("", raw.strip())
+    if digits.startswith("+"):
+        digits = digits[1:]
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    else:
+        country = _country(countrycode)
+        if country is not None:
+            national = digits[1:] if digits.startswith("0") else digits
+            if national.isdigit() and len(national) in country.national_lengths:
+                digits = country.dial + national
+    if not digits.isascii() or not _INTERNATIONAL.match(digits):
+        return None
+    return digits
+
+
+@attrs.frozen
+class FormattedNumber:
+    """What ``format-number`` reports about a number."""
+
+    countrycode: int
+    nationalnumber: int
+    international: int
+    type: int  # 0 landline, 1 mobile, 10 invalid
+    is_valid: bool
+
+
+def format_number(raw: str, countrycode: str) -> FormattedNumber:
+    """Validate ``raw`` for ``countrycode`` the way ``format-number`` does."""
+    country = _country(countrycode)
+    number = normalise(raw, countrycode)
+    if country is None or number is None or not number.startswith(country.dial):
+        digits = "".join(c for c in raw if c.isascii() and c.isdigit())[:18]
+        dial = int(country.dial) if country else 0
+        return FormattedNumber(dial, int(digits or 0), int(digits or 0), 10, False)
+    national = number[len(country.dial) :]
+    if len(national) not in country.national_lengths:
+        return FormattedNumber(int(country.dial), int(national), int(number), 10, False)
+    mobile = national.startswith(country.mobile_prefixes)
+    return FormattedNumber(int(country.dial), int(national), int(number), 1 if mobile else 0, True)

@@ -1,0 +1,40 @@
+"""Serving the sandbox over a real socket with uvicorn (in a background thread, for tests)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from ._sandbox import Sandbox
+
+__all__ = ["serve_in_thread"]
+
+
+@contextmanager
+def serve_in_thread(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``sandbox.app`` with uvicorn in a daemon thread; yields the base URL.
+
+    ``port=0`` picks a free port. The app's lifespan runs the callback worker in the server's event
+    loop, so drive a virtual clock through ``POST /_sandbox/advance`` rather than from this thread.
+    """
+    config = uvicorn.Config(
+        sandbox.app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="smsapi-sandbox", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the sandbox server did not start")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()
+    try:
+        yield f"http://{bound[0]}:{bound[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,316 @@
+"""In-memory state of the sandbox: accounts and everything they own.
+
+Entities are plain mutable ``attrs`` classes; the rules of the message lifecycle live in
+``_lifecycle.py`` and the call handlers in ``_calls_*.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections.abc import Iterator
+
+import attrs
+
+from ._config import AccountConfig, SandboxConfig
+
+__all__ = [
+    "Account",
+    "BulkImport",
+    "Contact",
+    "ContactList",
+    "Keyword",
+    "Message",
+    "Recipient",
+    "Response",
+    "State",
+    "Transaction",
+    "VirtualNumber",
+    "date_text",
+    "datetime_text",
+]
+
+
+def datetime_text(timestamp: float | None) -> str | None:
+    """``YYYY-MM-DD HH:MM:SS`` in UTC, the API's timestamp format."""
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(timestamp))
+
+
+def date_text(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+MONTH = 30 * 86400.0
+
+
+@attrs.define
+class VirtualNumber:
+    number: str
+    price: float
+    leased_at: float
+    status: str = "active"
+    auto_renew: bool = True
+    forward_url: str = ""
+    forward_email: str = ""
+    forward_sms: str = ""
+    list_id: int = 0
+    welcome_message: str = ""
+    members_message: str = ""
+
+    def next_charge(self) -> str | None:
+        return date_text(self.leased_at + MONTH) if self.status == "active" else None
+
+
+@attrs.define
+class Contact:
+    list_id: int
+    msisdn: str
+    created_at: float
+    first_name: str = ""
+    last_name: str = ""
+    status: str = "active"  # active / inactive
+    optout: bool = False
+    fields: dict[int, str] = attrs.Factory(dict)
+
+
+@attrs.define
+class ContactList:
+    id: int
+    name: str
+    created: float | None
+    fields: dict[int, str] = attrs.Factory(dict)
+    members: dict[str, Contact] = attrs.Factory(dict)
+    forward_url: str = ""  # the AUTOMATION "Forward to URL" (list-action callbacks)
+
+    def active_members(self) -> list[Contact]:
+        return [c for c in self.members.values() if c.status == "active"]
+
+
+@attrs.define
+class Recipient:
+    row_id: int
+    msisdn: str
+    text: str
+    parts: int
+    fate: str  # delivered / soft-bounce / hard-bounce (pending fates are resolved at send time)
+    final_at: float  # when the DLR arrives
+    first_name: str | None = None
+    last_name: str | None = None
+    list_id: int = 0
+    link_hits: int = 0
+    optout: bool = False
+
+
+@attrs.define
+class Message:
+    id: int
+    account_id: int
+    text: str
+    sender: str
+    created: float
+    send_at: float
+    type: str  # api / campaign
+    recipients: list[Recipient] = attrs.Factory(list)
+    cost: float = 0.0
+    list_id: int = 0
+    list_name: str = ""
+    validity: int = 0
+    dlr_callback: str = ""
+    reply_callback: str = ""
+    link_hits_callback: str = ""
+    tracked_link_url: str = ""
+    replies_to_email: str = ""
+    cancelled: bool = False
+
+    @property
+    def sms(self) -> int:
+        return sum(r.parts for r in self.recipients)
+
+
+@attrs.define
+class Response:
+    id: int
+    account_id: int
+    message_id: int
+    list_id: int
+    received_at: float
+    msisdn: str
+    text: str
+    longcode: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    keyword_id: int = 0
+    is_optout: bool = False
+
+
+@attrs.define
+class Keyword:
+    id: int
+    keyword: str
+    number: str
+    created: float
+    reference: str = ""
+    list_id: int = 0
+    welcome_message: str = ""
+    member_message: str = ""
+    forward_url: str = ""
+    forward_sms: str = ""
+    forward_email: str = ""
+    status: str = "open"
+
+
+@attrs.define
+class Transaction:
+    id: int
+    user_id: int
+    description: str
+    amount: float
+    balance_standing: float
+    created: float
+    type_id: int
+    type_description: str
+    message_id: int = 0
+
+
+@attrs.define
+class BulkImport:
+    list_id: int
+    started: float
+    finished: float
+    importlength: int
+    duplicates: int
+    skipped: int
+    optout: int
+    imported: int
+    countrycode: str | None = None
+    failed: bool = False
+
+
+@attrs.define
+class Account:
+    id: int
+    api_key: str
+    api_secret: str
+    name: str
+    email: str
+    created: float
+    balance: float
+    currency: str
+    timezone: str
+    reseller: bool = False
+    parent_id: int | None = None
+    contact: str = ""
+    msisdn: str = ""
+    password: str = ""
+    client_pays: bool = True
+    sms_margin: float = 0.0
+    number_margin: float = 0.0
+    payment_method: str = ""
+    fixed_top_up_amount: float = 0.0
+    dlr_callback: str = ""
+    reply_callback: str = ""
+    link_hits_callback: str = ""
+    numbers: dict[str, VirtualNumber] = attrs.Factory(dict)
+    lists: dict[int, ContactList] = attrs.Factory(dict)
+    keywords: list[Keyword] = attrs.Factory(list)
+    emails: dict[str, dict[str, str]] = attrs.Factory(dict)
+    optouts: dict[str, float] = attrs.Factory(dict)  # global opt-out list: msisdn -> when
+    transactions: list[Transaction] = attrs.Factory(list)
+    imports: dict[int, BulkImport] = attrs.Factory(dict)
+
+
+class State:
+    """All accounts, messages and responses, plus the id counters."""
+
+    def __init__(self, config: SandboxConfig, now: float) -> None:
+        self.config = config
+        self.accounts: dict[int, Account] = {}
+        self.by_key: dict[str, Account] = {}
+        self.messages: dict[int, Message] = {}
+        self.responses: list[Response] = []
+        self._ids = {
+            "account": itertools.count(54911),
+            "message": itertools.count(340_000_001),
+            "row": itertools.count(937_000_001),
+            "list": itertools.count(4_200_001),
+            "response": itertools.count(36_500_001),
+            "keyword": itertools.count(1001),
+            "transaction": itertools.count(17_400_001),
+            "number": itertools.count(1),
+        }
+        for account in config.accounts:
+            self.add_account(account, now)
+
+    def next_id(self, kind: str) -> int:
+        return next(self._ids[kind])
+
+    def add_account(self, config: AccountConfig, now: float, *, parent_id: int | None = None) -> Account:
+        account = Account(
+            id=self.next_id("account"),
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            name=config.name,
+            email=config.email,
+            created=now,
+            balance=config.balance,
+            currency=config.currency,
+            timezone=config.timezone,
+            reseller=config.reseller,
+            parent_id=parent_id,
+            dlr_callback=config.dlr_callback or "",
+            reply_callback=config.reply_callback or "",
+            link_hits_callback=config.link_hits_callback or "",
+        )
+        for number in config.numbers:
+            account.numbers[number] = VirtualNumber(number, self.config.number_price, now)
+        self.accounts[account.id] = account
+        self.by_key[account.api_key] = account
+        return account
+
+    def new_api_key(self) -> str:
+        return secrets.token_hex(16)
+
+    def available_numbers(self) -> Iterator[str]:
+        """Numbers nobody leases yet: 614000000NN-style, deterministic."""
+        leased = {n for a in self.accounts.values() for n in a.numbers}
+        for index in range(1, 10_000):
+            number = f"6148{index:07d}"
+            if number not in leased:
+                yield number
+
+    def owner_of_number(self, number: str) -> Account | None:
+        for account in self.accounts.values():
+            vn = account.numbers.get(number)
+            if vn is not None and vn.status == "active":
+                return account
+        return None
+
+    def record_transaction(
+        self,
+        account: Account,
+        now: float,
+        amount: float,
+        *,
+        description: str,
+        type_id: int,
+        message_id: int = 0,
+    ) -> None:
+        account.balance = round(account.balance + amount, 6)
+        account.transactions.append(
+            Transaction(
+                id=self.next_id("transaction"),
+                user_id=account.id,
+                description=description,
+                amount=round(amount, 3),
+                balance_standing=round(account.balance, 3),
+                created=now,
+                type_id=type_id,
+                type_description=description.split(" -", maxsplit=1)[0],
+                message_id=message_id,
+            )
+        )
