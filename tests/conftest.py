@@ -37,7 +37,9 @@ def example_json(relative: str) -> dict[str, Any]:
 def api_response(relative: str, status_code: int = 200) -> httpx.Response:
     """An httpx response carrying an example payload with the right content type."""
     content_type = "text/xml; charset=utf-8" if relative.endswith(".xml") else "application/json"
-    return httpx.Response(status_code, content=example_bytes(relative), headers={"Content-Type": content_type})
+    return httpx.Response(
+        status_code, content=example_bytes(relative), headers={"Content-Type": content_type}
+    )
 
 
 def success(**fields: Any) -> httpx.Response:
@@ -62,12 +64,14 @@ def call_name(request: httpx.Request) -> str:
 
 @pytest.fixture
 async def make_client(anyio_backend: str) -> AsyncIterator[Callable[..., AsyncSmsClient]]:
-    """Factory for clients on an ``httpx.MockTransport`` handler, limiter off unless asked; all closed after."""
+    """Factory for clients on a ``MockTransport`` handler, limiter off unless asked; closed after."""
     made: list[AsyncSmsClient] = []
 
     def make(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> AsyncSmsClient:
         options.setdefault("rate_limit", None)
-        client = AsyncSmsClient("test-key-0001", "test-secret-0001", transport=httpx.MockTransport(handler), **options)
+        client = AsyncSmsClient(
+            "test-key-0001", "test-secret-0001", transport=httpx.MockTransport(handler), **options
+        )
         made.append(client)
         return client
 
