@@ -1,4 +1,6 @@
-"""pytest fixtures for suites that use smsapi_async: enable with ``pytest_plugins = ["smsapi_async.pytest_plugin"]``.
+"""pytest fixtures for suites that use smsapi_async.
+
+Enable them in your ``conftest.py`` with ``pytest_plugins = ["smsapi_async.pytest_plugin"]``.
 
 ``sms_sandbox`` gives a :class:`~smsapi_async.testing.SandboxHarness`: a client wired to a fresh
 in-process sandbox with virtual time. Use it from async tests run by anyio's pytest plugin

@@ -24,16 +24,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
 import httpx
 
 from ._client import AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
-
-if TYPE_CHECKING:
-    from .sandbox import Sandbox, SandboxConfig
+from .sandbox import Sandbox, SandboxConfig, VirtualClock, serve_in_thread
 
 __all__ = ["Clock", "FakeClock", "SandboxHarness", "SystemClock", "sandbox_client", "served_sandbox_client"]
 
@@ -86,8 +84,6 @@ async def sandbox_client(
     sandbox; the default config here has the sandbox's limit off). Callbacks go to real URLs, or to
     ``callback_transport`` (e.g. an ``httpx.MockTransport`` that records them).
     """
-    from .sandbox import Sandbox, SandboxConfig, VirtualClock
-
     if config is None:
         config = SandboxConfig(rate_limit=0)
     # virtual time starts at the real now, so `send_at` values valid for the client are valid here
@@ -123,8 +119,6 @@ async def served_sandbox_client(
     The sandbox enforces the API's 2 calls/s by default and the client paces itself to match, as
     against the real API. The server runs in a background thread for the block's duration.
     """
-    from .sandbox import Sandbox, serve_in_thread
-
     sandbox = Sandbox(config)
     key, secret = _credentials(sandbox)
     with serve_in_thread(sandbox) as base_url:
