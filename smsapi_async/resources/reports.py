@@ -60,12 +60,12 @@ class SmsReports(Resource):
 
     __slots__ = ()
 
-    async def stats(self, *, message_id: int) -> MessageStats:
+    async def stats(self, message_id: int) -> MessageStats:
         """Delivery counters of a message or campaign. Calls ``get-sms-stats``."""
         data = await self._call("get-sms-stats", {"message_id": positive_id("message_id", message_id)})
         return MessageStats.from_api(data.get("stats") or {})
 
-    async def delivery_status(self, *, message_id: int, msisdn: str) -> DeliveryStatus:
+    async def delivery_status(self, message_id: int, msisdn: str) -> DeliveryStatus:
         """One recipient's status and the final text they got (merge fields and short link expanded).
         Calls ``get-sms-delivery-status``."""
         params = {
@@ -77,8 +77,8 @@ class SmsReports(Resource):
 
     def sent(
         self,
-        *,
         message_id: int,
+        *,
         optouts: Literal["include", "only", "omit"] | None = None,
         delivery: Literal["delivered", "failed", "pending"] | None = None,
         list_id: int | None = None,
@@ -274,8 +274,8 @@ class SmsReports(Resource):
 
     def contact_stats(
         self,
-        *,
         mobile: str,
+        *,
         countrycode: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
@@ -310,7 +310,7 @@ class SmsReports(Resource):
         )
 
     async def link_hits(
-        self, *, message_id: int, page: int | None = None, page_size: int | None = None
+        self, message_id: int, *, page: int | None = None, page_size: int | None = None
     ) -> dict[str, Any]:
         """Who clicked a message's tracked link. Calls ``get-link-hits``. **Experimental.**
 
@@ -328,7 +328,7 @@ class SmsReports(Resource):
         }
         return await self._call("get-link-hits", params)
 
-    async def message_log(self, *, message_id: int, mobile: str) -> MessageLogEntry:
+    async def message_log(self, message_id: int, mobile: str) -> MessageLogEntry:
         """One message to one mobile. Calls ``get-message-log``: a legacy call found only in a 2015
         client; prefer :meth:`delivery_status`."""
         params = {

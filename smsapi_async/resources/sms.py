@@ -107,7 +107,7 @@ class SmsResource(SmsReports):
         }
         return SendResult.from_api(await self._call("send-sms", params))
 
-    async def cancel(self, *, message_id: int) -> bool:
+    async def cancel(self, message_id: int) -> bool:
         """Cancel a scheduled message. Calls ``cancel-sms``.
 
         Returns ``True`` (the API's ``success: "OK"``). Raises :class:`AlreadySentError` when the
@@ -124,7 +124,7 @@ class SmsResource(SmsReports):
                 call="cancel-sms",
             ) from None
 
-    async def get(self, *, message_id: int) -> MessageInfo:
+    async def get(self, message_id: int) -> MessageInfo:
         """A message or campaign: text as submitted (placeholders unexpanded), cost, counters.
         Calls ``get-sms``. Raises :class:`NotFoundError` for an unknown id."""
         return MessageInfo.from_api(

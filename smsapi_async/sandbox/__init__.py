@@ -18,7 +18,7 @@ from ._callbacks import CallbackDelivery
 from ._clock import Clock, SystemClock, VirtualClock
 from ._config import AccountConfig, ChaosConfig, DeliveryRules, SandboxConfig
 from ._sandbox import Sandbox
-from ._server import serve_in_thread
+from ._server import serve_app_in_thread, serve_in_thread
 
 __all__ = [
     "AccountConfig",
@@ -30,5 +30,6 @@ __all__ = [
     "SandboxConfig",
     "SystemClock",
     "VirtualClock",
+    "serve_app_in_thread",
     "serve_in_thread",
 ]

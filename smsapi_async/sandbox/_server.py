@@ -5,25 +5,31 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from ._sandbox import Sandbox
 
-__all__ = ["serve_in_thread"]
+__all__ = ["serve_app_in_thread", "serve_in_thread"]
 
 
-@contextmanager
-def serve_in_thread(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_in_thread(
+    sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0
+) -> AbstractContextManager[str]:
     """Serve ``sandbox.app`` with uvicorn in a daemon thread; yields the base URL.
 
     ``port=0`` picks a free port. The app's lifespan runs the callback worker in the server's event
     loop, so drive a virtual clock through ``POST /_sandbox/advance`` rather than from this thread.
     """
-    config = uvicorn.Config(
-        sandbox.app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
-    )
+    return serve_app_in_thread(sandbox.app, host=host, port=port)
+
+
+@contextmanager
+def serve_app_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve any ASGI app with uvicorn in a daemon thread for the block; yields its base URL."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="smsapi-sandbox", daemon=True)
     thread.start()
