@@ -261,19 +261,16 @@ class AsyncSmsClient:
             if self._limiter is not None:
                 await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
-            started = time.perf_counter()
             try:
-                outcome: Any = await self._attempt(name, url, form, safe)
+                return await self._attempt(name, url, form, safe)
             except _Retryable as retry:
                 delay, error = retry.delay, retry.error
-            else:
-                log.debug("%s: done in %.1f ms", name, (time.perf_counter() - started) * 1000)
-                return outcome  # type: ignore[no-any-return]
+                cause = retry.__cause__ if retry.__cause__ is not error else None
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
-                raise error
+                raise error from cause
             retries += 1
             waited += delay
             if isinstance(error, RateLimitError) and self._limiter is not None:
@@ -297,6 +294,7 @@ class AsyncSmsClient:
                 await self._clock.sleep(delay)
 
     async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
             response = await self._http.post(url, data=form, auth=self._auth, headers=self._headers)
         except _NOT_SENT as exc:
@@ -318,7 +316,13 @@ class AsyncSmsClient:
         status = response.status_code
         body = response.content
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        log.debug("%s: HTTP %d, %d bytes", name, status, len(body))
+        log.debug(
+            "%s: HTTP %d, %d bytes in %.1f ms",
+            name,
+            status,
+            len(body),
+            (time.perf_counter() - started) * 1000,
+        )
         try:
             data = parse_body(body, self._format, status_code=status, call=name)
             raise_for_error(data, status_code=status, call=name)
@@ -378,7 +382,7 @@ def exc_text(exc: SmsApiError) -> str:
 
 
 class _Retryable(Exception):
-    """Internal: this attempt failed in a way a retry may fix."""
+    """Internal: this attempt failed in a way a retry may fix; ``error`` is raised if none is left."""
 
     def __init__(self, error: SmsApiError, delay: float | None = None) -> None:
         self.error = error
