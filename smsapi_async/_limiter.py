@@ -12,6 +12,13 @@ windows then hold one request too many. Each interval is therefore stretched so 
 can no longer squeeze them into one server window. The default (5 ms per second) costs 0.5 % of
 throughput.
 
+Why a timer slack: event loops wake a sleeper late (epoll rounds timeouts up to whole
+milliseconds), and a schedule that restarts from each late wake-up loses that lateness on every
+grant: about 1 % of throughput at 15/s, and six times the ideal time at 5 000/s. The sleeping head
+may therefore keep up to ``TIMER_SLACK`` of its schedule, and each interval is stretched by
+``TIMER_SLACK / rate`` to pay for it once per window: any ``rate + 1`` grants still span at least
+``1 + safety_margin`` seconds.
+
 Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Waiters park
 on an event in arrival order; the head sleeps until its grant time, takes it, then hands the head
 role to the next live waiter. Newcomers never barge past a queue, a woken waiter never loses its
@@ -31,10 +38,13 @@ import anyio
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError
 
-__all__ = ["DEFAULT_SAFETY_MARGIN", "Limiter", "RateLimiter"]
+__all__ = ["DEFAULT_SAFETY_MARGIN", "TIMER_SLACK", "Limiter", "RateLimiter"]
 
 DEFAULT_SAFETY_MARGIN = 0.005
 """Seconds added to every 1-second window of grants (see :class:`RateLimiter`)."""
+
+TIMER_SLACK = 0.002
+"""How late a sleeping waiter may wake without the schedule losing the time (see module docstring)."""
 
 
 @runtime_checkable
@@ -66,10 +76,11 @@ class RateLimiter:
         burst: how many calls may go at once after a quiet spell. ``1`` (the default) spaces
             every call by the interval, so no 1-second window ever holds more than ``rate``
             calls. Larger values are opt-in and only safe if the server tolerates bursts.
-        safety_margin: seconds added to each 1-second window: grants are spaced
-            ``(1 + safety_margin) / rate`` apart, so a server counting a strict sliding window
-            still sees at most ``rate`` arrivals per second when requests reach it with up to
-            ``safety_margin`` seconds of jitter. Throughput is ``rate / (1 + safety_margin)``.
+        safety_margin: seconds added to each 1-second window: any ``rate + 1`` consecutive
+            grants span at least ``1 + safety_margin`` seconds, so a server counting a strict
+            sliding window still sees at most ``rate`` arrivals per second when requests reach it
+            with up to ``safety_margin`` seconds of jitter. Throughput under saturation is
+            ``rate / (1 + safety_margin + TIMER_SLACK)``: 99.3 % by default.
         clock: where time comes from; :class:`~smsapi_async.testing.FakeClock` in tests.
 
     Use ``await limiter.acquire()`` or ``async with limiter:`` before each call. The limiter
@@ -109,7 +120,7 @@ class RateLimiter:
         self._rate = float(rate)
         self._burst = burst
         self._margin = float(safety_margin)
-        self._interval = (1.0 + self._margin) / self._rate
+        self._interval = (1.0 + self._margin + TIMER_SLACK) / self._rate
         self._tolerance = (burst - 1) * self._interval
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._tat = -math.inf  # theoretical arrival time of the next grant
@@ -187,7 +198,8 @@ class RateLimiter:
                 if now >= ready:
                     break
                 await self._clock.sleep(ready - now)
-            self._tat = max(self._tat, now) + self._interval
+            # keep the schedule through a late wake-up (paid for in the interval, see above)
+            self._tat = max(self._tat, now - TIMER_SLACK) + self._interval
         finally:
             self._leave(waiter)
 

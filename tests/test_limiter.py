@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsapi_async import DEFAULT_SAFETY_MARGIN, FakeClock, InvalidRequestError, RateLimiter
+from smsapi_async._limiter import TIMER_SLACK
 
 pytestmark = pytest.mark.anyio
 
@@ -64,11 +65,41 @@ async def test_sustained_throughput_is_at_least_99_percent_of_rate(rate: int) ->
     assert achieved <= rate
 
 
-async def test_interval_includes_the_safety_margin() -> None:
+async def test_interval_includes_the_safety_margin_and_the_timer_slack() -> None:
     limiter = RateLimiter(2)
     assert limiter.safety_margin == DEFAULT_SAFETY_MARGIN
-    assert limiter.interval == pytest.approx((1 + DEFAULT_SAFETY_MARGIN) / 2)
-    assert RateLimiter(2, safety_margin=0).interval == 0.5
+    assert limiter.interval == pytest.approx((1 + DEFAULT_SAFETY_MARGIN + TIMER_SLACK) / 2)
+    assert RateLimiter(2, safety_margin=0).interval == pytest.approx((1 + TIMER_SLACK) / 2)
+
+
+class LateClock(FakeClock):
+    """A fake clock whose sleepers wake ``late`` seconds after their deadline, like epoll's rounding."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + self.late)
+
+
+@pytest.mark.parametrize("late", [0.0005, 0.001, TIMER_SLACK])
+@pytest.mark.parametrize("rate", [2, 15])
+async def test_late_wake_ups_cost_no_throughput_and_break_no_window(rate: int, late: float) -> None:
+    clock = LateClock(late)
+    limiter = RateLimiter(rate, clock=clock)
+    times = await grant_times(limiter, clock, 20 * rate)
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.99 * rate
+    assert max_in_window(times) == rate
+    spans = [b - a for a, b in zip(times, times[rate:], strict=False)]
+    assert min(spans) >= 1 + DEFAULT_SAFETY_MARGIN - 1e-9
+
+
+async def test_wake_ups_later_than_the_slack_still_break_no_window() -> None:
+    clock = LateClock(0.05)
+    limiter = RateLimiter(2, clock=clock)
+    times = await grant_times(limiter, clock, 40)
+    assert max_in_window(times) == 2
 
 
 def strict_server_rejections(grants: Sequence[float], rate: int, jitter: float, seed: int) -> int:
@@ -266,7 +297,9 @@ async def test_pause_holds_every_waiter_then_resumes_at_rate() -> None:
     assert limiter.paused_for() == 3.0
     assert "paused_for=3.000" in repr(limiter)
     times = await grant_times(limiter, clock, 3)
-    assert times == pytest.approx([3.0, 3.0 + limiter.interval, 3.0 + 2 * limiter.interval])
+    # the first grant after the pause keeps the schedule's slack, as after any late wake-up
+    second = 3.0 + limiter.interval - TIMER_SLACK
+    assert times == pytest.approx([3.0, second, second + limiter.interval])
 
 
 async def test_pause_extends_and_never_shortens() -> None:
