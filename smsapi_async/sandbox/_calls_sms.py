@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._encoding import MAX_MESSAGE_CHARS, count_parts
+from .._sms_text import MAX_MESSAGE_LENGTH, count_parts
 from ._lifecycle import (
     counters,
     delivery_stats,
@@ -133,7 +133,7 @@ def create_message(ctx: Context, p: Params, text: str, to: str | None, sender: s
             ctx.sandbox,
             msisdn,
             rendered,
-            parts=count_parts(rendered),
+            parts=count_parts(rendered).parts,
             send_at=send_at,
             validity=validity,
         )
@@ -170,7 +170,7 @@ def create_message(ctx: Context, p: Params, text: str, to: str | None, sender: s
 
 
 def send_sms(ctx: Context, p: Params) -> dict[str, Any]:
-    text = p.required_text("message", max_len=MAX_MESSAGE_CHARS)
+    text = p.required_text("message", max_len=MAX_MESSAGE_LENGTH)
     to = p.text("to")
     if not to and not p.integer("list_id"):
         raise field_invalid("You must provide either 'list_id' or 'to'")
@@ -269,7 +269,7 @@ def get_sms_delivery_status(ctx: Context, p: Params) -> dict[str, Any]:
 
 
 def message_reply(ctx: Context, p: Params) -> dict[str, Any]:
-    text = p.required_text("message", max_len=MAX_MESSAGE_CHARS)
+    text = p.required_text("message", max_len=MAX_MESSAGE_LENGTH)
     to = p.required_text("to")
     create_message(ctx, p, text, to, _sender(ctx, p.text("from"), False))
     return {"result": "SYSTEM: Message response handled\n"}
