@@ -30,6 +30,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package (settings in pyproject.toml)."""
     session.install("-e", ".[test]", "mypy>=1.10")
     session.run("mypy")
+    session.run("mypy", "--strict", "tests/sample_usage.py")  # the public API as a user's script sees it
 
 
 @nox.session
