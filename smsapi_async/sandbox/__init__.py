@@ -17,6 +17,7 @@ Run it from a shell with ``python -m smsapi_async.sandbox --port 8765``. The dem
 from ._callbacks import CallbackDelivery
 from ._clock import Clock, SystemClock, VirtualClock
 from ._config import AccountConfig, ChaosConfig, DeliveryRules, SandboxConfig
+from ._persist import StateStore
 from ._sandbox import Sandbox
 from ._server import serve_app_in_thread, serve_in_thread
 
@@ -28,6 +29,7 @@ __all__ = [
     "DeliveryRules",
     "Sandbox",
     "SandboxConfig",
+    "StateStore",
     "SystemClock",
     "VirtualClock",
     "serve_app_in_thread",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
+from ._persist import StateStore
 from ._sandbox import Sandbox
 
 
@@ -35,15 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     for fault in ("over-limit", "server-error", "drop-before", "drop-after", "slow"):
         add(f"--chaos-{fault}", type=float, default=0.0, metavar="P", help="probability 0..1")
     add("--chaos-slow-seconds", type=float, default=5.0)
-    add("--db", help="SQLite persistence (not implemented yet)")
+    add(
+        "--db", metavar="PATH", help="keep the state in this SQLite file across restarts (your own file only)"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.db:
-        print("--db is not supported yet: the sandbox keeps its state in memory", file=sys.stderr)
-        return 2
     account = AccountConfig(
         api_key=args.api_key,
         api_secret=args.api_secret,
@@ -69,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             slow_seconds=args.chaos_slow_seconds,
         ),
     )
-    sandbox = Sandbox(config)
+    store = StateStore(args.db) if args.db else None
+    sandbox = Sandbox(config, store=store)
+    if store is not None:
+        print(f"State kept in {store.path}", flush=True)
     print(f"Transmit SMS sandbox: http://{args.host}:{args.port}", flush=True)
     print(f"API key: {args.api_key}", flush=True)
     print(f"API secret: {args.api_secret}", flush=True)

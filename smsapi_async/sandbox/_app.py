@@ -125,6 +125,9 @@ def parse_params(query: bytes, content_type: str, body: bytes) -> Params:
     return Params(pairs)
 
 
+READ_ONLY_PREFIXES = ("get-", "format-")
+
+
 def _log(sandbox: Sandbox, request: Request, call: str, fmt: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": next(_request_ids),
@@ -148,6 +151,8 @@ async def _api(request: Request) -> Response:
     entry = _log(sandbox, request, call, fmt)
     response = await _process(sandbox, request, call, fmt, entry)
     entry["status"] = response.status_code
+    if response.status_code == 200 and not call.startswith(READ_ONLY_PREFIXES):
+        sandbox.persist()
     return response
 
 
@@ -245,11 +250,14 @@ def build_app(sandbox: Sandbox) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if sandbox.worker_running:
-            yield
-            return
-        async with sandbox.running():
-            yield
+        try:
+            if sandbox.worker_running:
+                yield
+                return
+            async with sandbox.running():
+                yield
+        finally:
+            sandbox.persist()  # keeps what admin injections and deliveries changed, too
 
     routes = [
         *ADMIN_ROUTES,

@@ -17,6 +17,7 @@ from ._chaos import SlidingWindowLimiter
 from ._clock import Clock, FunctionClock, SystemClock, VirtualClock
 from ._config import SandboxConfig
 from ._lifecycle import receive_inbound, recipient_status, record_link_hit
+from ._persist import StateStore
 from ._phone import normalise
 from ._state import Account, Response, State, datetime_text
 
@@ -36,6 +37,7 @@ class Sandbox:
     app's lifespan; :meth:`running` does it for tests). ``clock`` is a :class:`VirtualClock` (time moves
     only with :meth:`advance`), any ``() -> float`` callable, or the system clock by default.
     ``callback_transport`` replaces the network for outgoing callbacks (e.g. ``httpx.MockTransport``).
+    ``store`` keeps the state in a SQLite file across runs: loaded here, saved by :meth:`persist`.
     """
 
     def __init__(
@@ -44,8 +46,10 @@ class Sandbox:
         *,
         clock: Clock | Callable[[], float] | None = None,
         callback_transport: httpx.AsyncBaseTransport | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        self.store = store
         if clock is None:
             clock = SystemClock()
         elif not isinstance(clock, Clock):
@@ -55,7 +59,8 @@ class Sandbox:
         self.callbacks = CallbackQueue(self.config, self.clock, callback_transport)
         self.limiter = SlidingWindowLimiter(self.config.rate_limit)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
-        self.state = State(self.config, self.clock.now())
+        saved = store.load() if store is not None else None
+        self.state = saved if saved is not None else State(self.config, self.clock.now())
         self._app: ASGIApp | None = None
         self.worker_running = False
 
@@ -90,6 +95,11 @@ class Sandbox:
     async def settle(self) -> None:
         """Wait until every callback/import due by now has been attempted (needs the worker)."""
         await self.callbacks.settle()
+
+    def persist(self) -> None:
+        """Save the state to the ``store`` given at construction, if any (``--db``)."""
+        if self.store is not None:
+            self.store.save(self.state)
 
     def advance(self, seconds: float) -> float:
         """Move a virtual clock forward; raises ``TypeError`` for a real clock."""
