@@ -75,6 +75,10 @@ def _credential(value: str | None, env: str, what: str) -> str:
     value = os.environ.get(env) if value is None else value
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"an API {what} is required: pass it to AsyncSmsClient or set ${env}")
+    try:
+        value.encode("utf-8")  # httpx sends Basic auth as UTF-8
+    except UnicodeEncodeError:
+        raise InvalidRequestError(f"the API {what} is not valid Unicode text") from None
     return value
 
 

@@ -59,6 +59,10 @@ def _format_scalar(key: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates, e.g. bytes decoded with "surrogateescape"
+            raise InvalidRequestError(f"parameter {key!r} is not valid Unicode text") from None
         return value
     if isinstance(value, int):
         return str(value)

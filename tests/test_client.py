@@ -141,6 +141,7 @@ async def test_bad_call_names_are_refused_before_sending(make_client: MakeClient
         {"mapping": {"a": 1}},
         {"thing": object()},
         {"nan": float("nan")},
+        {"surrogate": "caf\udce9"},
     ],
 )
 async def test_bad_field_values_are_refused_before_sending(
@@ -171,6 +172,7 @@ async def test_xml_format_uses_the_xml_suffix_and_gives_the_same_shape(make_clie
     [
         {"api_key": ""},
         {"api_secret": "  "},
+        {"api_secret": "s\udcff"},
         {"base_url": "http://api.transmitsms.com"},
         {"base_url": "ftp://127.0.0.1"},
         {"response_format": "yaml"},
