@@ -8,7 +8,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -149,6 +149,9 @@ class AsyncSmsClient:
             limiter = RateLimiter(rate_limit)
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
+        on_sent = getattr(limiter, "request_sent", None)
+        self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
+        self._extensions = {"trace": self._trace} if self._on_sent is not None else {}
         self._max_retries = max_retries
         self._max_retry_wait = float(max_retry_wait)
         self._rng = random.Random()
@@ -300,7 +303,9 @@ class AsyncSmsClient:
     async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            response = await self._http.post(url, data=form, auth=self._auth, headers=self._headers)
+            response = await self._http.post(
+                url, data=form, auth=self._auth, headers=self._headers, extensions=self._extensions
+            )
         except _NOT_SENT as exc:
             error_cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else NetworkError
             raise _Retryable(
@@ -343,6 +348,11 @@ class AsyncSmsClient:
             raise
         data.pop("error", None)
         return data
+
+    async def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        # httpcore's trace hook: tell the limiter when the request really leaves (after any handshake)
+        if self._on_sent is not None and event.endswith(".send_request_headers.started"):
+            self._on_sent()
 
     @staticmethod
     def _unknown_unless_safe(

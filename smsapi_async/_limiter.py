@@ -19,6 +19,11 @@ may therefore keep up to ``TIMER_SLACK`` of its schedule, and each interval is s
 ``TIMER_SLACK / rate`` to pay for it once per window: any ``rate + 1`` grants still span at least
 ``1 + safety_margin`` seconds.
 
+Why the client reports when a request really left: the server counts arrivals. A request that
+first waits for a TCP/TLS handshake leaves tens of milliseconds after its grant, and the next ones,
+on the warm connection, would catch up with it inside one server window. ``request_sent()``
+restarts the schedule from a send that came more than ``SEND_LAG_TOLERANCE`` after its grant.
+
 Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Waiters park
 on an event in arrival order; the head sleeps until its grant time, takes it, then hands the head
 role to the next live waiter. Newcomers never barge past a queue, a woken waiter never loses its
@@ -38,7 +43,7 @@ import anyio
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError
 
-__all__ = ["DEFAULT_SAFETY_MARGIN", "TIMER_SLACK", "Limiter", "RateLimiter"]
+__all__ = ["DEFAULT_SAFETY_MARGIN", "SEND_LAG_TOLERANCE", "TIMER_SLACK", "Limiter", "RateLimiter"]
 
 DEFAULT_SAFETY_MARGIN = 0.005
 """Seconds added to every 1-second window of grants (see :class:`RateLimiter`)."""
@@ -46,13 +51,18 @@ DEFAULT_SAFETY_MARGIN = 0.005
 TIMER_SLACK = 0.002
 """How late a sleeping waiter may wake without the schedule losing the time (see module docstring)."""
 
+SEND_LAG_TOLERANCE = 0.001
+"""A request leaving later than this after its grant pushes the schedule (see ``request_sent``)."""
+
 
 @runtime_checkable
 class Limiter(Protocol):
     """What :class:`~smsapi_async.AsyncSmsClient` needs from a limiter.
 
     ``acquire`` waits for permission to make one call; ``pause`` holds every caller of this
-    limiter for a while (the client calls it when the server answers 429).
+    limiter for a while (the client calls it when the server answers 429). A limiter may also
+    offer ``request_sent()``, which the client calls when a request's first bytes go out (see
+    :meth:`RateLimiter.request_sent`).
     """
 
     async def acquire(self) -> None: ...
@@ -170,6 +180,18 @@ class RateLimiter:
         if not math.isfinite(seconds) or seconds < 0:
             raise InvalidRequestError(f"pause needs a non-negative number of seconds, got {seconds!r}")
         self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+
+    def request_sent(self, at: float | None = None) -> None:
+        """Note that a granted request actually left at ``at`` (default: now, on this clock).
+
+        The client calls this as each request's headers start going out. When that is more than
+        :data:`SEND_LAG_TOLERANCE` later than the schedule allowed (a connection or TLS handshake
+        came first), later grants are spaced from the send, not from the grant, so the server,
+        which counts arrivals, still never sees more than ``rate`` in a window.
+        """
+        sent = self._clock.now() if at is None else at
+        if sent + self._interval > self._tat + SEND_LAG_TOLERANCE:
+            self._tat = sent + self._interval
 
     def paused_for(self) -> float:
         """Seconds left in the current pause (0 when not paused)."""

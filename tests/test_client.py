@@ -554,3 +554,62 @@ def test_one_client_serves_consecutive_runs_on_both_backends() -> None:
 async def test_works_under_pytest_asyncio_too() -> None:
     async with AsyncSmsClient("k", "s", transport=httpx.MockTransport(Recorder(success(y=2)))) as client:
         assert await client.call("get-balance") == {"y": 2}
+
+
+# --- what the server counts: arrivals, not grants -------------------------------------------------
+
+
+class HandshakingTransport(httpx.AsyncBaseTransport):
+    """Answers like the API, but the first request waits ``handshake`` seconds for a connection
+    (on the fake clock) before it leaves; records when each request reaches the "server"."""
+
+    def __init__(self, clock: FakeClock, handshake: float) -> None:
+        self.clock = clock
+        self.handshake = handshake
+        self.arrivals: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.arrivals and self.handshake:
+            await self.clock.sleep(self.handshake)
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_headers.started", {})
+        self.arrivals.append(self.clock.now())
+        return success()
+
+
+@pytest.mark.parametrize("handshake", [0.0, 0.03, 0.2])
+async def test_a_slow_first_connection_does_not_squeeze_later_requests_into_one_server_window(
+    handshake: float,
+) -> None:
+    clock = FakeClock()
+    transport = HandshakingTransport(clock, handshake)
+    client = AsyncSmsClient("k", "s", limiter=RateLimiter(2, clock=clock), transport=transport)
+
+    async def burst() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(client.call, "get-balance")
+
+    await drive(clock, burst)
+    await client.aclose()
+    arrivals = transport.arrivals
+    assert len(arrivals) == 8
+    # any 3 consecutive arrivals at 2/s span more than the server's 1 s window, margin included
+    spans = [b - a for a, b in zip(arrivals, arrivals[2:], strict=False)]
+    assert min(spans) >= 1.005 - 1e-9
+
+
+async def test_prompt_sends_do_not_slow_the_schedule() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    await limiter.acquire()
+    limiter.request_sent(clock.now() + 0.0005)  # sub-millisecond processing: ignored
+    await clock.advance(limiter.interval)
+    assert limiter.has_capacity()
+    await limiter.acquire()
+    limiter.request_sent(clock.now() + 0.1)  # waited for a handshake: the next grant moves
+    await clock.advance(limiter.interval)
+    assert not limiter.has_capacity()
+    await clock.advance(0.1)
+    assert limiter.has_capacity()
