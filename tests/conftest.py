@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,32 @@ def success(**fields: Any) -> httpx.Response:
 def failure(code: str, description: Any = "", status_code: int = 400) -> httpx.Response:
     """A JSON error response."""
     return httpx.Response(status_code, json={"error": {"code": code, "description": description}})
+
+
+def serving(
+    relative: str, seen: list[httpx.Request], status_code: int = 200
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A MockTransport handler that records each request in ``seen`` and answers with an example."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return api_response(relative, status_code)
+
+    return handler
+
+
+async def twin_results(
+    make_client: Callable[..., AsyncSmsClient], stem: str, call: Callable[[AsyncSmsClient], Any]
+) -> tuple[Any, Any]:
+    """``call``'s result from a JSON client served ``<stem>.json`` and an XML one served ``<stem>.xml``."""
+    json_client = make_client(serving(f"{stem}.json", []))
+    xml_client = make_client(serving(f"{stem}.xml", []), response_format="xml")
+    return await call(json_client), await call(xml_client)
+
+
+def utc(*args: int) -> datetime:
+    """``datetime(*args)`` in UTC."""
+    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
 
 
 def form_of(request: httpx.Request) -> dict[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_response, call_name, failure, form_of
+from conftest import call_name, failure, form_of, serving
 
 from smsapi_async import AsyncSmsClient, InvalidRequestError, NoAccessError
 from smsapi_async.models import EmailSmsResult
@@ -15,14 +15,6 @@ from smsapi_async.models import EmailSmsResult
 pytestmark = pytest.mark.anyio
 
 MakeClient = Callable[..., AsyncSmsClient]
-
-
-def serving(path: str, seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return api_response(path)
-
-    return handler
 
 
 @pytest.mark.parametrize(

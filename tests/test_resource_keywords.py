@@ -8,7 +8,7 @@ from datetime import date
 import attrs
 import httpx
 import pytest
-from conftest import api_response, call_name, failure, form_of
+from conftest import call_name, failure, form_of, serving
 
 from smsapi_async import AsyncSmsClient, BadCallerIdError, InvalidRequestError, KeyExistsError
 from smsapi_async.models import Keyword
@@ -30,14 +30,6 @@ NEWS = Keyword(
     status="open",
     billing_date=date(2020, 7, 24),
 )
-
-
-def serving(path: str, seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return api_response(path)
-
-    return handler
 
 
 async def test_add_sends_every_option(make_client: MakeClient) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
-from conftest import api_response, call_name, failure, form_of
+from conftest import call_name, failure, form_of, serving, twin_results, utc
 
 from smsapi_async import (
     AsyncSmsClient,
@@ -20,29 +19,6 @@ from smsapi_async.models import Contact, ContactList, ListFieldsUpdate
 pytestmark = pytest.mark.anyio
 
 MakeClient = Callable[..., AsyncSmsClient]
-
-
-def serving(path: str, seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
-    """A handler that records each request and answers with the example payload at ``path``."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return api_response(path)
-
-    return handler
-
-
-async def twin_results(
-    make_client: MakeClient, stem: str, call: Callable[[AsyncSmsClient], Any]
-) -> tuple[Any, Any]:
-    """The result of ``call`` served ``<stem>.json`` by a JSON client and ``<stem>.xml`` by an XML client."""
-    json_client = make_client(serving(f"{stem}.json", []))
-    xml_client = make_client(serving(f"{stem}.xml", []), response_format="xml")
-    return await call(json_client), await call(xml_client)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
 
 
 # --- get (get-list with members=none) -------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_response, call_name, failure, form_of, success
+from conftest import api_response, call_name, failure, form_of, serving, success
 
 from smsapi_async import (
     AsyncSmsClient,
@@ -23,14 +23,6 @@ from smsapi_async.models import SenderIds, VirtualNumber
 pytestmark = pytest.mark.anyio
 
 MakeClient = Callable[..., AsyncSmsClient]
-
-
-def serving(path: str, seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return api_response(path)
-
-    return handler
 
 
 async def test_list_sends_filter_and_parses_json_and_xml_twins(make_client: MakeClient) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_response, call_name, failure, form_of, success
+from conftest import call_name, failure, form_of, serving, success
 
 from smsapi_async import (
     AsyncSmsClient,
@@ -25,16 +25,6 @@ from smsapi_async.models import Client, Transaction
 pytestmark = pytest.mark.anyio
 
 MakeClient = Callable[..., AsyncSmsClient]
-
-
-def serving(
-    path: str, seen: list[httpx.Request], status_code: int = 200
-) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return api_response(path, status_code)
-
-    return handler
 
 
 def basic_user(request: httpx.Request) -> str:
