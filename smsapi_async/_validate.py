@@ -9,7 +9,7 @@ from typing import Any
 
 from ._exceptions import InvalidRequestError
 
-__all__ = ["aware_datetime", "custom_fields", "non_empty", "positive_id"]
+__all__ = ["aware_datetime", "custom_fields", "non_empty", "optional_id", "optional_text", "positive_id"]
 
 _FIELD_NAME = re.compile(r"field_([1-9]|10)")
 
@@ -19,6 +19,16 @@ def positive_id(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequestError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def optional_id(name: str, value: Any) -> int | None:
+    """Like :func:`positive_id`, but ``None`` (not sent) passes."""
+    return None if value is None else positive_id(name, value)
+
+
+def optional_text(name: str, value: Any) -> str | None:
+    """Like :func:`non_empty`, but ``None`` (not sent) passes."""
+    return None if value is None else non_empty(name, value)
 
 
 def non_empty(name: str, value: Any) -> str:

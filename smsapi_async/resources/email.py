@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._exceptions import InvalidRequestError
-from .._validate import non_empty
+from .._validate import non_empty, optional_text
 from ..models.email import EmailSmsResult
 from ._base import Resource
 
@@ -42,7 +42,7 @@ class EmailResource(Resource):
         params = {
             "email": _address(email),
             "max_sms": max_sms,
-            "number": None if number is None else non_empty("number", number),
+            "number": optional_text("number", number),
         }
         return EmailSmsResult.from_api(await self._call("add-email", params))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import non_empty, positive_id
+from .._validate import non_empty, optional_id, optional_text
 from ..models.keywords import Keyword
 from ._base import Resource
 
@@ -31,7 +31,7 @@ def _options(
         raise InvalidRequestError(f"reference is at most {MAX_REFERENCE} characters, got {len(reference)}")
     return {
         "reference": reference,
-        "list_id": None if list_id is None else positive_id("list_id", list_id),
+        "list_id": optional_id("list_id", list_id),
         "welcome_message": welcome_message,
         "members_message": members_message,
         "forward_url": forward_url,
@@ -104,7 +104,7 @@ class KeywordsResource(Resource):
         params = {
             "keyword": non_empty("keyword", keyword),
             "number": non_empty("number", number),
-            "status": None if status is None else non_empty("status", status),
+            "status": optional_text("status", status),
             **_options(
                 reference=reference,
                 list_id=list_id,
@@ -126,7 +126,7 @@ class KeywordsResource(Resource):
         limit: int | None = None,
     ) -> AsyncPaginator[Keyword]:
         """Every keyword, or those on ``number``, lazily. Calls ``get-keywords``."""
-        params = {"number": None if number is None else non_empty("number", number)}
+        params = {"number": optional_text("number", number)}
         spec = PageSpec("keywords", ("keywords_total",))
         return self._paginate(
             "get-keywords",

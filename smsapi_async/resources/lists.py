@@ -10,7 +10,7 @@ import httpx
 from .._convert import as_list, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import custom_fields, non_empty, positive_id
+from .._validate import custom_fields, non_empty, optional_id, optional_text, positive_id
 from ..models.lists import Contact, ContactList, ImportProgress, ListFieldsUpdate
 from ._base import Resource
 
@@ -213,8 +213,8 @@ class ListsResource(Resource):
             raise InvalidRequestError("pass exactly one of list_id (an existing list) or name (a new list)")
         params = {
             "file_url": _file_url(file_url),
-            "list_id": None if list_id is None else positive_id("list_id", list_id),
-            "name": None if name is None else non_empty("name", name),
+            "list_id": optional_id("list_id", list_id),
+            "name": optional_text("name", name),
             "countrycode": countrycode,
             **custom_fields(fields),
         }

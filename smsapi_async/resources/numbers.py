@@ -7,7 +7,7 @@ from typing import Literal
 
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import non_empty, positive_id
+from .._validate import non_empty, optional_id, optional_text
 from ..models.numbers import SenderIds, VirtualNumber
 from ._base import Resource
 
@@ -60,7 +60,7 @@ class NumbersResource(Resource):
         receives the number's inbound messages. Calls ``lease-number``.
         """
         params = {
-            "number": None if number is None else non_empty("number", number),
+            "number": optional_text("number", number),
             "forward_url": forward_url,
         }
         return VirtualNumber.from_api(await self._call("lease-number", params))
@@ -87,7 +87,7 @@ class NumbersResource(Resource):
             "forward_email": [forward_email] if isinstance(forward_email, str) else forward_email,
             "forward_sms": [forward_sms] if isinstance(forward_sms, str) else forward_sms,
             "forward_url": forward_url,
-            "list_id": None if list_id is None else positive_id("list_id", list_id),
+            "list_id": optional_id("list_id", list_id),
             "welcome_message": welcome_message,
             "members_message": members_message,
         }

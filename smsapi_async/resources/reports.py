@@ -14,7 +14,7 @@ from .._convert import to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AsyncPaginator, PageSpec
 from .._sms_text import normalise_number
-from .._validate import aware_datetime, non_empty, positive_id
+from .._validate import aware_datetime, optional_id, optional_text, positive_id
 from ..models.reports import (
     MESSAGE_TYPES,
     ContactSmsRecord,
@@ -97,7 +97,7 @@ class SmsReports(Resource):
             "message_id": positive_id("message_id", message_id),
             "optouts": _choice("optouts", optouts, ("include", "only", "omit")),
             "delivery": _choice("delivery", delivery, ("delivered", "failed", "pending")),
-            "list_id": None if list_id is None else positive_id("list_id", list_id),
+            "list_id": optional_id("list_id", list_id),
         }
         spec = PageSpec("recipients", ("total",))
         return self._paginate(
@@ -137,9 +137,9 @@ class SmsReports(Resource):
             raise InvalidRequestError("keyword needs the number it belongs to")
         start_utc, end_utc = _window(start, end)
         params = {
-            "message_id": None if message_id is None else positive_id("message_id", message_id),
-            "keyword_id": None if keyword_id is None else positive_id("keyword_id", keyword_id),
-            "keyword": None if keyword is None else non_empty("keyword", keyword),
+            "message_id": optional_id("message_id", message_id),
+            "keyword_id": optional_id("keyword_id", keyword_id),
+            "keyword": optional_text("keyword", keyword),
             "number": _number("number", number),
             "msisdn": _number("msisdn", msisdn),
             "start": start_utc,
@@ -228,7 +228,7 @@ class SmsReports(Resource):
         params = {
             "start": start_utc,
             "end": end_utc,
-            "client_id": None if client_id is None else positive_id("client_id", client_id),
+            "client_id": optional_id("client_id", client_id),
         }
         data = await self._call("get-sms-sent-count", params)
         return to_int(data.get("count"))
@@ -256,7 +256,7 @@ class SmsReports(Resource):
         params = {
             "start": start_utc,
             "end": end_utc,
-            "list_id": None if list_id is None else positive_id("list_id", list_id),
+            "list_id": optional_id("list_id", list_id),
             "number": _number("number", number),
             "type": _choice("message_type", message_type, ("all", *MESSAGE_TYPES)),
             "response_style": "array",  # one shape for custom fields, whatever their names
@@ -290,7 +290,7 @@ class SmsReports(Resource):
         start_utc, end_utc = _window(start, end)
         params = {
             "mobile": normalise_number("mobile", mobile),
-            "countrycode": None if countrycode is None else non_empty("countrycode", countrycode),
+            "countrycode": optional_text("countrycode", countrycode),
             "start": start_utc,
             "end": end_utc,
             "sort_field": _choice(
@@ -323,7 +323,7 @@ class SmsReports(Resource):
             raise InvalidRequestError(f"page_size must be 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
         params = {
             "message_id": positive_id("message_id", message_id),
-            "page": None if page is None else positive_id("page", page),
+            "page": optional_id("page", page),
             "max": page_size,
         }
         return await self._call("get-link-hits", params)

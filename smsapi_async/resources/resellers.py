@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import aware_datetime, non_empty, positive_id
+from .._validate import aware_datetime, non_empty, optional_text, positive_id
 from ..models.resellers import Client, Transaction
 from ._base import Resource
 
@@ -131,10 +131,10 @@ class ResellersResource(Resource):
         Calls ``edit-client``.
         """
         changes = {
-            "name": None if name is None else non_empty("name", name),
-            "email": None if email is None else non_empty("email", email),
-            "password": None if password is None else non_empty("password", password),
-            "msisdn": None if msisdn is None else non_empty("msisdn", msisdn),
+            "name": optional_text("name", name),
+            "email": optional_text("email", email),
+            "password": optional_text("password", password),
+            "msisdn": optional_text("msisdn", msisdn),
             **_account_fields(
                 contact=contact,
                 timezone=timezone,

@@ -15,7 +15,7 @@ from .._sms_text import (
     normalise_number,
     normalise_numbers,
 )
-from .._validate import aware_datetime, non_empty, positive_id
+from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
 from .reports import SmsReports
 
@@ -91,9 +91,9 @@ class SmsResource(SmsReports):
         params = {
             "message": check_message(message),
             "to": None if to is None else normalise_numbers("to", to),
-            "list_id": None if list_id is None else positive_id("list_id", list_id),
+            "list_id": optional_id("list_id", list_id),
             "from": None if from_ is None else check_sender(from_),
-            "countrycode": None if countrycode is None else non_empty("countrycode", countrycode),
+            "countrycode": optional_text("countrycode", countrycode),
             "send_at": aware_datetime("send_at", send_at, not_past=True),
             "validity": validity,
             "replies_to_email": None
