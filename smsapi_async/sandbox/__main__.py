@@ -1,4 +1,4 @@
-"""``python -m smsapi_async.sandbox``: serve the sandbox with uvicorn."""
+"""``python -m smsapi_async.sandbox``: serve the sandbox with uvicorn, or act on a running one."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from ._admin_cli import add_admin_arguments, run_admin, wants_admin
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
 from ._persist import StateStore
 from ._sandbox import Sandbox
@@ -39,11 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--db", metavar="PATH", help="keep the state in this SQLite file across restarts (your own file only)"
     )
+    add_admin_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if wants_admin(args):
+        return run_admin(args)
     account = AccountConfig(
         api_key=args.api_key,
         api_secret=args.api_secret,
