@@ -21,7 +21,7 @@ import defusedxml.ElementTree
 
 from ._exceptions import ResponseParseError, error_for_code
 
-__all__ = ["MAX_DEPTH", "parse_body", "raise_for_error", "xml_to_dict"]
+__all__ = ["MAX_DEPTH", "XmlTooDeepError", "parse_body", "raise_for_error", "xml_to_dict"]
 
 MAX_DEPTH = 64
 """Deeper nesting than any real response; refused so that a hostile body cannot recurse us dry."""
@@ -58,8 +58,11 @@ def parse_body(
             raise fail(f"malformed XML ({exc})") from None
         if root.tag != "response":
             raise fail(f"XML root is <{root.tag}>, expected <response>")
-        data = xml_to_dict(root, depth_error=fail)
-        return data if isinstance(data, dict) else {}
+        try:
+            data = xml_to_dict(root)
+        except XmlTooDeepError:
+            raise fail("XML nested too deeply") from None
+        return data if data is not None else {}
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -73,28 +76,34 @@ def parse_body(
     return data
 
 
-def xml_to_dict(element: Element, *, depth_error: Any = None) -> dict[str, Any] | None:
-    """Convert a ``<response>``-style element into the JSON shape (see module docstring)."""
-    value = _convert(element, 0, depth_error)
+class XmlTooDeepError(ValueError):
+    """The XML nests deeper than :data:`MAX_DEPTH`."""
+
+
+def xml_to_dict(element: Element) -> dict[str, Any] | None:
+    """Convert a ``<response>``-style element into the JSON shape (see module docstring).
+
+    Raises:
+        XmlTooDeepError: nesting deeper than :data:`MAX_DEPTH`.
+    """
+    value = _convert(element, 0)
     if value is None or isinstance(value, dict):
         return value
     return {"item": value} if isinstance(value, list) else {"value": value}
 
 
-def _convert(element: Element, depth: int, depth_error: Any) -> Any:
+def _convert(element: Element, depth: int) -> Any:
     if depth > MAX_DEPTH:
-        if depth_error is not None:
-            raise depth_error("XML nested too deeply")
-        raise ValueError("XML nested too deeply")
+        raise XmlTooDeepError("XML nested too deeply")
     children = list(element)
     if not children:
         text = (element.text or "").strip()
         return text or None
     if all(child.tag == "item" for child in children):
-        return [_convert(child, depth + 1, depth_error) for child in children]
+        return [_convert(child, depth + 1) for child in children]
     result: dict[str, Any] = {}
     for child in children:
-        value = _convert(child, depth + 1, depth_error)
+        value = _convert(child, depth + 1)
         if child.tag in result:  # repeated element without <item>: older samples do this
             existing = result[child.tag]
             if isinstance(existing, _Repeated):
