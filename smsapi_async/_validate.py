@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from ._exceptions import InvalidRequestError
 
-__all__ = ["aware_datetime", "custom_fields", "non_empty", "optional_id", "optional_text", "positive_id"]
+__all__ = [
+    "aware_datetime",
+    "custom_fields",
+    "non_empty",
+    "one_of",
+    "optional_id",
+    "optional_text",
+    "positive_id",
+]
 
 _FIELD_NAME = re.compile(r"field_([1-9]|10)")
 
@@ -18,6 +26,13 @@ def positive_id(name: str, value: Any) -> int:
     """An id: a positive integer (``bool`` is refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequestError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def one_of(name: str, value: str | None, allowed: Collection[str]) -> str | None:
+    """One of the documented values of an enumerated parameter; ``None`` (not sent) passes."""
+    if value is not None and value not in allowed:
+        raise InvalidRequestError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
 
 

@@ -10,7 +10,7 @@ import httpx
 from .._convert import as_list, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import custom_fields, non_empty, optional_id, optional_text, positive_id
+from .._validate import custom_fields, non_empty, one_of, optional_id, optional_text, positive_id
 from ..models.lists import Contact, ContactList, ImportProgress, ListFieldsUpdate
 from ._base import Resource
 
@@ -88,8 +88,7 @@ class ListsResource(Resource):
         Each page's ``totals`` carry ``members_total`` (deleted included) and ``members_active``.
         Calls ``get-list``, always naming ``members`` (its default differs between sources).
         """
-        if status not in _MEMBER_FILTERS:
-            raise InvalidRequestError(f"status must be one of {', '.join(_MEMBER_FILTERS)}; got {status!r}")
+        one_of("status", status, _MEMBER_FILTERS)
         params = {"list_id": positive_id("list_id", list_id), "members": status, **_ARRAY}
         spec = PageSpec("members", ("members_total", "members_active"))
         return self._paginate(

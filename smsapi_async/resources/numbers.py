@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import non_empty, optional_id, optional_text
+from .._validate import non_empty, one_of, optional_id, optional_text
 from ..models.numbers import SenderIds, VirtualNumber
 from ._base import Resource
 
@@ -33,8 +32,7 @@ class NumbersResource(Resource):
 
         Calls ``get-numbers``.
         """
-        if filter not in _FILTERS:
-            raise InvalidRequestError(f"filter must be 'owned' or 'available'; got {filter!r}")
+        one_of("filter", filter, _FILTERS)
         spec = PageSpec("numbers", ("numbers_total",))
         return self._paginate(
             "get-numbers",

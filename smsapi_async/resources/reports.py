@@ -6,7 +6,6 @@ here is called as ``client.sms.<method>``; it lives apart only to keep files sma
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -14,7 +13,7 @@ from .._convert import to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AsyncPaginator, PageSpec
 from .._sms_text import normalise_number
-from .._validate import aware_datetime, optional_id, optional_text, positive_id
+from .._validate import aware_datetime, one_of, optional_id, optional_text, positive_id
 from ..models.reports import (
     MESSAGE_TYPES,
     ContactSmsRecord,
@@ -29,12 +28,6 @@ from ._base import Resource
 __all__ = ["SmsReports"]
 
 _REPLIES = PageSpec("responses", ("total",))
-
-
-def _choice(name: str, value: str | None, allowed: Collection[str]) -> str | None:
-    if value is not None and value not in allowed:
-        raise InvalidRequestError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-    return value
 
 
 def _window(
@@ -95,8 +88,8 @@ class SmsReports(Resource):
         """
         params = {
             "message_id": positive_id("message_id", message_id),
-            "optouts": _choice("optouts", optouts, ("include", "only", "omit")),
-            "delivery": _choice("delivery", delivery, ("delivered", "failed", "pending")),
+            "optouts": one_of("optouts", optouts, ("include", "only", "omit")),
+            "delivery": one_of("delivery", delivery, ("delivered", "failed", "pending")),
             "list_id": optional_id("list_id", list_id),
         }
         spec = PageSpec("recipients", ("total",))
@@ -178,7 +171,7 @@ class SmsReports(Resource):
         params = {
             "start": start_utc,
             "end": end_utc,
-            "keywords": _choice("keywords", keywords, ("both", "only", "omit")),
+            "keywords": one_of("keywords", keywords, ("both", "only", "omit")),
             "number": _number("number", number),
             "include_original": include_original,
         }
@@ -258,7 +251,7 @@ class SmsReports(Resource):
             "end": end_utc,
             "list_id": optional_id("list_id", list_id),
             "number": _number("number", number),
-            "type": _choice("message_type", message_type, ("all", *MESSAGE_TYPES)),
+            "type": one_of("message_type", message_type, ("all", *MESSAGE_TYPES)),
             "response_style": "array",  # one shape for custom fields, whatever their names
         }
         spec = PageSpec("messages", ("messages_total", "sms_total"))
@@ -293,10 +286,10 @@ class SmsReports(Resource):
             "countrycode": optional_text("countrycode", countrycode),
             "start": start_utc,
             "end": end_utc,
-            "sort_field": _choice(
+            "sort_field": one_of(
                 "sort_field", sort_field, ("delivery_status", "message_id", "datetime_send")
             ),
-            "order": _choice("order", order, ("asc", "desc")),
+            "order": one_of("order", order, ("asc", "desc")),
         }
         spec = PageSpec("records", ("total",))
         return self._paginate(

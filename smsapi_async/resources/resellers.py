@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import aware_datetime, non_empty, optional_text, positive_id
+from .._validate import aware_datetime, non_empty, one_of, optional_text, positive_id
 from ..models.resellers import Client, Transaction
 from ._base import Resource
 
@@ -31,8 +31,7 @@ def _account_fields(
     fixed_top_up_amount: Decimal | float | None,
 ) -> dict[str, Any]:
     """Optional settings add-client and edit-client share, checked; ``None`` is not sent."""
-    if payment_method is not None and payment_method not in _PAYMENT_METHODS:
-        raise InvalidRequestError(f"payment_method must be 'fixed' or 'variable'; got {payment_method!r}")
+    one_of("payment_method", payment_method, _PAYMENT_METHODS)
     if fixed_top_up_amount is not None and payment_method != "fixed":
         raise InvalidRequestError("fixed_top_up_amount goes with payment_method='fixed'")
     return {
