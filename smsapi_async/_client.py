@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import ipaddress
 import logging
@@ -82,6 +83,18 @@ def _credential(value: str | None, env: str, what: str) -> str:
     return value
 
 
+def _check_max_retries(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRequestError(f"max_retries must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _check_max_retry_wait(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InvalidRequestError(f"max_retry_wait must be >= 0 seconds, got {value!r}")
+    return float(value)
+
+
 def _mask(key: str) -> str:
     return "…" + key[-4:] if len(key) > 8 else "…"
 
@@ -135,10 +148,6 @@ class AsyncSmsClient:
         secret = _credential(api_secret, ENV_API_SECRET, "secret")
         if response_format not in ("json", "xml"):
             raise InvalidRequestError(f"response_format must be 'json' or 'xml', got {response_format!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidRequestError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if not isinstance(max_retry_wait, (int, float)) or max_retry_wait < 0:
-            raise InvalidRequestError(f"max_retry_wait must be >= 0 seconds, got {max_retry_wait!r}")
         if http_client is not None and transport is not None:
             raise InvalidRequestError("pass either http_client or transport, not both")
         self._base_url = _check_base_url(base_url)
@@ -151,9 +160,9 @@ class AsyncSmsClient:
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
         on_sent = getattr(limiter, "request_sent", None)
         self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
-        self._extensions = {"trace": self._trace} if self._on_sent is not None else {}
-        self._max_retries = max_retries
-        self._max_retry_wait = float(max_retry_wait)
+        self._max_retries = _check_max_retries(max_retries)
+        self._max_retry_wait = _check_max_retry_wait(max_retry_wait)
+        self._timeout: float | httpx.Timeout | None = None  # None: the HTTP client's own
         self._rng = random.Random()
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -164,15 +173,48 @@ class AsyncSmsClient:
             "Accept": "text/xml" if response_format == "xml" else "application/json",
             "Content-Type": "application/x-www-form-urlencoded",  # also on empty bodies
         }
-        # --- resources: sms, account ---
+        self._bind()
+
+    def _bind(self) -> None:
+        """Resources and per-request options, which refer to this object (copies bind again)."""
+        self._send_options: dict[str, Any] = {}
+        if self._on_sent is not None:
+            self._send_options["extensions"] = {"trace": self._trace}
+        if self._timeout is not None:
+            self._send_options["timeout"] = self._timeout
         self.sms = SmsResource(self)
         self.account = AccountResource(self)
-        # --- resources: lists, numbers, keywords, email, resellers ---
         self.lists = ListsResource(self)
         self.numbers = NumbersResource(self)
         self.keywords = KeywordsResource(self)
         self.email = EmailResource(self)
         self.resellers = ResellersResource(self)
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        max_retry_wait: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> AsyncSmsClient:
+        """This client with other retry or timeout settings, for some calls::
+
+            await client.with_options(max_retries=0, timeout=5).sms.send(...)
+
+        The copy is the same account: it shares this client's limiter (so the rate limit still
+        holds across both) and its connections (so use it while this client is open; closing
+        the copy closes nothing).
+        """
+        clone = copy.copy(self)
+        clone._owns_http = False
+        if max_retries is not None:
+            clone._max_retries = _check_max_retries(max_retries)
+        if max_retry_wait is not None:
+            clone._max_retry_wait = _check_max_retry_wait(max_retry_wait)
+        if timeout is not None:
+            clone._timeout = timeout
+        clone._bind()
+        return clone
 
     def with_credentials(
         self, api_key: str, api_secret: str, *, limiter: Limiter | _Inherit | None = _Inherit.LIMITER
@@ -304,7 +346,7 @@ class AsyncSmsClient:
         started = time.perf_counter()
         try:
             response = await self._http.post(
-                url, data=form, auth=self._auth, headers=self._headers, extensions=self._extensions
+                url, data=form, auth=self._auth, headers=self._headers, **self._send_options
             )
         except _NOT_SENT as exc:
             error_cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else NetworkError

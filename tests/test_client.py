@@ -613,3 +613,39 @@ async def test_prompt_sends_do_not_slow_the_schedule() -> None:
     assert not limiter.has_capacity()
     await clock.advance(0.1)
     assert limiter.has_capacity()
+
+
+# --- per-call options -----------------------------------------------------------------------------
+
+
+async def test_with_options_changes_retries_and_timeout_for_a_copy_only(make_client: MakeClient) -> None:
+    timeouts: list[Any] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"])
+        return httpx.Response(429, json={"error": {"code": "OVER_LIMIT"}})
+
+    handler = Recorder(answer)
+    client = make_client(handler, max_retries=0)
+    strict = client.with_options(timeout=5.0, max_retries=0)
+    with pytest.raises(RateLimitError):
+        await strict.sms.get(1)
+    assert timeouts[-1] == {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+    with pytest.raises(RateLimitError):
+        await client.sms.get(1)
+    assert timeouts[-1]["read"] == 30.0  # the original keeps its own settings
+    assert strict.sms._client is strict
+
+
+async def test_a_copy_shares_the_limiter_and_the_connections(make_client: MakeClient) -> None:
+    client = make_client(Recorder(success()), rate_limit=2)
+    copy = client.with_options(max_retries=1)
+    assert copy.limiter is client.limiter
+    await copy.aclose()  # closes nothing: the original still works
+    await client.call("get-balance")
+
+
+@pytest.mark.parametrize("options", [{"max_retries": -1}, {"max_retries": True}, {"max_retry_wait": -5}])
+async def test_with_options_checks_its_values(make_client: MakeClient, options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequestError):
+        make_client(Recorder(success())).with_options(**options)
