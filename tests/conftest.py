@@ -89,6 +89,35 @@ def call_name(request: httpx.Request) -> str:
     return request.url.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
+class Recorder:
+    """A MockTransport handler that records every request and answers from a script: each answer
+    in turn, the last one for every request after (a response, an exception to raise, or a function
+    of the request)."""
+
+    def __init__(self, *answers: httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer):
+            return answer(request)
+        return answer
+
+    @property
+    def forms(self) -> list[dict[str, str]]:
+        """The form fields of each request, in order."""
+        return [form_of(request) for request in self.requests]
+
+    @property
+    def calls(self) -> list[str]:
+        """The API call each request made, in order."""
+        return [call_name(request) for request in self.requests]
+
+
 @pytest.fixture
 async def make_client(anyio_backend: str) -> AsyncIterator[Callable[..., AsyncSmsClient]]:
     """Factory for clients on a ``MockTransport`` handler, limiter off unless asked; closed after."""

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import call_name, failure, form_of, success
+from conftest import Recorder, call_name, failure, form_of, success
 
 from smsapi_async import (
     AsyncSmsClient,
@@ -35,23 +35,6 @@ pytestmark = pytest.mark.anyio
 MakeClient = Callable[..., AsyncSmsClient]
 SECRET = "test-secret-0001"
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-
-
-class Recorder:
-    """A MockTransport handler that answers from a script and records every request."""
-
-    def __init__(self, *answers: httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]):
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        if callable(answer):
-            return answer(request)
-        return answer
 
 
 def fake_limited(clock: FakeClock) -> RateLimiter:

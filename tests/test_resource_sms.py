@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_response, call_name, failure, form_of, success
+from conftest import Recorder, api_response, failure, success
 
 from smsapi_async import (
     AlreadySentError,
@@ -25,26 +25,6 @@ from smsapi_async.models import FormattedNumber, ListSummary, MessageInfo, Numbe
 pytestmark = pytest.mark.anyio
 
 MakeClient = Callable[..., AsyncSmsClient]
-
-
-class Recorder:
-    """A MockTransport handler that records requests and answers each with ``respond``."""
-
-    def __init__(self, respond: httpx.Response | Callable[[httpx.Request], httpx.Response]) -> None:
-        self.requests: list[httpx.Request] = []
-        self._respond = respond
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self._respond(request) if callable(self._respond) else self._respond
-
-    @property
-    def forms(self) -> list[dict[str, str]]:
-        return [form_of(request) for request in self.requests]
-
-    @property
-    def calls(self) -> list[str]:
-        return [call_name(request) for request in self.requests]
 
 
 async def test_send_to_numbers_sends_every_option_under_its_api_name(make_client: MakeClient) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_response, call_name, form_of, success
+from conftest import Recorder, api_response, call_name, form_of, success
 
 from smsapi_async import AsyncSmsClient, InvalidRequestError, NoAccessError
 from smsapi_async._pagination import AsyncPaginator
@@ -22,20 +22,6 @@ MakeClient = Callable[..., AsyncSmsClient]
 UTC = timezone.utc
 START = datetime(2020, 9, 24, tzinfo=UTC)
 END = datetime(2020, 9, 26, tzinfo=UTC)
-
-
-class Recorder:
-    def __init__(self, respond: httpx.Response | Callable[[httpx.Request], httpx.Response]) -> None:
-        self.requests: list[httpx.Request] = []
-        self._respond = respond
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self._respond(request) if callable(self._respond) else self._respond
-
-    @property
-    def forms(self) -> list[dict[str, str]]:
-        return [form_of(request) for request in self.requests]
 
 
 @pytest.mark.parametrize(
