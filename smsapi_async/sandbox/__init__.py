@@ -15,7 +15,7 @@ Run it from a shell with ``python -m smsapi_async.sandbox --port 8765``. The dem
 """
 
 from ._callbacks import CallbackDelivery
-from ._clock import Clock, SystemClock, VirtualClock
+from ._clock import SandboxClock, VirtualClock, WallClock
 from ._config import AccountConfig, ChaosConfig, DeliveryRules, SandboxConfig
 from ._persist import StateStore
 from ._sandbox import Sandbox
@@ -25,13 +25,13 @@ __all__ = [
     "AccountConfig",
     "CallbackDelivery",
     "ChaosConfig",
-    "Clock",
     "DeliveryRules",
     "Sandbox",
+    "SandboxClock",
     "SandboxConfig",
     "StateStore",
-    "SystemClock",
     "VirtualClock",
+    "WallClock",
     "serve_app_in_thread",
     "serve_in_thread",
 ]

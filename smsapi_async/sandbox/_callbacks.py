@@ -19,7 +19,7 @@ import attrs
 import httpx
 
 from .._signature import SIGNATURE_HEADER, callback_signature
-from ._clock import Clock
+from ._clock import SandboxClock
 from ._config import SandboxConfig
 from ._state import Account, datetime_text
 
@@ -80,7 +80,7 @@ class CallbackQueue:
     def __init__(
         self,
         config: SandboxConfig,
-        clock: Clock,
+        clock: SandboxClock,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._config = config

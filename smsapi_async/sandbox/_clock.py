@@ -1,7 +1,7 @@
 """Clocks: the real one, and a virtual one that tests (or ``POST /_sandbox/advance``) move forward.
 
 The sandbox never sleeps to make time pass: message states are computed from ``clock.now()``, and the
-callback worker waits either for a real timeout (``SystemClock``) or for ``advance()`` (``VirtualClock``).
+callback worker waits either for a real timeout (``WallClock``) or for ``advance()`` (``VirtualClock``).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "FunctionClock", "SystemClock", "VirtualClock"]
+__all__ = ["FunctionClock", "SandboxClock", "VirtualClock", "WallClock"]
 
 
 @runtime_checkable
-class Clock(Protocol):
+class SandboxClock(Protocol):
     """Where the sandbox reads the time (UTC epoch seconds)."""
 
     #: True when time only moves through :meth:`VirtualClock.advance`, so waits need no real timeout.
@@ -26,7 +26,7 @@ class Clock(Protocol):
         """Call ``listener`` whenever the time jumps (virtual clocks only)."""
 
 
-class SystemClock:
+class WallClock:
     """Wall-clock time."""
 
     is_virtual = False
@@ -38,10 +38,10 @@ class SystemClock:
         pass
 
     def __repr__(self) -> str:
-        return "SystemClock()"
+        return "WallClock()"
 
 
-class FunctionClock(SystemClock):
+class FunctionClock(WallClock):
     """Any ``() -> float`` callable used as a real-time clock."""
 
     def __init__(self, func: Callable[[], float]) -> None:

@@ -14,7 +14,7 @@ import httpx
 from ._app import build_app
 from ._callbacks import CallbackQueue
 from ._chaos import SlidingWindowLimiter
-from ._clock import Clock, FunctionClock, SystemClock, VirtualClock
+from ._clock import FunctionClock, SandboxClock, VirtualClock, WallClock
 from ._config import SandboxConfig
 from ._lifecycle import receive_inbound, recipient_status, record_link_hit
 from ._persist import StateStore
@@ -44,17 +44,17 @@ class Sandbox:
         self,
         config: SandboxConfig | None = None,
         *,
-        clock: Clock | Callable[[], float] | None = None,
+        clock: SandboxClock | Callable[[], float] | None = None,
         callback_transport: httpx.AsyncBaseTransport | None = None,
         store: StateStore | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         self.store = store
         if clock is None:
-            clock = SystemClock()
-        elif not isinstance(clock, Clock):
+            clock = WallClock()
+        elif not isinstance(clock, SandboxClock):
             clock = FunctionClock(clock)
-        self.clock: Clock = clock
+        self.clock: SandboxClock = clock
         self.rng = random.Random(self.config.seed)
         self.callbacks = CallbackQueue(self.config, self.clock, callback_transport)
         self.limiter = SlidingWindowLimiter(self.config.rate_limit)
