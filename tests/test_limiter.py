@@ -402,17 +402,19 @@ def run_schedule(
 
     async def main() -> None:
         scopes.update((i, anyio.CancelScope()) for i in range(len(schedule)))
-        async with anyio.create_task_group() as tg:
-            for at, i, what in events:
-                await clock.advance(max(0.0, at - clock.now()))
-                if what == "arrive":
-                    arrivals[i] = clock.now()
-                    tg.start_soon(waiter, i)
-                    await clock.settle()
-                else:
-                    scopes[i].cancel()
-                    await clock.settle()
-            await clock.run_until_idle()
+        # a stranded waiter would block the task group forever: fail (real time) instead of hanging
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for at, i, what in events:
+                    await clock.advance(max(0.0, at - clock.now()))
+                    if what == "arrive":
+                        arrivals[i] = clock.now()
+                        tg.start_soon(waiter, i)
+                        await clock.settle()
+                    else:
+                        scopes[i].cancel()
+                        await clock.settle()
+                await clock.run_until_idle()
 
     anyio.run(main, backend=backend)
     return limiter, granted, cancelled
