@@ -157,6 +157,35 @@ async def test_waiters_are_served_in_arrival_order_and_newcomers_do_not_barge() 
     assert order == [0, 1, 2, 3, 4, 99]
 
 
+class SlowTimerClock(FakeClock):
+    """Time can move on without waking the sleepers yet, as when an event loop is late to run a timer."""
+
+    def jump(self, seconds: float) -> None:
+        self._now += seconds
+
+
+async def test_a_newcomer_does_not_barge_past_a_head_whose_timer_is_late() -> None:
+    clock = SlowTimerClock()
+    limiter = RateLimiter(2, clock=clock)
+    order: list[str] = []
+
+    async def one(name: str) -> None:
+        await limiter.acquire()
+        order.append(name)
+
+    await limiter.acquire()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, "head")
+        await clock.settle()
+        clock.jump(limiter.interval)  # the head's grant is due, but its timer has not fired yet
+        assert not limiter.has_capacity()  # capacity exists, but it is the head's
+        tg.start_soon(one, "newcomer")
+        await clock.settle()
+        assert order == []
+        await clock.run_until_idle()
+    assert order == ["head", "newcomer"]
+
+
 async def test_uncontended_acquire_returns_without_waiting() -> None:
     clock = FakeClock()
     limiter = RateLimiter(2, clock=clock)
