@@ -102,7 +102,7 @@ def check_message(message: object) -> str:
 
 # Separators people type inside phone numbers; anything else (letters, '#', '*') is refused.
 _NUMBER_PUNCTUATION = re.compile(r"[\s().\-]")
-_NUMBER = re.compile(r"\+?(\d{6,15})")
+_NUMBER = re.compile(r"\+?([0-9]{6,15})")  # ASCII only: \d also matches other scripts' digits
 
 
 def normalise_number(name: str, value: object) -> str:
@@ -143,7 +143,7 @@ def normalise_numbers(name: str, numbers: str | Iterable[str]) -> list[str]:
     return list(result)
 
 
-_NUMERIC_SENDER = re.compile(r"\+?(\d{1,15})")
+_NUMERIC_SENDER = re.compile(r"\+?([0-9]{1,15})")
 _ALPHA_SENDER = re.compile(r"[A-Za-z0-9]{1,11}")
 
 
@@ -155,7 +155,7 @@ def check_sender(value: object) -> str:
     numeric = _NUMERIC_SENDER.fullmatch(value)
     if numeric:
         return numeric.group(1)
-    if value.lstrip("+").isdigit():
+    if value.lstrip("+").isascii() and value.lstrip("+").isdigit():
         raise InvalidRequestError(f"from_ {value!r}: a numeric sender has at most 15 digits")
     if not _ALPHA_SENDER.fullmatch(value):
         raise InvalidRequestError(

@@ -183,3 +183,15 @@ def test_email_plausibility() -> None:
     assert check_email("replies_to_email", "ops@example.com") == "ops@example.com"
     with pytest.raises(InvalidRequestError):
         check_email("replies_to_email", "ops@example")
+
+
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "61400000001")
+FULLWIDTH = "".join(chr(0xFF10 + int(d)) for d in "61400000001")
+
+
+@pytest.mark.parametrize("value", [ARABIC_INDIC, FULLWIDTH])
+def test_numbers_in_other_scripts_digits_are_refused(value: str) -> None:
+    with pytest.raises(InvalidRequestError):
+        normalise_number("to", value)
+    with pytest.raises(InvalidRequestError):
+        check_sender(value)
