@@ -7,7 +7,8 @@ difference in key order, escaping or key mangling changes the hash, so this modu
 * ``parse_str``: pairs split on ``&``, ``+`` and ``%XX`` decoded, leading spaces of a key dropped, ``.``
   and spaces in a key's base name become ``_``, ``a[]``/``a[k]`` build nested arrays, a repeated key keeps
   its first position but takes the last value, and canonical integer keys become integers;
-* ``json_encode`` with default flags: compact, ``/`` escaped as ``\\/``, non-ASCII as lowercase ``\\uXXXX``
+* ``json_encode`` with default flags: compact, ``/`` escaped as ``\\/``, DEL left as it is, non-ASCII as
+  lowercase ``\\u00e9``-style escapes
   (UTF-16 surrogate pairs above the BMP), an array with keys ``0..n-1`` in order as a JSON list and an
   empty array as ``[]``; a value that is not valid UTF-8 makes ``json_encode`` fail, and PHP then signs
   the empty string.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Sequence
 from typing import Union
@@ -103,38 +105,13 @@ def php_parse_pairs(pairs: Sequence[tuple[str, str]]) -> _PhpArray:
 
 
 def _encode_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char == "/":
-            out.append("\\/")
-        elif char == "\b":
-            out.append("\\b")
-        elif char == "\f":
-            out.append("\\f")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif char == "\t":
-            out.append("\\t")
-        elif code < 0x20 or 0xD800 <= code <= 0xDFFF:
-            if 0xD800 <= code <= 0xDFFF:
-                raise _InvalidUtf8
-            out.append(f"\\u{code:04x}")
-        elif code < 0x80:
-            out.append(char)
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            code -= 0x10000
-            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-    out.append('"')
-    return "".join(out)
+    # Python's ASCII-only JSON escapes as PHP does (short escapes, lowercase hex escapes, surrogate
+    # pairs above the BMP) but for three things: PHP also escapes "/", leaves DEL (0x7f) as it is,
+    # and refuses lone surrogates.
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        raise _InvalidUtf8
+    parts = (json.dumps(part)[1:-1].replace("/", "\\/") for part in text.split("\x7f"))
+    return '"' + "\x7f".join(parts) + '"'
 
 
 def php_json_encode(value: _PhpValue) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from urllib.parse import quote, urlencode
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -83,3 +84,18 @@ def test_round_trip_through_the_query_string(pairs: list[tuple[str, str]], secre
     clean = [(k, v) for k, v in pairs if k.strip() and "[" not in k and "]" not in k]
     signature = callback_signature(clean, secret)
     assert verify_callback_signature(urlencode(clean, quote_via=quote), signature, secret)
+
+
+@pytest.mark.parametrize(
+    ("text", "php"),
+    [
+        ("a/b", '"a\\/b"'),
+        ("\x7f", '"\x7f"'),  # PHP leaves DEL alone; Python's json would write \u007f
+        ("é", '"\\u00e9"'),
+        ("\U0001f600", '"\\ud83d\\ude00"'),
+        ('"\\\n\t\x01', '"\\"\\\\\\n\\t\\u0001"'),
+        ("\\u007f", '"\\\\u007f"'),
+    ],
+)
+def test_strings_are_encoded_exactly_as_php_json_encode_does(text: str, php: str) -> None:
+    assert php_json_encode(text) == php
