@@ -31,6 +31,7 @@ from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
 from ._params import ApiFailure, Context, Handler, Params
 from ._render import error_payload, render, success
 from ._state import Account, datetime_text
+from ._ui import UI_ROUTES
 
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
@@ -261,6 +262,7 @@ def build_app(sandbox: Sandbox) -> ASGIApp:
 
     routes = [
         *ADMIN_ROUTES,
+        *UI_ROUTES,
         Route("/{call:path}", _api, methods=["GET", "POST"]),
         Route("/{call:path}", _not_supported, methods=["PUT", "PATCH", "DELETE", "OPTIONS"]),
     ]
