@@ -12,6 +12,7 @@ from ._admin_cli import add_admin_arguments, run_admin, wants_admin
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
 from ._persist import StateStore
 from ._sandbox import Sandbox
+from ._ui import UI_PATH
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Transmit SMS sandbox: http://{args.host}:{args.port}", flush=True)
     print(f"API key: {args.api_key}", flush=True)
     print(f"API secret: {args.api_secret}", flush=True)
+    print(f"Inbox: http://{args.host}:{args.port}{UI_PATH}", flush=True)
     uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0
 
