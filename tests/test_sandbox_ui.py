@@ -91,10 +91,14 @@ async def sms(anyio_backend: str, received: list[httpx.Request]) -> AsyncIterato
         yield harness
 
 
+def ui_client(sms: SandboxHarness) -> httpx.AsyncClient:
+    """A plain HTTP client for the sandbox's pages (what a browser would fetch)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=sms.sandbox.app), base_url=sms.base_url)
+
+
 @pytest.fixture
 async def ui(sms: SandboxHarness) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=sms.sandbox.app)
-    async with httpx.AsyncClient(transport=transport, base_url=sms.base_url) as client:
+    async with ui_client(sms) as client:
         yield client
 
 
@@ -324,7 +328,7 @@ async def test_the_callbacks_view_shows_kind_url_attempts_codes_next_retry_and_s
         return next(answers)
 
     async with sandbox_client(callback_transport=httpx.MockTransport(flaky)) as sms:
-        ui = httpx.AsyncClient(transport=httpx.ASGITransport(app=sms.sandbox.app), base_url=sms.base_url)
+        ui = ui_client(sms)
         await sms.client.sms.send(message="Hi", to=["61400000001"], dlr_callback="https://app.example/dlr")
         await sms.advance(5)
         html = (await ui.get(f"{UI}/callbacks")).text
@@ -346,10 +350,8 @@ async def test_the_callbacks_view_shows_kind_url_attempts_codes_next_retry_and_s
 
 async def test_the_request_log_highlights_429s_and_can_show_only_them(anyio_backend: str) -> None:
     async with sandbox_client(SandboxConfig(rate_limit=1)) as sms:
-        ui = httpx.AsyncClient(transport=httpx.ASGITransport(app=sms.sandbox.app), base_url=sms.base_url)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=sms.sandbox.app), base_url=sms.base_url
-        ) as raw:
+        ui = ui_client(sms)
+        async with ui_client(sms) as raw:
             for _ in range(3):  # same virtual instant: the 2nd and 3rd exceed 1 call/s
                 await raw.get("/get-balance.json", auth=("sandbox-key", "sandbox-secret"))
         html = (await ui.get(f"{UI}/requests")).text
@@ -367,7 +369,7 @@ async def test_the_request_log_highlights_429s_and_can_show_only_them(anyio_back
 async def test_the_account_view_shows_balance_rate_limit_and_chaos_switches(anyio_backend: str) -> None:
     config = SandboxConfig(rate_limit=15, chaos=ChaosConfig(server_error=0.25))
     async with sandbox_client(config) as sms:
-        ui = httpx.AsyncClient(transport=httpx.ASGITransport(app=sms.sandbox.app), base_url=sms.base_url)
+        ui = ui_client(sms)
         html = (await ui.get(f"{UI}/account")).text
         assert '<dd class="balance">100.000 AUD</dd>' in html
         assert "15 calls/s per account" in html
