@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
-from conftest import EXAMPLES, utc
+from conftest import EXAMPLES, Recorder, utc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -398,14 +398,10 @@ def test_arbitrary_parameter_sets_give_an_event_or_a_typed_error(pairs: list[tup
 
 @pytest.mark.anyio
 async def test_every_callback_the_sandbox_sends_parses() -> None:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200)
-
+    recorder = Recorder(httpx.Response(200))
+    seen = recorder.requests
     url = "https://hooks.example.com/cb?shop=7"
-    async with sandbox_client(callback_transport=httpx.MockTransport(record)) as sms:
+    async with sandbox_client(callback_transport=httpx.MockTransport(recorder)) as sms:
         client = sms.client
         sent = await client.sms.send(
             message="Hi [tracked-link]",

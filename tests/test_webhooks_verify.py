@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import pytest
+from conftest import Recorder
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -201,13 +202,9 @@ def test_bad_signed_url_arguments_are_refused(base: str, ttl: Any) -> None:
 
 @pytest.mark.anyio
 async def test_the_client_signs_urls_without_showing_its_secret() -> None:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200)
-
-    async with sandbox_client(callback_transport=httpx.MockTransport(record)) as sms:
+    recorder = Recorder(httpx.Response(200))
+    seen = recorder.requests
+    async with sandbox_client(callback_transport=httpx.MockTransport(recorder)) as sms:
         client = sms.client
         url = client.callback_url("https://shop.example.com/dlr?order=9")
         assert SECRET not in url
@@ -226,13 +223,9 @@ async def test_the_client_signs_urls_without_showing_its_secret() -> None:
 
 @pytest.mark.anyio
 async def test_every_sandbox_callback_signature_verifies_from_the_raw_query() -> None:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200)
-
-    async with sandbox_client(callback_transport=httpx.MockTransport(record)) as sms:
+    recorder = Recorder(httpx.Response(200))
+    seen = recorder.requests
+    async with sandbox_client(callback_transport=httpx.MockTransport(recorder)) as sms:
         url = "https://hooks.example.com/cb?a=1&a=2&b=%2F%C3%A9"
         await sms.client.sms.send(
             message="Grüße / 你好 😀", to=["61400000001", "61400000008"], dlr_callback=url, reply_callback=url
