@@ -25,26 +25,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import _bulk, _calls_account, _calls_lists, _calls_numbers, _calls_reports, _calls_sms
 from ._admin import ADMIN_ROUTES
 from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
-from ._params import ApiFailure, Context, Handler, Params
+from ._params import ApiFailure, Context, Params
 from ._render import error_payload, render, success
 from ._state import Account, datetime_text
+from .handlers import HANDLERS
 
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
 
 __all__ = ["HANDLERS", "build_app"]
 
-HANDLERS: dict[str, Handler] = {
-    **_calls_sms.HANDLERS,
-    **_calls_reports.HANDLERS,
-    **_calls_lists.HANDLERS,
-    **_bulk.HANDLERS,
-    **_calls_numbers.HANDLERS,
-    **_calls_account.HANDLERS,
-}
 REDACTED_PARAMS = frozenset({"password", "api_secret", "apisecret", "cvv", "number_card"})
 _CONTROL = "sandbox.control"
 _request_ids = itertools.count(1)
