@@ -95,6 +95,18 @@ def _check_max_retry_wait(value: float) -> float:
     return float(value)
 
 
+def _check_limiter(limiter: object) -> None:
+    # a 429 must be able to quiet every caller of the account, so a limiter without pause() would
+    # only fail on the first 429, far from here
+    missing = [name for name in ("acquire", "pause") if not callable(getattr(limiter, name, None))]
+    if missing:
+        raise InvalidRequestError(
+            f"limiter= needs async acquire() and pause(seconds) methods; {limiter!r} has no "
+            f"{' or '.join(missing)}. Use smsapi_async.RateLimiter (it also tracks when requests "
+            "really leave), or wrap your limiter in a class that adds them."
+        )
+
+
 def _mask(key: str) -> str:
     return "…" + key[-4:] if len(key) > 8 else "…"
 
@@ -156,6 +168,8 @@ class AsyncSmsClient:
         self._auth = httpx.BasicAuth(key, secret)
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
+        elif limiter is not None:
+            _check_limiter(limiter)
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
         on_sent = getattr(limiter, "request_sent", None)
@@ -308,6 +322,7 @@ class AsyncSmsClient:
         waited = 0.0
         while True:
             if self._limiter is not None:
+                waited += self._check_pause(name, waited)
                 await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
             try:
@@ -317,12 +332,16 @@ class AsyncSmsClient:
                 cause = retry.__cause__ if retry.__cause__ is not error else None
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
+            rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
+            if rate_limited:
+                # the server asked the whole account to be quiet, whether or not this caller retries
+                self._limiter.pause(delay)  # type: ignore[union-attr]
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
                 raise error from cause
             retries += 1
-            waited += delay
-            if isinstance(error, RateLimitError) and self._limiter is not None:
+            if rate_limited:
+                # the pause is counted against max_retry_wait by _check_pause before the resend
                 log.info(
                     "%s: rate limited; pausing the limiter %.2f s (retry %d of %d)",
                     name,
@@ -330,8 +349,8 @@ class AsyncSmsClient:
                     retries,
                     self._max_retries,
                 )
-                self._limiter.pause(delay)
             else:
+                waited += delay
                 log.info(
                     "%s: %s; retrying in %.2f s (retry %d of %d)",
                     name,
@@ -341,6 +360,23 @@ class AsyncSmsClient:
                     self._max_retries,
                 )
                 await self._clock.sleep(delay)
+
+    def _check_pause(self, name: str, waited: float) -> float:
+        """Seconds this call will wait out a pause of the limiter; fail fast if beyond its budget."""
+        paused_for = getattr(self._limiter, "paused_for", None)
+        paused = paused_for() if callable(paused_for) else 0.0
+        if not paused > 0:
+            return 0.0
+        if waited + paused > self._max_retry_wait:
+            log.info("%s: not sent: the limiter is paused %.2f s, beyond max_retry_wait", name, paused)
+            raise RateLimitError(
+                "OVER_LIMIT",
+                f"not sent: the server rate-limited this account and every call is paused for "
+                f"{paused:.1f} s more, beyond this call's max_retry_wait ({self._max_retry_wait:g} s)",
+                None,
+                name,
+            )
+        return float(paused)
 
     async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
         started = time.perf_counter()
