@@ -167,16 +167,24 @@ async def served_sandbox_client(
 class RespxSandbox:
     """An in-process sandbox that respx puts behind the API's URL, and the handles to steer it.
 
+    Nothing runs in the background: callbacks and bulk imports that fall due are carried out by
+    :meth:`advance` (or :meth:`settle`), in the calling task. So the harness may be opened in one
+    task and closed in another (pytest-asyncio runs a fixture's setup and teardown as two tasks).
+
     Attributes:
         sandbox: the :class:`~smsapi_async.sandbox.Sandbox` (virtual time, callbacks, state).
         router: the ``respx.MockRouter`` holding the sandbox's routes.
         base_urls: the API roots routed to the sandbox.
+        any_credentials: whether unknown credentials get an account (else they get a 401).
+        callbacks_to: where callbacks go: an ASGI application (called in process), an httpx
+            transport, or ``None`` for the network as respx sees it. May be set at any time.
     """
 
     sandbox: Sandbox
     router: respx.MockRouter
     base_urls: tuple[str, ...]
     any_credentials: bool = True
+    callbacks_to: ASGIApp | httpx.AsyncBaseTransport | None = None
     _transport: httpx.ASGITransport = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -203,14 +211,19 @@ class RespxSandbox:
         return list(self.sandbox.callbacks.deliveries)
 
     async def advance(self, seconds: float) -> None:
-        """Move the sandbox's virtual time forward and wait until the callbacks due are sent."""
+        """Move the sandbox's virtual time forward, then send the callbacks due and wait for them."""
         self.sandbox.advance(seconds)
-        await self.sandbox.settle()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Carry out every callback and bulk import due by now, and wait until they are done."""
+        async with self.sandbox.running():
+            await self.sandbox.settle()
 
     def inject_reply(self, mobile: str, message: str, **options: Any) -> Any:
         """Simulate an SMS from ``mobile`` (a reply to the last message sent to it, or an inbound
-        SMS); see :meth:`Sandbox.inject_reply`. Its reply callback goes out at the next
-        :meth:`advance` (``advance(0)`` sends it without moving time)."""
+        SMS); see :meth:`Sandbox.inject_reply`. Its callback goes out at the next :meth:`settle`
+        or :meth:`advance`."""
         return self.sandbox.inject_reply(mobile, message, **options)
 
     def client(self, api_key: str | None = None, **options: Any) -> AsyncSmsClient:
@@ -250,14 +263,21 @@ class RespxSandbox:
         state.add_account(account, self.sandbox.clock.now())
 
 
-class _CallbacksThroughRespx(httpx.AsyncBaseTransport):
-    """The sandbox's callbacks, sent as the real platform sends them: through the network, which
-    respx intercepts. A URL no route answers is a failed attempt, not a crash of the sandbox."""
+class _CallbackDestination(httpx.AsyncBaseTransport):
+    """Where the sandbox's callbacks go: the harness's ``callbacks_to`` when set, else the network
+    as the real platform sends them, which respx intercepts. A URL that no route answers is a
+    failed attempt (retried on the documented schedule), not a crash of the sandbox."""
 
     def __init__(self) -> None:
+        self.harness: RespxSandbox | None = None
         self._network = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        destination = self.harness.callbacks_to if self.harness is not None else None
+        if isinstance(destination, httpx.AsyncBaseTransport):
+            return await destination.handle_async_request(request)
+        if destination is not None:
+            return await httpx.ASGITransport(app=destination).handle_async_request(request)
         try:
             return await self._network.handle_async_request(request)
         except AllMockedAssertionError as exc:
@@ -306,21 +326,17 @@ async def respx_sandbox(
     """
     urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
     base_urls = tuple(dict.fromkeys((DEFAULT_BASE_URL, *urls)))
+    patterns = [_route_pattern(url) for url in base_urls]
     if config is None:
         config = SandboxConfig(rate_limit=0)
-    if callbacks_to is None:
-        callback_transport: httpx.AsyncBaseTransport = _CallbacksThroughRespx()
-    elif isinstance(callbacks_to, httpx.AsyncBaseTransport):
-        callback_transport = callbacks_to
-    else:
-        callback_transport = httpx.ASGITransport(app=callbacks_to)
-    sandbox = Sandbox(config, clock=VirtualClock(time.time()), callback_transport=callback_transport)
-    own_router = router is None
+    # virtual time starts at the real now, so `send_at` values valid for the client are valid here
+    destination = _CallbackDestination()
+    sandbox = Sandbox(config, clock=VirtualClock(time.time()), callback_transport=destination)
     active_router = respx.MockRouter(assert_all_called=False) if router is None else router
-    harness = RespxSandbox(sandbox, active_router, base_urls, any_credentials)
+    harness = RespxSandbox(sandbox, active_router, base_urls, any_credentials, callbacks_to)
+    destination.harness = harness
     names = []
-    for url in base_urls:
-        pattern, prefix = _route_pattern(url)
+    for url, (pattern, prefix) in zip(base_urls, patterns, strict=True):
 
         async def answer(request: httpx.Request, prefix: str = prefix) -> httpx.Response:
             return await harness._answer(request, prefix)
@@ -329,12 +345,11 @@ async def respx_sandbox(
         active_router.route(name=name, **pattern).mock(side_effect=answer)
         names.append(name)
     try:
-        async with sandbox.running():
-            if own_router:
-                with active_router:
-                    yield harness
-            else:
+        if router is None:
+            with active_router:
                 yield harness
+        else:
+            yield harness
     finally:
         for name in names:
             active_router.pop(name, None)
