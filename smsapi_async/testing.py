@@ -43,8 +43,8 @@ from respx.models import AllMockedAssertionError
 
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
-from ._signature import SIGNATURE_HEADER, callback_signature
 from .sandbox import AccountConfig, CallbackDelivery, Sandbox, SandboxConfig, VirtualClock, serve_in_thread
+from .webhooks import SIGNATURE_HEADER, sign_callback
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -55,11 +55,11 @@ __all__ = [
     "RespxSandbox",
     "SandboxHarness",
     "SystemClock",
+    "callback_request",
     "deliver_callback",
     "respx_sandbox",
     "sandbox_client",
     "served_sandbox_client",
-    "signed_callback_url",
 ]
 
 
@@ -358,16 +358,25 @@ async def respx_sandbox(
 # --- callbacks: what the platform sends to the application's receiver ------------------------------
 
 
-def signed_callback_url(
-    url: str, params: Mapping[str, str] | Sequence[tuple[str, str]], api_secret: str
-) -> tuple[str, dict[str, str]]:
-    """The URL and headers of a callback as the platform sends it: ``params`` appended to ``url``'s
-    query, signed with the account's API secret in ``x-transmitsms-signature``."""
+def callback_request(
+    url: str,
+    params: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    api_secret: str,
+    signature: str | None = None,
+) -> httpx.Request:
+    """The request the platform makes for a callback: a GET of ``url`` with ``params`` appended to
+    its query, signed with the account's API secret in ``x-transmitsms-signature`` (see
+    :func:`smsapi_async.webhooks.sign_callback`); ``signature`` replaces the computed one."""
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     parts = urlsplit(url)
     signed = parse_qsl(parts.query, keep_blank_values=True) + pairs
     full = urlunsplit(parts._replace(query=urlencode(signed, quote_via=quote)))
-    return full, {SIGNATURE_HEADER: callback_signature(signed, api_secret)}
+    if signature is None:
+        signature = sign_callback(signed, api_secret)
+    return httpx.Request(
+        "GET", full, headers={SIGNATURE_HEADER: signature, "user-agent": "smsapi-async-testing"}
+    )
 
 
 async def deliver_callback(
@@ -382,12 +391,11 @@ async def deliver_callback(
     platform signs it, and return its answer: to test a DLR or reply handler end to end.
 
     ``signature`` replaces the computed one (e.g. to check that a forged callback is refused). A
-    :class:`~smsapi_async.sandbox.CallbackDelivery` the sandbox recorded can be replayed with
-    ``deliver_callback(app, delivery.url, [], api_secret=...)``: its URL already holds its params.
+    :class:`~smsapi_async.sandbox.CallbackDelivery` the sandbox recorded can be replayed (a
+    duplicate, as the platform's retries make) with ``deliver_callback(app, delivery.url, [], ...)``:
+    its URL already holds its parameters.
     """
-    full_url, headers = signed_callback_url(url, params, api_secret)
-    if signature is not None:
-        headers[SIGNATURE_HEADER] = signature
+    request = callback_request(url, params, api_secret=api_secret, signature=signature)
     transport = to if isinstance(to, httpx.AsyncBaseTransport) else httpx.ASGITransport(app=to)
     async with httpx.AsyncClient(transport=transport) as http:
-        return await http.get(full_url, headers=headers)
+        return await http.send(request)
