@@ -14,6 +14,7 @@ from ._config import AccountConfig, ChaosConfig, SandboxConfig
 from ._persist import StateStore
 from ._samesite import exposure_warning
 from ._sandbox import Sandbox
+from ._ui import UI_PATH
 
 
 def _callback_url(value: str) -> str:
@@ -99,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Transmit SMS sandbox: http://{args.host}:{args.port}", flush=True)
     print(f"API key: {args.api_key}", flush=True)
     print(f"API secret: {args.api_secret}", flush=True)
+    print(f"Inbox: http://{args.host}:{args.port}{UI_PATH}", flush=True)
     uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0
 

@@ -31,6 +31,7 @@ from ._params import ApiFailure, Context, Params
 from ._render import error_payload, render, success
 from ._samesite import SameSiteGuard
 from ._state import Account, datetime_text
+from ._ui import UI_ROUTES
 from .handlers import HANDLERS
 
 if TYPE_CHECKING:
@@ -257,6 +258,7 @@ def build_app(sandbox: Sandbox) -> ASGIApp:
 
     routes = [
         *ADMIN_ROUTES,
+        *UI_ROUTES,
         Route("/{call:path}", _api, methods=["GET", "POST"]),
         Route("/{call:path}", _not_supported, methods=["PUT", "PATCH", "DELETE", "OPTIONS"]),
     ]
