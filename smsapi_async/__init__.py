@@ -8,6 +8,7 @@
 Everything public is importable from here; modules starting with ``_`` are private.
 """
 
+from ._analysis import MAX_PARTS, ForcingCharacter, MessageAnalysis, analyze, render_placeholders
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
 from ._exceptions import (
@@ -80,6 +81,7 @@ __all__ = [
     "IMPORT_STATUSES",
     "KEYWORD_STATUSES",
     "MAX_MESSAGE_LENGTH",
+    "MAX_PARTS",
     "MAX_RECIPIENTS",
     "MESSAGE_TYPES",
     "NUMBER_STATUSES",
@@ -102,6 +104,7 @@ __all__ = [
     "DeliveryStatus",
     "EmailSmsResult",
     "FakeClock",
+    "ForcingCharacter",
     "FormattedNumber",
     "ImportProgress",
     "InsufficientFundsError",
@@ -112,6 +115,7 @@ __all__ = [
     "Limiter",
     "ListFieldsUpdate",
     "ListSummary",
+    "MessageAnalysis",
     "MessageInfo",
     "MessageLogEntry",
     "MessageStats",
@@ -140,5 +144,7 @@ __all__ = [
     "UserSentMessage",
     "VirtualNumber",
     "__version__",
+    "analyze",
     "count_parts",
+    "render_placeholders",
 ]

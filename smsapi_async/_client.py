@@ -11,6 +11,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
@@ -39,6 +40,7 @@ from .resources.lists import ListsResource
 from .resources.numbers import NumbersResource
 from .resources.resellers import ResellersResource
 from .resources.sms import SmsResource
+from .webhooks._verify import DEFAULT_URL_TTL, sign_callback_url
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
 
@@ -167,6 +169,7 @@ class AsyncSmsClient:
         self._format = response_format
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
+        self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
         elif limiter is not None:
@@ -274,6 +277,20 @@ class AsyncSmsClient:
             max_retry_wait=self._max_retry_wait,
             http_client=self._http,
         )
+
+    def callback_url(self, base: str, *, ttl: float | timedelta = DEFAULT_URL_TTL) -> str:
+        """``base`` with an expiring token that :class:`~smsapi_async.webhooks.CallbackReceiver`
+        (or :func:`~smsapi_async.webhooks.verify_callback_url`) checks, for ``dlr_callback``,
+        ``reply_callback`` and the other callback URLs::
+
+            url = client.callback_url("https://shop.example.com/sms-hooks?shop=7", ttl=timedelta(days=5))
+            await client.sms.send(message="Hi", to=["61400000001"], dlr_callback=url)
+
+        The token is an HMAC keyed from this account's API secret over the URL's parameters and
+        the expiry (``ttl`` seconds or a ``timedelta`` from now); choose a ``ttl`` longer than the
+        message's validity plus a day of the platform's retries. The secret itself is not in the URL.
+        """
+        return sign_callback_url(base, self._secret.value, ttl=ttl)
 
     @property
     def base_url(self) -> str:
@@ -514,6 +531,18 @@ def _report(reservation: Reservation, error: SmsApiError, cause: BaseException |
         reservation.not_sent()
     elif isinstance(error, RateLimitError):
         reservation.answered(rejected=True)
+
+
+class _Hidden:
+    """A secret kept out of reprs, logs and tracebacks' locals."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
 
 
 class _Retryable(Exception):

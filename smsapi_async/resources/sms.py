@@ -10,6 +10,7 @@ from .._exceptions import InvalidRequestError, ResponseParseError
 from .._sms_text import (
     check_email,
     check_message,
+    check_parts,
     check_sender,
     check_url,
     normalise_number,
@@ -47,6 +48,7 @@ class SmsResource(SmsReports):
         reply_callback: str | None = None,
         link_hits_callback: str | None = None,
         from_shared: bool | None = None,
+        max_parts: int | None = None,
     ) -> SendResult:
         """Send ``message`` to up to 500 numbers (``to``) or to every active member of a list
         (``list_id``). Calls ``send-sms``.
@@ -67,6 +69,9 @@ class SmsResource(SmsReports):
             dlr_callback, reply_callback, link_hits_callback: http(s) URLs that get this
                 message's delivery receipts, replies and link hits instead of the account defaults.
             from_shared: force the shared pool even when the account has its own numbers.
+            max_parts: refuse (before any call) a message that takes more SMS parts than this
+                per recipient, e.g. ``1`` to never pay for a multi-part message by accident; see
+                :func:`analyze`. Placeholders are counted as written, not as expanded.
 
         Returns:
             What was accepted; compare ``recipients`` with the numbers you sent, since the API may
@@ -89,7 +94,7 @@ class SmsResource(SmsReports):
         ):
             raise InvalidRequestError(f"validity must be a whole number of minutes >= 0, got {validity!r}")
         params = {
-            "message": check_message(message),
+            "message": check_parts(check_message(message), max_parts),
             "to": None if to is None else normalise_numbers("to", to),
             "list_id": optional_id("list_id", list_id),
             "from": None if from_ is None else check_sender(from_),

@@ -11,7 +11,9 @@ import uvicorn
 from ._admin_cli import add_admin_arguments, run_admin, wants_admin
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
 from ._persist import StateStore
+from ._samesite import exposure_warning
 from ._sandbox import Sandbox
+from ._ui import UI_PATH
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     add("--port", type=int, default=8765, help="port (default 8765)")
+    add(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (IP addresses and localhost always are); repeatable",
+    )
     add("--api-key", default="sandbox-key", help="demo account API key")
     add("--api-secret", default="sandbox-secret", help="demo account API secret")
     add("--balance", type=float, default=100.0, help="demo account balance (default 100.00)")
@@ -74,12 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     store = StateStore(args.db) if args.db else None
-    sandbox = Sandbox(config, store=store)
+    sandbox = Sandbox(config, store=store, allowed_hosts=[*args.allow_host, args.host])
+    warning = exposure_warning(args.host)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     if store is not None:
         print(f"State kept in {store.path}", flush=True)
     print(f"Transmit SMS sandbox: http://{args.host}:{args.port}", flush=True)
     print(f"API key: {args.api_key}", flush=True)
     print(f"API secret: {args.api_secret}", flush=True)
+    print(f"Inbox: http://{args.host}:{args.port}{UI_PATH}", flush=True)
     uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0
 

@@ -1,6 +1,8 @@
 """Admin endpoints under ``/_sandbox/`` (no auth: the sandbox is a local development tool).
 
-Bodies may be JSON objects, form data or query strings; answers are JSON. Errors are
+POST bodies are JSON objects (``Content-Type: application/json``; an empty body is ``{}``), and
+query-string parameters are merged in; answers are JSON. Cross-site requests and form posts are
+refused before they get here (see ``_samesite.py``). Errors are
 ``{"error": "<text>"}`` with HTTP 400 (bad input) or 404 (unknown message/account/list).
 
 * ``GET  /_sandbox/state``                 summary of accounts, messages, counters
@@ -22,7 +24,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -49,14 +50,12 @@ async def _body(request: Request) -> dict[str, Any]:
     if not raw:
         return data
     try:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            parsed = json.loads(raw)
-            if not isinstance(parsed, dict):
-                raise _AdminError("the JSON body must be an object")
-            return {**data, **parsed}
-        return {**data, **dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))}
+        parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _AdminError("unreadable body") from exc
+        raise _AdminError("the body is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise _AdminError("the JSON body must be an object")
+    return {**data, **parsed}
 
 
 def _get(data: dict[str, Any], *names: str, required: bool = True) -> str | None:

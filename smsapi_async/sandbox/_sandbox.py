@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from ._config import SandboxConfig
 from ._lifecycle import receive_inbound, recipient_status, record_link_hit
 from ._persist import StateStore
 from ._phone import normalise
+from ._samesite import normalise_hosts
 from ._state import Account, Response, State, datetime_text
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class Sandbox:
     only with :meth:`advance`), any ``() -> float`` callable, or the system clock by default.
     ``callback_transport`` replaces the network for outgoing callbacks (e.g. ``httpx.MockTransport``).
     ``store`` keeps the state in a SQLite file across runs: loaded here, saved by :meth:`persist`.
+
+    ``allowed_hosts``: ``None`` (the default, right in process) answers any ``Host``; otherwise only IP
+    literals, ``localhost``, ``*.localhost`` and these names are served (:func:`serve_in_thread` and
+    the command line switch this on; set it if you serve :attr:`app` with your own ASGI server).
     """
 
     def __init__(
@@ -47,8 +52,10 @@ class Sandbox:
         clock: SandboxClock | Callable[[], float] | None = None,
         callback_transport: httpx.AsyncBaseTransport | None = None,
         store: StateStore | None = None,
+        allowed_hosts: Iterable[str] | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        self.allowed_hosts = None if allowed_hosts is None else normalise_hosts(allowed_hosts)
         self.store = store
         if clock is None:
             clock = WallClock()
