@@ -16,7 +16,7 @@ from hatchling.builders.wheel import WheelBuilder
 
 from smsapi_async._signature import SIGNATURE_HEADER, verify_callback_signature
 from smsapi_async.sandbox import ChaosConfig, SandboxConfig
-from smsapi_async.sandbox._ui import admin_headers, matches
+from smsapi_async.sandbox._ui import matches
 from smsapi_async.testing import SandboxHarness, sandbox_client
 
 pytestmark = pytest.mark.anyio
@@ -24,12 +24,11 @@ pytestmark = pytest.mark.anyio
 UI = "/_sandbox/ui"
 PAGES = [UI, f"{UI}/thread/61400000001", f"{UI}/callbacks", f"{UI}/requests", f"{UI}/account"]
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-ADMIN = admin_headers()
 UI_FILES = Path(__file__).parents[1] / "smsapi_async" / "sandbox" / "ui"
 
 
 class Page(HTMLParser):
-    """What a test needs from a page: headings, forms and their fields, labels, meta headers, ids."""
+    """What a test needs from a page: headings, forms and their fields, labels, ids, scripts."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
@@ -37,7 +36,6 @@ class Page(HTMLParser):
         self.forms: list[dict[str, Any]] = []
         self.labels: set[str] = set()
         self.ids: list[str] = []
-        self.meta_headers: dict[str, str] = {}
         self.scripts: list[dict[str, str | None]] = []
         self._heading: str | None = None
         self._text: list[str] = []
@@ -57,8 +55,6 @@ class Page(HTMLParser):
                 self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
         elif tag == "label" and a.get("for"):
             self.labels.add(str(a["for"]))
-        elif tag == "meta" and a.get("name") == "sandbox-admin-header":
-            self.meta_headers[str(a["data-header"])] = str(a["content"])
         elif tag == "script":
             self.scripts.append(a)
 
@@ -102,13 +98,18 @@ async def ui(sms: SandboxHarness) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def same_origin(ui: httpx.AsyncClient) -> dict[str, str]:
+    """What a browser adds to a fetch() from one of the sandbox's own pages."""
+    return {"origin": str(ui.base_url).rstrip("/"), "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors"}
+
+
 async def submit(ui: httpx.AsyncClient, page_url: str, kind: str, **fields: str) -> httpx.Response:
-    """Do what inbox.js does with an admin form: POST its fields as JSON with the page's headers."""
+    """Do what inbox.js does with an admin form: a same-origin fetch() POSTing its fields as JSON."""
     page = Page((await ui.get(page_url)).text)
     form = page.form(kind)
     assert form["attrs"]["method"] == "post"
     body = {k: v for k, v in {**form["fields"], **fields}.items() if v != ""}
-    return await ui.post(form["attrs"]["action"], json=body, headers=page.meta_headers)
+    return await ui.post(form["attrs"]["action"], json=body, headers=same_origin(ui))
 
 
 async def test_every_page_renders_with_one_h1_labelled_controls_and_strict_headers(
@@ -302,7 +303,7 @@ async def test_message_text_and_every_other_outside_value_render_inert(
     guests = await sms.client.lists.add('<b onmouseover="alert(1)">VIP</b>')
     await sms.client.lists.add_contact(guests.id, "61400000002")
     await sms.client.sms.send(message="Hi", list_id=guests.id)
-    await ui.post("/_sandbox/settings", json={"reply_callback": HOSTILE}, headers=ADMIN)  # not validated
+    await ui.post("/_sandbox/settings", json={"reply_callback": HOSTILE})  # not validated
     await sms.advance(5)
     for url in [*PAGES, f"{UI}/thread/61400000002", f"{UI}?q=<script>"]:
         for variant in ({}, {"partial": "1"}):
@@ -384,6 +385,28 @@ async def test_the_account_view_shows_balance_rate_limit_and_chaos_switches(anyi
         assert advance.status_code == 200
         assert "112.500 AUD" in (await ui.get(f"{UI}/account", params={"partial": "1"})).text
         await ui.aclose()
+
+
+async def test_ui_actions_pass_the_same_site_rules_and_other_sites_cannot_use_the_ui(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    await sms.client.sms.send(message="Hi", to=["61400000001"])
+    thread = f"{UI}/thread/61400000001"
+    assert (await submit(ui, thread, "inbound", message="From the page")).status_code == 200
+    form = Page((await ui.get(thread)).text).form("inbound")
+    fields = {**form["fields"], "message": "no script"}
+    as_form = await ui.post(form["attrs"]["action"], data=fields, headers=same_origin(ui))
+    assert as_form.status_code == 415  # why the page's actions need its script
+    elsewhere = {
+        "origin": "https://attacker.example",
+        "sec-fetch-site": "cross-site",
+        "sec-fetch-mode": "cors",
+    }
+    assert (await ui.post(form["attrs"]["action"], json=fields, headers=elsewhere)).status_code == 403
+    assert (await ui.get(UI, params={"partial": "1"}, headers=elsewhere)).status_code == 403
+    link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"}
+    assert (await ui.get(thread, headers=link)).status_code == 200  # a link to the inbox still opens
+    assert [r.text for r in sms.sandbox.state.responses] == ["From the page"]
 
 
 async def test_a_thread_url_must_be_a_number(ui: httpx.AsyncClient) -> None:

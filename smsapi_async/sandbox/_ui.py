@@ -9,7 +9,8 @@ Pages: the inbox (every SMS in and out, newest first, searchable), a thread per 
 callbacks the sandbox sent, the request log and the account. Each page has one live region which the
 script refreshes by polling the same URL with ``?partial=1``; the ``X-Live-Version`` header (a hash of
 the fragment) tells it whether anything changed. Actions (reply as a phone, top up, advance the clock)
-POST JSON to the admin endpoints under ``/_sandbox/`` with the headers :func:`admin_headers` names.
+are same-origin ``fetch`` POSTs of JSON to the admin endpoints under ``/_sandbox/``: what the sandbox's
+same-site rules (``_samesite.py``) let through. A plain form post would be refused, so they need the script.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from ._state import Account, Message, Recipient, State, datetime_text
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
 
-__all__ = ["UI_PATH", "UI_ROUTES", "admin_headers", "inbox_rows", "thread_items"]
+__all__ = ["UI_PATH", "UI_ROUTES", "inbox_rows", "thread_items"]
 
 UI_PATH = "/_sandbox/ui"
 MAX_ROWS = 200
@@ -54,15 +55,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
-
-
-def admin_headers() -> dict[str, str]:
-    """Headers the UI's script adds to every POST to an admin endpoint (its same-site credentials).
-
-    A custom header cannot be sent cross-site without a CORS preflight the sandbox never grants, so a
-    request carrying it comes from a page of the sandbox itself.
-    """
-    return {"X-Requested-With": "smsapi-sandbox-ui"}
 
 
 # -- what the pages show -------------------------------------------------------------------------
@@ -286,7 +278,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, iso=_iso, phone=_phone)
-    env.globals.update(ui=UI_PATH, admin_headers=admin_headers())
+    env.globals.update(ui=UI_PATH)
     return env
 
 

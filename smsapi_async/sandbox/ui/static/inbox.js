@@ -6,10 +6,6 @@
   const POLL_MS = 1000;
   const live = document.querySelector("[data-live]");
   const status = document.getElementById("live-status");
-  const adminHeaders = {};
-  for (const meta of document.querySelectorAll('meta[name="sandbox-admin-header"]')) {
-    adminHeaders[meta.dataset.header] = meta.content;
-  }
 
   function setStatus(state, text) {
     if (!status || status.dataset.state === state) return;
@@ -99,7 +95,8 @@
       const answer = await fetch(form.action, {
         method: "POST",
         credentials: "same-origin",
-        headers: { ...adminHeaders, "Content-Type": "application/json", Accept: "application/json" },
+        // A same-origin JSON POST: what the sandbox's same-site rules require of admin requests.
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify(body),
       });
       const data = await answer.json().catch(() => ({}));
