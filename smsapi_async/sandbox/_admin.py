@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._callbacks import UnusableUrl, check_callback_url
 from ._clock import VirtualClock
 from ._state import Account, datetime_text
 
@@ -76,6 +77,17 @@ def _number(data: dict[str, Any], name: str) -> float:
         return float(_get(data, name) or "")
     except ValueError:
         raise _AdminError(f"'{name}' must be a number") from None
+
+
+def _url(data: dict[str, Any], name: str) -> str:
+    """A callback URL setting: "" (none) or a URL a request can be made to."""
+    value = str(data.get(name) or "").strip()
+    if not value:
+        return ""
+    try:
+        return check_callback_url(value)
+    except UnusableUrl as exc:
+        raise _AdminError(f"'{name}' is not a usable http(s) URL: {exc}") from None
 
 
 def _account(sandbox: Sandbox, data: dict[str, Any]) -> Account:
@@ -165,9 +177,13 @@ async def _credit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> A
 
 async def _settings(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
     account = _account(sandbox, data)
-    for name in ("dlr_callback", "reply_callback", "link_hits_callback"):
-        if name in data:
-            setattr(account, name, str(data[name] or ""))
+    changes = {
+        name: _url(data, name)
+        for name in ("dlr_callback", "reply_callback", "link_hits_callback")
+        if name in data
+    }
+    for name, value in changes.items():
+        setattr(account, name, value)
     return {
         "dlr_callback": account.dlr_callback,
         "reply_callback": account.reply_callback,
@@ -180,7 +196,7 @@ async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, A
     contact_list = account.lists.get(int(_number(data, "list_id")))
     if contact_list is None:
         raise _AdminError("no such list", 404)
-    contact_list.forward_url = _get(data, "forward_url", required=False) or ""
+    contact_list.forward_url = _url(data, "forward_url")
     return {}
 
 
