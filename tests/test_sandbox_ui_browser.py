@@ -265,3 +265,14 @@ def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> No
         expect(page.get_by_text("Chaos on: over_limit.")).to_be_visible()
         expect(page.locator("table.chaos tr", has_text="429 OVER_LIMIT").locator(".badge")).to_have_text("on")
         assert sandbox.config.chaos.over_limit == 0.5
+        sandbox.inject_reply(FIRST, "Something to forget")
+        dialogs: list[str] = []
+        page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.get_by_role("button", name="Reset the sandbox").click()
+        assert dialogs == ["Forget every message, reply, list, callback and logged request?"]
+        assert len(sandbox.state.responses) == 1  # dismissed: nothing happened
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Reset the sandbox").click()
+        expect(page.get_by_text("The sandbox is back to its start.")).to_be_visible()
+        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        assert sandbox.state.responses == []
