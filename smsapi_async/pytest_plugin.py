@@ -11,8 +11,8 @@ Enable them in your ``conftest.py`` with ``pytest_plugins = ["smsapi_async.pytes
   your ``conftest.py`` for other accounts, delivery rules or a rate limit.
 
 The fixtures run on the event loop of whichever plugin runs the test, once per test: pytest-asyncio
-(``@pytest.mark.asyncio`` in strict mode, or any ``async def`` test in auto mode, on the test's loop
-scope) or anyio (``@pytest.mark.anyio``, once per ``anyio_backend``)::
+>= 0.24 (``@pytest.mark.asyncio`` in strict mode, or any ``async def`` test in auto mode, on the test's
+loop scope) or anyio (``@pytest.mark.anyio``, once per ``anyio_backend``)::
 
     @pytest.mark.asyncio
     async def test_welcome_sms_is_sent(sms_sandbox):

@@ -43,8 +43,8 @@ from respx.models import AllMockedAssertionError
 
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
-from ._signature import SIGNATURE_HEADER, callback_signature
 from .sandbox import AccountConfig, CallbackDelivery, Sandbox, SandboxConfig, VirtualClock, serve_in_thread
+from .webhooks import SIGNATURE_HEADER, sign_callback
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -55,11 +55,11 @@ __all__ = [
     "RespxSandbox",
     "SandboxHarness",
     "SystemClock",
+    "callback_request",
     "deliver_callback",
     "respx_sandbox",
     "sandbox_client",
     "served_sandbox_client",
-    "signed_callback_url",
 ]
 
 
@@ -167,16 +167,24 @@ async def served_sandbox_client(
 class RespxSandbox:
     """An in-process sandbox that respx puts behind the API's URL, and the handles to steer it.
 
+    Nothing runs in the background: callbacks and bulk imports that fall due are carried out by
+    :meth:`advance` (or :meth:`settle`), in the calling task. So the harness may be opened in one
+    task and closed in another (pytest-asyncio runs a fixture's setup and teardown as two tasks).
+
     Attributes:
         sandbox: the :class:`~smsapi_async.sandbox.Sandbox` (virtual time, callbacks, state).
         router: the ``respx.MockRouter`` holding the sandbox's routes.
         base_urls: the API roots routed to the sandbox.
+        any_credentials: whether unknown credentials get an account (else they get a 401).
+        callbacks_to: where callbacks go: an ASGI application (called in process), an httpx
+            transport, or ``None`` for the network as respx sees it. May be set at any time.
     """
 
     sandbox: Sandbox
     router: respx.MockRouter
     base_urls: tuple[str, ...]
     any_credentials: bool = True
+    callbacks_to: ASGIApp | httpx.AsyncBaseTransport | None = None
     _transport: httpx.ASGITransport = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -203,14 +211,19 @@ class RespxSandbox:
         return list(self.sandbox.callbacks.deliveries)
 
     async def advance(self, seconds: float) -> None:
-        """Move the sandbox's virtual time forward and wait until the callbacks due are sent."""
+        """Move the sandbox's virtual time forward, then send the callbacks due and wait for them."""
         self.sandbox.advance(seconds)
-        await self.sandbox.settle()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Carry out every callback and bulk import due by now, and wait until they are done."""
+        async with self.sandbox.running():
+            await self.sandbox.settle()
 
     def inject_reply(self, mobile: str, message: str, **options: Any) -> Any:
         """Simulate an SMS from ``mobile`` (a reply to the last message sent to it, or an inbound
-        SMS); see :meth:`Sandbox.inject_reply`. Its reply callback goes out at the next
-        :meth:`advance` (``advance(0)`` sends it without moving time)."""
+        SMS); see :meth:`Sandbox.inject_reply`. Its callback goes out at the next :meth:`settle`
+        or :meth:`advance`."""
         return self.sandbox.inject_reply(mobile, message, **options)
 
     def client(self, api_key: str | None = None, **options: Any) -> AsyncSmsClient:
@@ -250,14 +263,21 @@ class RespxSandbox:
         state.add_account(account, self.sandbox.clock.now())
 
 
-class _CallbacksThroughRespx(httpx.AsyncBaseTransport):
-    """The sandbox's callbacks, sent as the real platform sends them: through the network, which
-    respx intercepts. A URL no route answers is a failed attempt, not a crash of the sandbox."""
+class _CallbackDestination(httpx.AsyncBaseTransport):
+    """Where the sandbox's callbacks go: the harness's ``callbacks_to`` when set, else the network
+    as the real platform sends them, which respx intercepts. A URL that no route answers is a
+    failed attempt (retried on the documented schedule), not a crash of the sandbox."""
 
     def __init__(self) -> None:
+        self.harness: RespxSandbox | None = None
         self._network = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        destination = self.harness.callbacks_to if self.harness is not None else None
+        if isinstance(destination, httpx.AsyncBaseTransport):
+            return await destination.handle_async_request(request)
+        if destination is not None:
+            return await httpx.ASGITransport(app=destination).handle_async_request(request)
         try:
             return await self._network.handle_async_request(request)
         except AllMockedAssertionError as exc:
@@ -306,21 +326,17 @@ async def respx_sandbox(
     """
     urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
     base_urls = tuple(dict.fromkeys((DEFAULT_BASE_URL, *urls)))
+    patterns = [_route_pattern(url) for url in base_urls]
     if config is None:
         config = SandboxConfig(rate_limit=0)
-    if callbacks_to is None:
-        callback_transport: httpx.AsyncBaseTransport = _CallbacksThroughRespx()
-    elif isinstance(callbacks_to, httpx.AsyncBaseTransport):
-        callback_transport = callbacks_to
-    else:
-        callback_transport = httpx.ASGITransport(app=callbacks_to)
-    sandbox = Sandbox(config, clock=VirtualClock(time.time()), callback_transport=callback_transport)
-    own_router = router is None
+    # virtual time starts at the real now, so `send_at` values valid for the client are valid here
+    destination = _CallbackDestination()
+    sandbox = Sandbox(config, clock=VirtualClock(time.time()), callback_transport=destination)
     active_router = respx.MockRouter(assert_all_called=False) if router is None else router
-    harness = RespxSandbox(sandbox, active_router, base_urls, any_credentials)
+    harness = RespxSandbox(sandbox, active_router, base_urls, any_credentials, callbacks_to)
+    destination.harness = harness
     names = []
-    for url in base_urls:
-        pattern, prefix = _route_pattern(url)
+    for url, (pattern, prefix) in zip(base_urls, patterns, strict=True):
 
         async def answer(request: httpx.Request, prefix: str = prefix) -> httpx.Response:
             return await harness._answer(request, prefix)
@@ -329,12 +345,11 @@ async def respx_sandbox(
         active_router.route(name=name, **pattern).mock(side_effect=answer)
         names.append(name)
     try:
-        async with sandbox.running():
-            if own_router:
-                with active_router:
-                    yield harness
-            else:
+        if router is None:
+            with active_router:
                 yield harness
+        else:
+            yield harness
     finally:
         for name in names:
             active_router.pop(name, None)
@@ -343,16 +358,25 @@ async def respx_sandbox(
 # --- callbacks: what the platform sends to the application's receiver ------------------------------
 
 
-def signed_callback_url(
-    url: str, params: Mapping[str, str] | Sequence[tuple[str, str]], api_secret: str
-) -> tuple[str, dict[str, str]]:
-    """The URL and headers of a callback as the platform sends it: ``params`` appended to ``url``'s
-    query, signed with the account's API secret in ``x-transmitsms-signature``."""
+def callback_request(
+    url: str,
+    params: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    api_secret: str,
+    signature: str | None = None,
+) -> httpx.Request:
+    """The request the platform makes for a callback: a GET of ``url`` with ``params`` appended to
+    its query, signed with the account's API secret in ``x-transmitsms-signature`` (see
+    :func:`smsapi_async.webhooks.sign_callback`); ``signature`` replaces the computed one."""
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     parts = urlsplit(url)
     signed = parse_qsl(parts.query, keep_blank_values=True) + pairs
     full = urlunsplit(parts._replace(query=urlencode(signed, quote_via=quote)))
-    return full, {SIGNATURE_HEADER: callback_signature(signed, api_secret)}
+    if signature is None:
+        signature = sign_callback(signed, api_secret)
+    return httpx.Request(
+        "GET", full, headers={SIGNATURE_HEADER: signature, "user-agent": "smsapi-async-testing"}
+    )
 
 
 async def deliver_callback(
@@ -367,12 +391,11 @@ async def deliver_callback(
     platform signs it, and return its answer: to test a DLR or reply handler end to end.
 
     ``signature`` replaces the computed one (e.g. to check that a forged callback is refused). A
-    :class:`~smsapi_async.sandbox.CallbackDelivery` the sandbox recorded can be replayed with
-    ``deliver_callback(app, delivery.url, [], api_secret=...)``: its URL already holds its params.
+    :class:`~smsapi_async.sandbox.CallbackDelivery` the sandbox recorded can be replayed (a
+    duplicate, as the platform's retries make) with ``deliver_callback(app, delivery.url, [], ...)``:
+    its URL already holds its parameters.
     """
-    full_url, headers = signed_callback_url(url, params, api_secret)
-    if signature is not None:
-        headers[SIGNATURE_HEADER] = signature
+    request = callback_request(url, params, api_secret=api_secret, signature=signature)
     transport = to if isinstance(to, httpx.AsyncBaseTransport) else httpx.ASGITransport(app=to)
     async with httpx.AsyncClient(transport=transport) as http:
-        return await http.get(full_url, headers=headers)
+        return await http.send(request)

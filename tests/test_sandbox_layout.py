@@ -26,13 +26,13 @@ def _areas(folder: Path) -> set[str]:
 
 
 def calls_made_by(module: Path) -> set[str]:
-    """API call names a resource module passes to ``self._call`` / ``self._paginate``."""
+    """API call names a resource module passes to ``self._call`` / ``self._read`` / ``self._paginate``."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(module.read_text())):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("_call", "_paginate")
+            and node.func.attr in ("_call", "_read", "_paginate")
             and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)

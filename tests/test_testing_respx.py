@@ -13,9 +13,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from smsapi_async import AsyncSmsClient, AuthenticationError
-from smsapi_async._signature import verify_callback_signature
 from smsapi_async.sandbox import SandboxConfig
-from smsapi_async.testing import deliver_callback, respx_sandbox, signed_callback_url
+from smsapi_async.testing import callback_request, deliver_callback, respx_sandbox
+from smsapi_async.webhooks import verify_signature
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,7 @@ class Receiver:
 
         async def hook(request: Request) -> PlainTextResponse:
             signature = request.headers.get("x-transmitsms-signature", "")
-            if not verify_callback_signature(request.url.query, signature, self.secret):
+            if not verify_signature(request.url.query, signature, self.secret):
                 return PlainTextResponse("bad signature", status_code=403)
             self.received.append({"path": request.url.path, **request.query_params})
             return PlainTextResponse("ok")
@@ -190,9 +190,7 @@ async def test_callbacks_go_through_the_users_respx_routes_by_default() -> None:
         await sms.advance(5)
         assert hook.call_count == 1
         request = hook.calls.last.request
-        assert verify_callback_signature(
-            request.url.query, request.headers["x-transmitsms-signature"], APP_SECRET
-        )
+        assert verify_signature(request.url.query, request.headers["x-transmitsms-signature"], APP_SECRET)
 
 
 async def test_each_block_gets_a_fresh_sandbox_and_leaves_nothing_routed() -> None:
@@ -237,7 +235,8 @@ async def test_a_recorded_delivery_can_be_replayed_to_test_duplicates() -> None:
         assert receiver.received[0] == receiver.received[1]
 
 
-def test_signed_callback_url_keeps_the_urls_own_query_first() -> None:
-    url, headers = signed_callback_url("https://x.example/h?a=1", [("b", "2 3")], "s")
-    assert url == "https://x.example/h?a=1&b=2%203"
-    assert verify_callback_signature("a=1&b=2%203", headers["x-transmitsms-signature"], "s")
+def test_callback_request_keeps_the_urls_own_query_first() -> None:
+    request = callback_request("https://x.example/h?a=1", [("b", "2 3")], api_secret="s")
+    assert request.method == "GET"
+    assert str(request.url) == "https://x.example/h?a=1&b=2%203"
+    assert verify_signature("a=1&b=2%203", request.headers["x-transmitsms-signature"], "s")
