@@ -9,11 +9,19 @@ from collections.abc import Sequence
 import uvicorn
 
 from ._admin_cli import add_admin_arguments, run_admin, wants_admin
+from ._callbacks import UnusableUrl, check_callback_url
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
 from ._persist import StateStore
 from ._samesite import exposure_warning
 from ._sandbox import Sandbox
 from ._ui import UI_PATH
+
+
+def _callback_url(value: str) -> str:
+    try:
+        return check_callback_url(value)
+    except UnusableUrl as exc:
+        raise argparse.ArgumentTypeError(f"not a usable http(s) URL: {exc}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,9 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--jitter", type=float, default=0.0, help="max random delay before processing, seconds")
     add("--delivery-delay", type=float, default=2.0, help="seconds until a DLR (default 2)")
     add("--callback-retry-scale", type=float, default=0.01, help="factor on 1m/5m/1h/24h retries")
-    add("--dlr-callback", help="account default DLR callback URL")
-    add("--reply-callback", help="account default reply callback URL")
-    add("--link-hits-callback", help="account default link-hits callback URL")
+    add("--dlr-callback", type=_callback_url, help="account default DLR callback URL")
+    add("--reply-callback", type=_callback_url, help="account default reply callback URL")
+    add("--link-hits-callback", type=_callback_url, help="account default link-hits callback URL")
     add("--seed", type=int, help="seed for jitter and chaos")
     for fault in ("over-limit", "server-error", "drop-before", "drop-after", "slow"):
         add(f"--chaos-{fault}", type=float, default=0.0, metavar="P", help="probability 0..1")

@@ -17,18 +17,23 @@ refused before they get here (see ``_samesite.py``). Errors are
 * ``POST /_sandbox/settings``              ``{api_key?, dlr_callback?, reply_callback?, link_hits_callback?}``
   → the account's callback defaults
 * ``POST /_sandbox/list-automation``       ``{list_id, forward_url, api_key?}`` → ``{}``: list-action URL
+* ``POST /_sandbox/chaos``                 ``{over_limit?, server_error?, drop_before?, drop_after?, slow?,
+  slow_seconds?}`` → every chaos setting: switch faults on (probability per request) or off (0)
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._callbacks import UnusableUrl, check_callback_url
 from ._clock import VirtualClock
 from ._state import Account, datetime_text
 
@@ -72,6 +77,17 @@ def _number(data: dict[str, Any], name: str) -> float:
         return float(_get(data, name) or "")
     except ValueError:
         raise _AdminError(f"'{name}' must be a number") from None
+
+
+def _url(data: dict[str, Any], name: str) -> str:
+    """A callback URL setting: "" (none) or a URL a request can be made to."""
+    value = str(data.get(name) or "").strip()
+    if not value:
+        return ""
+    try:
+        return check_callback_url(value)
+    except UnusableUrl as exc:
+        raise _AdminError(f"'{name}' is not a usable http(s) URL: {exc}") from None
 
 
 def _account(sandbox: Sandbox, data: dict[str, Any]) -> Account:
@@ -161,9 +177,13 @@ async def _credit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> A
 
 async def _settings(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
     account = _account(sandbox, data)
-    for name in ("dlr_callback", "reply_callback", "link_hits_callback"):
-        if name in data:
-            setattr(account, name, str(data[name] or ""))
+    changes = {
+        name: _url(data, name)
+        for name in ("dlr_callback", "reply_callback", "link_hits_callback")
+        if name in data
+    }
+    for name, value in changes.items():
+        setattr(account, name, value)
     return {
         "dlr_callback": account.dlr_callback,
         "reply_callback": account.reply_callback,
@@ -176,8 +196,23 @@ async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, A
     contact_list = account.lists.get(int(_number(data, "list_id")))
     if contact_list is None:
         raise _AdminError("no such list", 404)
-    contact_list.forward_url = _get(data, "forward_url", required=False) or ""
+    contact_list.forward_url = _url(data, "forward_url")
     return {}
+
+
+CHAOS_SETTINGS = ("over_limit", "server_error", "drop_before", "drop_after", "slow", "slow_seconds")
+
+
+async def _chaos(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    changes = {name: _number(data, name) for name in CHAOS_SETTINGS if data.get(name) not in (None, "")}
+    if not all(math.isfinite(value) for value in changes.values()):
+        raise _AdminError("chaos settings must be finite numbers")
+    try:
+        chaos = attrs.evolve(sandbox.config.chaos, **changes)
+    except ValueError as exc:
+        raise _AdminError(str(exc)) from None
+    sandbox.config = attrs.evolve(sandbox.config, chaos=chaos)
+    return attrs.asdict(chaos)
 
 
 ADMIN_ROUTES = [
@@ -191,4 +226,5 @@ ADMIN_ROUTES = [
     _route("/_sandbox/credit", "POST", _credit),
     _route("/_sandbox/settings", "POST", _settings),
     _route("/_sandbox/list-automation", "POST", _list_automation),
+    _route("/_sandbox/chaos", "POST", _chaos),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -12,15 +13,16 @@ import anyio
 import httpx
 
 from ._app import build_app
-from ._callbacks import CallbackQueue
+from ._callbacks import CallbackQueue, DlrDue, Job
 from ._chaos import SlidingWindowLimiter
 from ._clock import FunctionClock, SandboxClock, VirtualClock, WallClock
 from ._config import SandboxConfig
-from ._lifecycle import receive_inbound, recipient_status, record_link_hit
+from ._lifecycle import fire_dlr, receive_inbound, recipient_status, record_link_hit
 from ._persist import StateStore
 from ._phone import normalise
 from ._samesite import normalise_hosts
 from ._state import Account, Response, State, datetime_text
+from .handlers.lists import run_bulk_import
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -63,7 +65,13 @@ class Sandbox:
             clock = FunctionClock(clock)
         self.clock: SandboxClock = clock
         self.rng = random.Random(self.config.seed)
-        self.callbacks = CallbackQueue(self.config, self.clock, callback_transport)
+        self.callbacks = CallbackQueue(
+            self.config,
+            self.clock,
+            callback_transport,
+            run_job=self._run_job,
+            run_import=functools.partial(run_bulk_import, self),
+        )
         self.limiter = SlidingWindowLimiter(self.config.rate_limit)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         saved = store.load() if store is not None else None
@@ -80,6 +88,10 @@ class Sandbox:
         if self._app is None:
             self._app = build_app(self)
         return self._app
+
+    def _run_job(self, job: Job) -> None:
+        if isinstance(job, DlrDue):
+            fire_dlr(self, job)
 
     async def run_background(self) -> None:
         """Deliver callbacks and run bulk imports until cancelled."""

@@ -4,9 +4,9 @@ of URL parameters. Handler modules import from here, never from each other."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from .._callbacks import UnusableUrl, check_callback_url
 from .._lifecycle import delivery_stats
 from .._params import ApiFailure, Context, Params, field_invalid
 from .._phone import normalise
@@ -23,8 +23,6 @@ __all__ = [
     "summary",
     "url_param",
 ]
-
-_URL = re.compile(r"https?://[^\s]+\Z", re.IGNORECASE)
 
 
 def num(value: str | None) -> int | str | None:
@@ -76,11 +74,14 @@ def owned_number(ctx: Context, p: Params, name: str = "number") -> VirtualNumber
 
 
 def url_param(p: Params, name: str) -> str:
-    """An optional http(s) URL parameter ("" when absent)."""
-    value = p.text(name) or ""
-    if value and not _URL.match(value.strip()):
-        raise field_invalid(f"Field '{name}' must be a valid http(s) URL")
-    return value.strip()
+    """An optional http(s) URL parameter ("" when absent or blank) that a request can be made to."""
+    value = (p.text(name) or "").strip()
+    if not value:
+        return ""
+    try:
+        return check_callback_url(value)
+    except UnusableUrl:
+        raise field_invalid(f"Field '{name}' must be a valid http(s) URL") from None
 
 
 def summary(ctx: Context, message: Message, *, with_text: bool = False) -> dict[str, Any]:

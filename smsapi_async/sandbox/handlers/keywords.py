@@ -11,7 +11,7 @@ from typing import Any
 from .._params import ApiFailure, Context, Handler, Params, paginate, with_items
 from .._phone import normalise
 from .._state import MONTH, ContactList, Keyword, date_text
-from ._shared import find_list, num, owned_number
+from ._shared import find_list, num, owned_number, url_param
 
 __all__ = ["HANDLERS"]
 
@@ -32,17 +32,22 @@ def _keyword_view(k: Keyword) -> dict[str, Any]:
     }
 
 
-def _apply_keyword(ctx: Context, p: Params, k: Keyword) -> None:
+def _keyword_changes(ctx: Context, p: Params) -> dict[str, Any]:
+    """The attributes the call sets, all validated before anything changes."""
+    changes: dict[str, Any] = {}
     if "reference" in p:
-        k.reference = p.text("reference", max_len=100) or ""
-    for name in ("welcome_message", "forward_url", "forward_sms", "forward_email"):
+        changes["reference"] = p.text("reference", max_len=100) or ""
+    for name in ("welcome_message", "forward_sms", "forward_email"):
         if name in p:
-            setattr(k, name, p.text(name) or "")
+            changes[name] = p.text(name) or ""
+    if "forward_url" in p:
+        changes["forward_url"] = url_param(p, "forward_url")
     for name in ("members_message", "member_message"):
         if name in p:
-            k.member_message = p.text(name) or ""
+            changes["member_message"] = p.text(name) or ""
     if p.integer("list_id"):
-        k.list_id = find_list(ctx, p.required_int("list_id")).id
+        changes["list_id"] = find_list(ctx, p.required_int("list_id")).id
+    return changes
 
 
 def add_keyword(ctx: Context, p: Params) -> dict[str, Any]:
@@ -50,13 +55,14 @@ def add_keyword(ctx: Context, p: Params) -> dict[str, Any]:
     vn = owned_number(ctx, p)
     if any(k.keyword == word and k.number == vn.number for k in ctx.account.keywords):
         raise ApiFailure("KEY_EXISTS", "This keyword already exists on this number")
-    keyword = Keyword(ctx.sandbox.state.next_id("keyword"), word, vn.number, ctx.now)
-    _apply_keyword(ctx, p, keyword)
+    changes = _keyword_changes(ctx, p)
+    status = "open" if p.boolean("activate", True) else "closed"
+    keyword = Keyword(ctx.sandbox.state.next_id("keyword"), word, vn.number, ctx.now, **changes)
     if not keyword.list_id:
         auto = ContactList(ctx.sandbox.state.next_id("list"), f"auto list for keyword {word}", None)
         ctx.account.lists[auto.id] = auto
         keyword.list_id = auto.id
-    keyword.status = "open" if p.boolean("activate", True) else "closed"
+    keyword.status = status
     ctx.account.keywords.append(keyword)
     return _keyword_view(keyword)
 
@@ -67,10 +73,12 @@ def edit_keyword(ctx: Context, p: Params) -> dict[str, Any]:
     keyword = next((k for k in ctx.account.keywords if k.keyword == word and k.number == vn.number), None)
     if keyword is None:
         raise ApiFailure("NOT_FOUND", "Keyword does not exist")
-    _apply_keyword(ctx, p, keyword)
+    changes = _keyword_changes(ctx, p)
     if p.text("status"):
         status = p.choice("status", ("open", "closed", "active", "inactive"), "open")
-        keyword.status = "open" if status in ("open", "active") else "closed"
+        changes["status"] = "open" if status in ("open", "active") else "closed"
+    for name, value in changes.items():
+        setattr(keyword, name, value)
     return _keyword_view(keyword)
 
 

@@ -16,19 +16,25 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import httpx
 
-from .._callbacks import AsyncJob
+from .._callbacks import BulkImportJob, UnusableUrl, check_callback_url
 from .._lifecycle import emit_list_action
 from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
 from .._phone import normalise
 from .._state import Account, BulkImport, Contact, ContactList, datetime_text
 from ._shared import find_list, num
 
-__all__ = ["HANDLERS"]
+if TYPE_CHECKING:
+    from .._sandbox import Sandbox
+
+__all__ = ["HANDLERS", "run_bulk_import"]
+
+logger = logging.getLogger("smsapi_async.sandbox")
 
 MAX_LIST_NAME = 255
 MAX_CSV_BYTES = 5_000_000
@@ -226,7 +232,7 @@ def _decode_data_url(url: str) -> bytes:
 
 
 def _import(
-    ctx: Context, account: Account, contact_list: ContactList, content: bytes, progress: BulkImport
+    sandbox: Sandbox, account: Account, contact_list: ContactList, content: bytes, progress: BulkImport
 ) -> None:
     rows = [r for r in csv.reader(io.StringIO(content.decode("utf-8-sig", "replace"))) if r]
     names = {name.lower(): n for n, name in contact_list.fields.items()}
@@ -241,7 +247,7 @@ def _import(
         mobile_col, first, last = 2, 0, 1
         custom = {3 + i: n for i, n in enumerate(sorted(contact_list.fields))}
     progress.importlength = len(rows)
-    now = ctx.sandbox.clock.now()
+    now = sandbox.clock.now()
     for row in rows:
         cell = row[mobile_col].strip() if mobile_col < len(row) else ""
         msisdn = normalise(cell, progress.countrycode) if cell else None
@@ -258,7 +264,7 @@ def _import(
             contact = Contact(list_id=contact_list.id, msisdn=msisdn, created_at=now)
             contact_list.members[msisdn] = contact
             progress.imported += 1
-            emit_list_action(ctx.sandbox, account, contact_list, contact, "add", now=now)
+            emit_list_action(sandbox, account, contact_list, contact, "add", now=now)
         if first is not None and first < len(row):
             contact.first_name = row[first].strip()
         if last is not None and last < len(row):
@@ -271,9 +277,11 @@ def _import(
 
 def add_contacts_bulk(ctx: Context, p: Params) -> dict[str, Any]:
     file_url = p.required_text("file_url", max_len=2_000_000).strip()
-    lowered = file_url.lower()
-    if not lowered.startswith(("http://", "https://", "data:")):
-        raise field_invalid("Field 'file_url' must be a http(s) URL")
+    if not file_url.lower().startswith("data:"):
+        try:
+            file_url = check_callback_url(file_url)
+        except UnusableUrl:
+            raise field_invalid("Field 'file_url' must be a http(s) URL") from None
     list_id = p.integer("list_id")
     if list_id:
         contact_list = find_list(ctx, list_id)
@@ -282,25 +290,41 @@ def add_contacts_bulk(ctx: Context, p: Params) -> dict[str, Any]:
         contact_list = new_list(ctx, p.required_text("name", max_len=255), p.custom_fields())
     else:
         raise field_invalid("You must provide either 'list_id' or 'name'")
-    account = ctx.account
     progress = BulkImport(contact_list.id, ctx.now, 0.0, 0, 0, 0, 0, 0, p.text("countrycode"))
-    account.imports[contact_list.id] = progress
-
-    async def run(client: httpx.AsyncClient) -> None:
-        try:
-            if lowered.startswith("data:"):
-                content = _decode_data_url(file_url)
-            else:
-                response = await client.get(file_url, follow_redirects=False)
-                response.raise_for_status()
-                content = response.content[:MAX_CSV_BYTES]
-            _import(ctx, account, contact_list, content, progress)
-        except (httpx.HTTPError, OSError, ValueError):
-            progress.failed = True
-            progress.finished = ctx.sandbox.clock.now()
-
-    ctx.sandbox.callbacks.schedule(ctx.now, AsyncJob(run))
+    ctx.account.imports[contact_list.id] = progress
+    ctx.sandbox.callbacks.schedule(ctx.now, BulkImportJob(ctx.account.id, contact_list.id, file_url))
     return {"list_id": contact_list.id}
+
+
+async def _download(client: httpx.AsyncClient, url: str) -> bytes:
+    if url.lower().startswith("data:"):
+        return _decode_data_url(url)
+    async with client.stream("GET", url, follow_redirects=False) as response:
+        response.raise_for_status()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= MAX_CSV_BYTES:
+                break
+    return b"".join(chunks)[:MAX_CSV_BYTES]
+
+
+async def run_bulk_import(sandbox: Sandbox, job: BulkImportJob, client: httpx.AsyncClient) -> None:
+    """Fetch and import the CSV of an ``add-contacts-bulk`` call (run by the callback worker)."""
+    account = sandbox.state.accounts.get(job.account_id)
+    contact_list = account.lists.get(job.list_id) if account else None
+    progress = account.imports.get(job.list_id) if account else None
+    if account is None or contact_list is None or progress is None:
+        return  # the list was removed before its import ran
+    try:
+        content = await _download(client, job.file_url)
+        _import(sandbox, account, contact_list, content, progress)
+    except Exception as exc:
+        logger.warning("sandbox bulk import into list %d failed: %s", job.list_id, exc)
+        progress.failed = True
+        progress.finished = sandbox.clock.now()
 
 
 def add_contacts_bulk_progress(ctx: Context, p: Params) -> dict[str, Any]:

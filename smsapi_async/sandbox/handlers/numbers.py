@@ -13,7 +13,7 @@ from typing import Any
 from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
 from .._phone import normalise
 from .._state import VirtualNumber
-from ._shared import find_list, money, num, owned_number
+from ._shared import find_list, money, num, owned_number, url_param
 
 __all__ = ["HANDLERS"]
 
@@ -55,10 +55,11 @@ def lease_number(ctx: Context, p: Params) -> dict[str, Any]:
             raise field_invalid("This number is not available for lease.")
     else:
         number = next(state.available_numbers())
+    forward_url = url_param(p, "forward_url") or url_param(p, "url")
     price = ctx.sandbox.config.number_price
     if price > ctx.account.balance + 1e-9:
         raise ApiFailure("LEDGER_ERROR", "Insufficient funds to lease this number")
-    vn = VirtualNumber(number, price, ctx.now, forward_url=p.text("forward_url") or p.text("url") or "")
+    vn = VirtualNumber(number, price, ctx.now, forward_url=forward_url)
     ctx.account.numbers[number] = vn
     state.record_transaction(ctx.account, ctx.now, -price, description=f"Number Lease - {number}", type_id=5)
     view = _number_view(vn)
@@ -67,11 +68,16 @@ def lease_number(ctx: Context, p: Params) -> dict[str, Any]:
 
 def edit_number_options(ctx: Context, p: Params) -> dict[str, Any]:
     vn = owned_number(ctx, p)
+    changes: dict[str, Any] = {}
     if p.integer("list_id"):
-        vn.list_id = find_list(ctx, p.required_int("list_id")).id
-    for name in ("forward_email", "forward_sms", "forward_url", "welcome_message", "members_message"):
+        changes["list_id"] = find_list(ctx, p.required_int("list_id")).id
+    for name in ("forward_email", "forward_sms", "welcome_message", "members_message"):
         if name in p:
-            setattr(vn, name, p.text(name) or "")
+            changes[name] = p.text(name) or ""
+    if "forward_url" in p:
+        changes["forward_url"] = url_param(p, "forward_url")
+    for name, value in changes.items():  # all validated first: an error changes nothing
+        setattr(vn, name, value)
     return {}
 
 
