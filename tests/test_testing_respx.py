@@ -290,3 +290,13 @@ async def test_callbacks_to_a_transport_and_changed_midway() -> None:
         await sms.advance(5)
         assert [dlr["mobile"] for dlr in first.received] == ["61491570151"]
         assert [dlr["mobile"] for dlr in second.received] == ["61491570152"]
+
+
+async def test_a_sandbox_rate_limit_counts_virtual_time_which_advance_moves() -> None:
+    auth = httpx.BasicAuth(APP_KEY, APP_SECRET)
+    async with respx_sandbox(SandboxConfig(rate_limit=1)) as sms, httpx.AsyncClient(auth=auth) as http:
+        url = "https://api.transmitsms.com/get-balance.json"
+        assert (await http.post(url)).status_code == 200
+        assert (await http.post(url)).status_code == 429  # same virtual second, whatever the real time
+        await sms.advance(1)
+        assert (await http.post(url)).status_code == 200
