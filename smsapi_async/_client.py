@@ -9,7 +9,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -156,10 +156,15 @@ class AsyncSmsClient:
         self._auth = httpx.BasicAuth(key, secret)
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
+        if limiter is not None and getattr(limiter, "key", "") is None and hasattr(limiter, "for_account"):
+            limiter = limiter.for_account(key)  # a shared limiter not yet named: this account's
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
         on_sent = getattr(limiter, "request_sent", None)
         self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
+        # a shared limiter (RedisRateLimiter) pushes pauses and late sends to the other processes
+        flush = getattr(limiter, "flush", None)
+        self._flush_limiter: Callable[[], Awaitable[None]] | None = flush if callable(flush) else None
         self._max_retries = _check_max_retries(max_retries)
         self._max_retry_wait = _check_max_retry_wait(max_retry_wait)
         self._timeout: float | httpx.Timeout | None = None  # None: the HTTP client's own
@@ -228,6 +233,9 @@ class AsyncSmsClient:
         clock (none if this client has none). A custom limiter cannot be copied, so then pass
         ``limiter=`` (a limiter, or ``None`` for no limiting).
         """
+        for_account = getattr(self._limiter, "for_account", None)
+        if limiter is _Inherit.LIMITER and callable(for_account):
+            limiter = for_account(api_key)  # a shared limiter: the same store, this account's key
         if limiter is _Inherit.LIMITER:
             own = self._limiter
             if own is not None and not isinstance(own, RateLimiter):
@@ -331,6 +339,8 @@ class AsyncSmsClient:
                     self._max_retries,
                 )
                 self._limiter.pause(delay)
+                if self._flush_limiter is not None:
+                    await self._flush_limiter()
             else:
                 log.info(
                     "%s: %s; retrying in %.2f s (retry %d of %d)",
@@ -395,6 +405,8 @@ class AsyncSmsClient:
         # httpcore's trace hook: tell the limiter when the request really leaves (after any handshake)
         if self._on_sent is not None and event.endswith(".send_request_headers.started"):
             self._on_sent()
+            if self._flush_limiter is not None:
+                await self._flush_limiter()
 
     @staticmethod
     def _unknown_unless_safe(
