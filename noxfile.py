@@ -7,7 +7,7 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-SOURCES = ["smsapi_async", "tests", "benchmarks", "noxfile.py"]
+SOURCES = ["smsapi_async", "tests", "benchmarks", "noxfile.py", "examples"]
 
 
 @nox.session
@@ -31,6 +31,7 @@ def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[test]", "mypy>=1.10")
     session.run("mypy")
     session.run("mypy", "--strict", "tests/sample_usage.py")  # the public API as a user's script sees it
+    session.run("mypy", "--strict", "examples/fastapi_booking")  # a user's app and its tests
 
 
 @nox.session

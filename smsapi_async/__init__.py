@@ -11,6 +11,7 @@ Everything public is importable from here; modules starting with ``_`` are priva
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._analysis import MAX_PARTS, ForcingCharacter, MessageAnalysis, analyze, render_placeholders
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
 from ._exceptions import (
@@ -103,6 +104,7 @@ __all__ = [
     "IMPORT_STATUSES",
     "KEYWORD_STATUSES",
     "MAX_MESSAGE_LENGTH",
+    "MAX_PARTS",
     "MAX_RECIPIENTS",
     "MESSAGE_TYPES",
     "NUMBER_STATUSES",
@@ -125,6 +127,7 @@ __all__ = [
     "DeliveryStatus",
     "EmailSmsResult",
     "FakeClock",
+    "ForcingCharacter",
     "FormattedNumber",
     "ImportProgress",
     "InsufficientFundsError",
@@ -135,6 +138,7 @@ __all__ = [
     "Limiter",
     "ListFieldsUpdate",
     "ListSummary",
+    "MessageAnalysis",
     "MessageInfo",
     "MessageLogEntry",
     "MessageStats",
@@ -166,5 +170,7 @@ __all__ = [
     "VirtualNumber",
     "__version__",
     "account_key",
+    "analyze",
     "count_parts",
+    "render_placeholders",
 ]

@@ -10,6 +10,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
@@ -38,6 +39,7 @@ from .resources.lists import ListsResource
 from .resources.numbers import NumbersResource
 from .resources.resellers import ResellersResource
 from .resources.sms import SmsResource
+from .webhooks._verify import DEFAULT_URL_TTL, sign_callback_url
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
 
@@ -93,6 +95,18 @@ def _check_max_retry_wait(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise InvalidRequestError(f"max_retry_wait must be >= 0 seconds, got {value!r}")
     return float(value)
+
+
+def _check_limiter(limiter: object) -> None:
+    # a 429 must be able to quiet every caller of the account, so a limiter without pause() would
+    # only fail on the first 429, far from here
+    missing = [name for name in ("acquire", "pause") if not callable(getattr(limiter, name, None))]
+    if missing:
+        raise InvalidRequestError(
+            f"limiter= needs async acquire() and pause(seconds) methods; {limiter!r} has no "
+            f"{' or '.join(missing)}. Use smsapi_async.RateLimiter (it also tracks when requests "
+            "really leave), or wrap your limiter in a class that adds them."
+        )
 
 
 def _mask(key: str) -> str:
@@ -154,8 +168,11 @@ class AsyncSmsClient:
         self._format = response_format
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
+        self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
+        elif limiter is not None:
+            _check_limiter(limiter)
         if limiter is not None and getattr(limiter, "key", "") is None and hasattr(limiter, "for_account"):
             limiter = limiter.for_account(key)  # a shared limiter not yet named: this account's
         self._limiter = limiter
@@ -259,6 +276,20 @@ class AsyncSmsClient:
             http_client=self._http,
         )
 
+    def callback_url(self, base: str, *, ttl: float | timedelta = DEFAULT_URL_TTL) -> str:
+        """``base`` with an expiring token that :class:`~smsapi_async.webhooks.CallbackReceiver`
+        (or :func:`~smsapi_async.webhooks.verify_callback_url`) checks, for ``dlr_callback``,
+        ``reply_callback`` and the other callback URLs::
+
+            url = client.callback_url("https://shop.example.com/sms-hooks?shop=7", ttl=timedelta(days=5))
+            await client.sms.send(message="Hi", to=["61400000001"], dlr_callback=url)
+
+        The token is an HMAC keyed from this account's API secret over the URL's parameters and
+        the expiry (``ttl`` seconds or a ``timedelta`` from now); choose a ``ttl`` longer than the
+        message's validity plus a day of the platform's retries. The secret itself is not in the URL.
+        """
+        return sign_callback_url(base, self._secret.value, ttl=ttl)
+
     @property
     def base_url(self) -> str:
         """The API root requests go to."""
@@ -316,6 +347,7 @@ class AsyncSmsClient:
         waited = 0.0
         while True:
             if self._limiter is not None:
+                waited += self._check_pause(name, waited)
                 await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
             try:
@@ -325,12 +357,18 @@ class AsyncSmsClient:
                 cause = retry.__cause__ if retry.__cause__ is not error else None
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
+            rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
+            if rate_limited:
+                # the server asked the whole account to be quiet, whether or not this caller retries
+                self._limiter.pause(delay)  # type: ignore[union-attr]
+                if self._flush_limiter is not None:  # a shared limiter tells the other processes
+                    await self._flush_limiter()
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
                 raise error from cause
             retries += 1
-            waited += delay
-            if isinstance(error, RateLimitError) and self._limiter is not None:
+            if rate_limited:
+                # the pause is counted against max_retry_wait by _check_pause before the resend
                 log.info(
                     "%s: rate limited; pausing the limiter %.2f s (retry %d of %d)",
                     name,
@@ -338,10 +376,8 @@ class AsyncSmsClient:
                     retries,
                     self._max_retries,
                 )
-                self._limiter.pause(delay)
-                if self._flush_limiter is not None:
-                    await self._flush_limiter()
             else:
+                waited += delay
                 log.info(
                     "%s: %s; retrying in %.2f s (retry %d of %d)",
                     name,
@@ -351,6 +387,23 @@ class AsyncSmsClient:
                     self._max_retries,
                 )
                 await self._clock.sleep(delay)
+
+    def _check_pause(self, name: str, waited: float) -> float:
+        """Seconds this call will wait out a pause of the limiter; fail fast if beyond its budget."""
+        paused_for = getattr(self._limiter, "paused_for", None)
+        paused = paused_for() if callable(paused_for) else 0.0
+        if not paused > 0:
+            return 0.0
+        if waited + paused > self._max_retry_wait:
+            log.info("%s: not sent: the limiter is paused %.2f s, beyond max_retry_wait", name, paused)
+            raise RateLimitError(
+                "OVER_LIMIT",
+                f"not sent: the server rate-limited this account and every call is paused for "
+                f"{paused:.1f} s more, beyond this call's max_retry_wait ({self._max_retry_wait:g} s)",
+                None,
+                name,
+            )
+        return float(paused)
 
     async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
         started = time.perf_counter()
@@ -447,6 +500,18 @@ class AsyncSmsClient:
 def exc_text(exc: SmsApiError) -> str:
     """The human part of an error, for re-wrapping it."""
     return exc.description if isinstance(exc, ApiError) and isinstance(exc.description, str) else str(exc)
+
+
+class _Hidden:
+    """A secret kept out of reprs, logs and tracebacks' locals."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
 
 
 class _Retryable(Exception):

@@ -244,3 +244,13 @@ class OutcomeUnknownError(TransportError):
     def __init__(self, message: str, *, call: str | None = None, status_code: int | None = None):
         self.status_code = status_code
         super().__init__(message, call=call)
+
+    @classmethod
+    def after(cls, call: str, what: str, *, status_code: int | None = None) -> OutcomeUnknownError:
+        """The error for ``call`` when ``what`` went wrong after its request may have left."""
+        return cls(
+            f"{call}: {what}; the call changes state and may or may not have taken effect, "
+            "so it was not resent. Check its result (e.g. the reporting calls) before retrying.",
+            call=call,
+            status_code=status_code,
+        )

@@ -34,6 +34,7 @@ place on, so no capacity leaks and no one is stranded.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -123,6 +124,12 @@ class RateLimiter:
             raise InvalidRequestError(f"rate must be a number of calls per second, got {rate!r}")
         if not (math.isfinite(rate) and rate > 0):
             raise InvalidRequestError(f"rate must be positive and finite, got {rate!r}")
+        if rate > 1 and not float(rate).is_integer():
+            # 2.5/s spaced evenly puts 3 grants in some 1-second windows: the server would refuse one
+            raise InvalidRequestError(
+                f"rate must be a whole number of calls per second (or below 1, e.g. 0.5 for one call "
+                f"every 2 s), got {rate!r}"
+            )
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise InvalidRequestError(f"burst must be an integer >= 1, got {burst!r}")
         if not (isinstance(safety_margin, (int, float)) and 0 <= safety_margin < 1):
@@ -176,9 +183,19 @@ class RateLimiter:
         return not self._waiters and self._clock.now() >= self._ready_at()
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller of this limiter for ``seconds`` from now (extends, never shortens)."""
-        if not math.isfinite(seconds) or seconds < 0:
-            raise InvalidRequestError(f"pause needs a non-negative number of seconds, got {seconds!r}")
+        """Hold every caller of this limiter for ``seconds`` from now (extends, never shortens).
+
+        Raises:
+            InvalidRequestError: ``seconds`` is not a real, finite, non-negative number (``bool``,
+                ``None``, strings and NaN are refused).
+        """
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, numbers.Real)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise InvalidRequestError(f"pause needs a finite number of seconds >= 0, got {seconds!r}")
         self._paused_until = max(self._paused_until, self._clock.now() + seconds)
 
     def request_sent(self, at: float | None = None) -> None:

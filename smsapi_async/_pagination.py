@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from ._convert import as_list, to_int
+from ._convert import as_list, field, reading, to_int
 from ._exceptions import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -113,14 +113,20 @@ class AsyncPaginator(Generic[T]):
         """Fetch page ``number`` (1-based) with this paginator's page size."""
         _check_positive("page", number)
         data = await self._client.call(self._call, self._params, page=number, max=self._page_size)
+        with reading(self._call):
+            return self._page(data, number)
+
+    def _page(self, data: dict[str, Any], number: int) -> Page[T]:
         block = data.pop("page", None)
         raw_items = data.pop(self._spec.items_key, None)
         items = tuple(self._convert(item) for item in as_list(raw_items))
-        totals = {key: to_int(data.pop(key)) for key in self._spec.total_keys if key in data}
+        totals = {key: field(key, to_int, data) for key in self._spec.total_keys if key in data}
+        for key in totals:
+            del data[key]
         page_number, page_count = number, 1 if items else 0
         if isinstance(block, Mapping):
-            page_number = to_int(block.get("number")) or number
-            page_count = to_int(block.get("count"))
+            page_number = field("number", to_int, block, owner="page") or number
+            page_count = field("count", to_int, block, owner="page")
         return Page(items=items, number=page_number, count=page_count, totals=totals, data=data)
 
     async def first_page(self) -> Page[T]:

@@ -64,7 +64,7 @@ def parse_body(
             raise fail("XML nested too deeply") from None
         return data if data is not None else {}
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_int=_parse_int)
     except UnicodeDecodeError:
         raise fail("response is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -74,6 +74,15 @@ def parse_body(
     if not isinstance(data, dict):
         raise fail(f"JSON body is a {type(data).__name__}, expected an object")
     return data
+
+
+_MAX_INT_DIGITS = 40
+
+
+def _parse_int(text: str) -> int | str:
+    """A JSON integer; one too long to be any real value stays text, for its field to refuse by name
+    (and so that nothing ever does arithmetic on, or prints, a 5 000-digit integer)."""
+    return int(text) if len(text) <= _MAX_INT_DIGITS else text
 
 
 class XmlTooDeepError(ValueError):

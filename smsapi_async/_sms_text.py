@@ -19,12 +19,17 @@ from ._exceptions import InvalidRequestError
 
 __all__ = [
     "GSM7",
+    "GSM_CHARACTERS",
+    "GSM_EXTENSION",
     "MAX_MESSAGE_LENGTH",
     "MAX_RECIPIENTS",
+    "MULTI_PART",
+    "SINGLE_PART",
     "UCS2",
     "SmsParts",
     "check_email",
     "check_message",
+    "check_parts",
     "check_sender",
     "check_url",
     "count_parts",
@@ -49,6 +54,15 @@ _GSM_EXTENSION: Final = frozenset("\f^{}\\[]~|€")
 
 _SINGLE = {GSM7: 160, UCS2: 70}
 _MULTI = {GSM7: 153, UCS2: 67}
+
+GSM_EXTENSION: Final = _GSM_EXTENSION
+"""GSM-7 extension-table characters: each takes two septets (an escape plus the character)."""
+GSM_CHARACTERS: Final = _GSM_BASIC | _GSM_EXTENSION
+"""Every character the GSM-7 alphabet can carry (basic table and extension table)."""
+SINGLE_PART: Final = _SINGLE
+"""Units one single-part message carries, by encoding."""
+MULTI_PART: Final = _MULTI
+"""Units each part of a multi-part message carries, by encoding (the rest is the concatenation header)."""
 
 
 class SmsParts(NamedTuple):
@@ -96,6 +110,21 @@ def check_message(message: object) -> str:
     if len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidRequestError(
             f"message is {len(message)} characters; send-sms accepts at most {MAX_MESSAGE_LENGTH}"
+        )
+    return message
+
+
+def check_parts(message: str, max_parts: object) -> str:
+    """``message``, unless it takes more than ``max_parts`` SMS parts (``None``: no limit)."""
+    if max_parts is None:
+        return message
+    if isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1:
+        raise InvalidRequestError(f"max_parts must be a whole number >= 1, got {max_parts!r}")
+    encoding, parts = count_parts(message)
+    if parts > max_parts:
+        raise InvalidRequestError(
+            f"message takes {parts} {encoding} parts, more than max_parts={max_parts}"
+            + (" (it holds characters outside GSM-7; see analyze())" if encoding == UCS2 else "")
         )
     return message
 

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from . import AsyncSmsClient, RateLimiter
 from ._signature import SIGNATURE_HEADER, verify_callback_signature
 from .sandbox import Sandbox, SandboxConfig, serve_app_in_thread, serve_in_thread
+from .sandbox._ui import UI_PATH
 
 __all__ = ["CallbackReceiver", "main", "run"]
 
@@ -90,6 +91,7 @@ async def run(out: Callable[[str], object] = print) -> dict[str, int]:
         tell.step("Sandbox")
         tell.say(f"API at {api_url} (2 calls/s per account, like the real one)")
         tell.say(f"callback receiver at {hooks_url}")
+        tell.say(f"inbox at {api_url}{UI_PATH} (open it while the demo runs)")
         async with AsyncSmsClient(account.api_key, account.api_secret, base_url=api_url) as client:
             counts = await _tour(client, api_url, hooks_url, receiver, tell)
         rejected = sum(1 for entry in sandbox.requests if entry.get("status") == 429)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import smsapi_async.models
 from smsapi_async import ResponseParseError
 from smsapi_async._convert import (
+    INT64_MAX,
+    INT64_MIN,
+    ConversionError,
     api_field,
     as_list,
     extra_field,
@@ -153,3 +159,120 @@ def test_from_api_turns_unconvertible_values_into_a_parse_error() -> None:
 
 def test_date_only_values() -> None:
     assert to_date("2020-06-26") == date(2020, 6, 26)
+
+
+# --- hostile numbers: bounded time, bounded range, one error type ---------------------------------
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(10**60), max_value=10**60),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=80),
+    st.from_regex(r"[+-]?[0-9]{0,30}(\.[0-9]{0,30})?([eE][+-]?[0-9]{1,12})?", fullmatch=True),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+)
+
+
+@pytest.mark.parametrize("convert", [to_int, to_decimal, to_bool, to_datetime, to_date, to_str, to_msisdn])
+@given(value=json_values)
+def test_converters_accept_or_refuse_with_one_error_type(convert: Any, value: object) -> None:
+    try:
+        convert(value)
+    except ConversionError:
+        return
+    except (ValueError, OverflowError) as exc:  # the datetime module's own refusals
+        error: Exception | None = exc
+    else:
+        return
+    assert convert in (to_datetime, to_date), error
+
+
+@given(st.integers(min_value=INT64_MIN, max_value=INT64_MAX))
+def test_every_64_bit_integer_is_read_in_every_spelling(value: int) -> None:
+    assert to_int(value) == to_int(str(value)) == to_int(f"{value}.0") == value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1e1000000",
+        "-1e1000000",
+        "1E+999999999",
+        "9" * 5000,
+        2**64,
+        -(2**63) - 1,
+        "1e19",
+        float("nan"),
+        float("inf"),
+        "NaN",
+        "Infinity",
+        "12.5",
+        "abc",
+        [1],
+        {"a": 1},
+    ],
+)
+def test_ids_and_counts_refuse_what_does_not_fit_64_bits_at_once(raw: object) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ConversionError):
+        to_int(raw)
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "raw", ["1e1000000", "1e-1000000", "1e15", 10**15, "0.0000000000000000000001", float("nan"), "$", [1]]
+)
+def test_money_refuses_huge_tiny_and_non_finite_amounts_at_once(raw: object) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ConversionError):
+        to_decimal(raw)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_money_keeps_a_float_repr_and_trailing_zeros() -> None:
+    assert to_decimal(0.1 + 0.2) == Decimal("0.30000000000000004")
+    assert to_decimal("14.6300000000000000000000000") == Decimal("14.63")
+    assert to_decimal(10**15 - 1) == Decimal(10**15 - 1)
+
+
+models = [
+    cls
+    for cls in vars(smsapi_async.models).values()
+    if isinstance(cls, type) and attrs.has(cls) and hasattr(cls, "from_api")
+]
+
+
+@pytest.mark.parametrize("cls", models, ids=lambda cls: cls.__name__)
+@given(data=json_values)
+def test_any_answer_builds_a_model_or_a_parse_error_naming_the_field(cls: Any, data: object) -> None:
+    if isinstance(data, dict):
+        fields = attrs.fields(cls)
+        data = {
+            field.metadata.get("api_key") or field.name: value
+            for field, value in zip(fields, data.values(), strict=False)
+        }
+    try:
+        cls.from_api(data)
+    except ResponseParseError as exc:
+        error: ResponseParseError | None = exc
+    else:
+        return
+    assert error is not None
+    assert error.reason.startswith(cls.__name__)
+    assert len(error.excerpt) <= 40
+
+
+def test_a_refused_value_is_shown_only_when_it_is_a_short_number() -> None:
+    with pytest.raises(ResponseParseError) as info:
+        from_api(Sample, {"recipientCount": "1e99999"})
+    assert info.value.excerpt == "'1e99999'"
+    assert "Sample.recipientCount" in str(info.value)
+    with pytest.raises(ResponseParseError) as info:
+        from_api(Sample, {"recipientCount": "my secret words"})
+    assert "secret" not in str(info.value)
+    assert info.value.excerpt == "<text of 15 characters>"

@@ -11,11 +11,22 @@ import pytest
 
 from smsapi_async.testing import sandbox_client
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 EXAMPLES = [block for block in BLOCKS if "async def example(client" in block]
-TESTS = [block for block in BLOCKS if "async def test_" in block]
+# "Testing your app" is a small project, one file per block, each opening with "# <file name>"
+TESTING_SECTION = README.split("## Testing your app", 1)[1].split("\n## ", 1)[0]
+PROJECT_FILES = dict(
+    re.findall(r"```(?:python|toml)\n# ([\w.]+)[^\n]*\n(.*?)```", TESTING_SECTION, flags=re.S)
+)
+TESTS = [
+    block
+    for block in BLOCKS
+    if "async def test_" in block and not any(block.startswith(f"# {name}") for name in PROJECT_FILES)
+]
 
 
 def load(block: str) -> dict[str, Any]:
@@ -58,3 +69,13 @@ async def test_readme_test_example_passes(index: int) -> None:
     namespace = load(TESTS[index])
     (test,) = [value for name, value in namespace.items() if name.startswith("test_")]
     await test()
+
+
+def test_the_testing_your_app_section_is_a_project_whose_tests_pass_without_warnings(
+    pytester: pytest.Pytester,
+) -> None:
+    assert set(PROJECT_FILES) == {"pyproject.toml", "app.py", "conftest.py", "test_booking.py"}
+    for name, text in PROJECT_FILES.items():
+        (pytester.path / name).write_text(text, encoding="utf-8")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)

@@ -54,11 +54,12 @@ def test_serving_prints_the_base_url_and_the_demo_credentials() -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(3)]
+        lines = [process.stdout.readline().strip() for _ in range(4)]
         assert lines == [
             f"Transmit SMS sandbox: http://127.0.0.1:{port}",
             "API key: sandbox-key",
             "API secret: s3cret",
+            f"Inbox: http://127.0.0.1:{port}/_sandbox/ui",
         ]
         for _ in range(100):  # the banner comes before uvicorn binds: wait for it, bounded
             try:
@@ -69,6 +70,9 @@ def test_serving_prints_the_base_url_and_the_demo_credentials() -> None:
             except httpx.ConnectError:
                 time.sleep(0.05)
         assert answer.json()["error"]["code"] == "SUCCESS"
+        inbox = httpx.get(lines[3].removeprefix("Inbox: "))
+        assert inbox.status_code == 200
+        assert "<h1>Inbox</h1>" in inbox.text
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -171,7 +171,7 @@ def test_real_socket_rate_limit_admin_time_and_chaos() -> None:
         assert page.status_code == 502
         assert page.headers["content-type"].startswith("text/html")
 
-        assert c.post("/_sandbox/reset").json() == {}
+        assert c.post("/_sandbox/reset", json={}).json() == {}
         assert c.get("/_sandbox/state").json()["messages"] == []
 
 

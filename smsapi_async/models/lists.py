@@ -12,9 +12,11 @@ import attrs
 from .._convert import (
     api_field,
     extra_field,
+    field,
     fields_map,
     from_api,
     opt,
+    require_mapping,
     to_datetime,
     to_int,
     to_msisdn,
@@ -120,9 +122,14 @@ class ListFieldsUpdate:
     def from_api(cls, data: Mapping[str, Any]) -> ListFieldsUpdate:
         # The default response style puts each slot at the top level ("custom_4": "Handset");
         # the array style nests them under "fields". Fold both into one mapping.
-        slots = {key: value for key, value in data.items() if _CUSTOM_SLOT.fullmatch(key)}
+        slots = {
+            key: value for key, value in require_mapping(cls, data).items() if _CUSTOM_SLOT.fullmatch(key)
+        }
         rest = {key: value for key, value in data.items() if key not in slots}
-        merged = {**fields_map(rest.get("fields")), **fields_map(slots)}
+        merged = {
+            **field("fields", fields_map, rest, owner=cls.__name__),
+            **field("fields", fields_map, {"fields": slots}, owner=cls.__name__),
+        }
         return from_api(cls, {**rest, "fields": merged})
 
 

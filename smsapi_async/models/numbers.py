@@ -15,6 +15,7 @@ from .._convert import (
     from_api,
     list_of,
     opt,
+    require_mapping,
     to_bool,
     to_date,
     to_decimal,
@@ -75,7 +76,7 @@ class SenderIds:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> SenderIds:
-        block = data.get("caller_ids")
+        block = require_mapping(cls, data).get("caller_ids")
         ids = block if isinstance(block, Mapping) else {}
         built = from_api(cls, ids)
         return attrs.evolve(built, extra={**data})

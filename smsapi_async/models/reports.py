@@ -22,6 +22,7 @@ from .._convert import (
     to_msisdn,
     to_str,
 )
+from .delivery import DeliveryOutcome
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -41,7 +42,7 @@ _LAST = ("lastname",)
 
 
 @attrs.frozen(slots=True)
-class Recipient:
+class Recipient(DeliveryOutcome):
     """One recipient of a message (``get-sms-sent``).
 
     Attributes:
@@ -57,6 +58,16 @@ class Recipient:
     delivery_status: str = api_field(to_str, default="")
     optout: bool = api_field(to_bool, default=False)
     extra: Mapping[str, Any] = extra_field()
+
+    @property
+    def mobile(self) -> str:
+        """:attr:`msisdn`, under the name delivery receipt callbacks use."""
+        return self.msisdn
+
+    @property
+    def status(self) -> str:
+        """:attr:`delivery_status`, under the name delivery receipt callbacks use."""
+        return self.delivery_status
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Recipient:
@@ -90,6 +101,21 @@ class Reply:
     first_name: str = api_field(to_str, aliases=_FIRST, default="")
     last_name: str = api_field(to_str, aliases=_LAST, default="")
     extra: Mapping[str, Any] = extra_field()
+
+    @property
+    def response_id(self) -> int:
+        """:attr:`id`, under the name reply callbacks use."""
+        return self.id
+
+    @property
+    def mobile(self) -> str:
+        """:attr:`msisdn`, under the name reply callbacks use."""
+        return self.msisdn
+
+    @property
+    def text(self) -> str:
+        """:attr:`response`, under the name reply callbacks use."""
+        return self.response
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Reply:

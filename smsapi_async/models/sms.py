@@ -26,6 +26,7 @@ from .._convert import (
     to_msisdn,
     to_str,
 )
+from .delivery import DeliveryOutcome
 
 __all__ = [
     "DELIVERY_STATUSES",
@@ -165,7 +166,7 @@ class MessageStats:
 
 
 @attrs.frozen(slots=True)
-class DeliveryStatus:
+class DeliveryStatus(DeliveryOutcome):
     """One recipient's copy of a message (``get-sms-delivery-status``).
 
     Attributes:

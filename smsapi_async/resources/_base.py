@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._convert import reading
 from .._pagination import DEFAULT_PAGE_SIZE, AsyncPaginator, PageSpec
 
 if TYPE_CHECKING:
@@ -25,6 +26,15 @@ class Resource:
 
     async def _call(self, name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return await self._client.call(name, params or {})
+
+    async def _read(
+        self, name: str, params: Mapping[str, Any] | None, build: Callable[[dict[str, Any]], T]
+    ) -> T:
+        """Make call ``name`` and ``build`` its result: an answer that does not fit is a typed error
+        naming the call (for a call that changes state, :class:`OutcomeUnknownError`)."""
+        data = await self._call(name, params)
+        with reading(name):
+            return build(data)
 
     def _paginate(
         self,

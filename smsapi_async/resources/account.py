@@ -15,4 +15,4 @@ class AccountResource(Resource):
 
     async def balance(self) -> Balance:
         """The account's balance and its currency. Calls ``get-balance``."""
-        return Balance.from_api(await self._call("get-balance"))
+        return await self._read("get-balance", None, Balance.from_api)

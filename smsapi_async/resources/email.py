@@ -44,8 +44,8 @@ class EmailResource(Resource):
             "max_sms": max_sms,
             "number": optional_text("number", number),
         }
-        return EmailSmsResult.from_api(await self._call("add-email", params))
+        return await self._read("add-email", params, EmailSmsResult.from_api)
 
     async def delete(self, email: str) -> EmailSmsResult:
         """Revoke ``email``; a wildcard (``"*@example.com"``) revokes the domain. Calls ``delete-email``."""
-        return EmailSmsResult.from_api(await self._call("delete-email", {"email": _address(email)}))
+        return await self._read("delete-email", {"email": _address(email)}, EmailSmsResult.from_api)

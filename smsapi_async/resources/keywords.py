@@ -80,7 +80,7 @@ class KeywordsResource(Resource):
                 forward_sms=forward_sms,
             ),
         }
-        return Keyword.from_api(await self._call("add-keyword", params))
+        return await self._read("add-keyword", params, Keyword.from_api)
 
     async def edit(
         self,
@@ -115,7 +115,7 @@ class KeywordsResource(Resource):
                 forward_sms=forward_sms,
             ),
         }
-        return Keyword.from_api(await self._call("edit-keyword", params))
+        return await self._read("edit-keyword", params, Keyword.from_api)
 
     def list(
         self,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import httpx
 
-from .._convert import as_list, to_int
+from .._convert import field, list_of, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
 from .._validate import custom_fields, non_empty, one_of, optional_id, optional_text, positive_id
@@ -41,7 +41,12 @@ def _file_url(value: Any) -> str:
 
 
 def _list_ids(data: Mapping[str, Any]) -> tuple[int, ...]:
-    return tuple(to_int(item) for item in as_list(data.get("list_ids")))
+    return field("list_ids", list_of(to_int), data)
+
+
+def _list_details(data: dict[str, Any]) -> ContactList:
+    data.pop("page", None)  # get-list with members=none still sends an empty page block
+    return ContactList.from_api(data)
 
 
 class ListsResource(Resource):
@@ -70,9 +75,7 @@ class ListsResource(Resource):
         Calls ``get-list`` with ``members=none``.
         """
         params = {"list_id": positive_id("list_id", list_id), "members": "none", **_ARRAY}
-        data = await self._call("get-list", params)
-        data.pop("page", None)
-        return ContactList.from_api(data)
+        return await self._read("get-list", params, _list_details)
 
     def members(
         self,
@@ -104,7 +107,7 @@ class ListsResource(Resource):
     async def add(self, name: str, *, fields: Mapping[str, str] | None = None) -> ContactList:
         """Create a list; ``fields`` names custom slots, e.g. ``{"field_1": "Email"}``. Calls ``add-list``."""
         params = {"name": non_empty("name", name), **custom_fields(fields), **_ARRAY}
-        return ContactList.from_api(await self._call("add-list", params))
+        return await self._read("add-list", params, ContactList.from_api)
 
     async def remove(self, list_id: int) -> None:
         """Delete a list and all its contacts. Calls ``remove-list``."""
@@ -119,7 +122,7 @@ class ListsResource(Resource):
         if not slots:
             raise InvalidRequestError("fields must name at least one slot, e.g. {'field_4': 'Handset'}")
         params = {"list_id": positive_id("list_id", list_id), **slots, **_ARRAY}
-        return ListFieldsUpdate.from_api(await self._call("add-field-to-list", params))
+        return await self._read("add-field-to-list", params, ListFieldsUpdate.from_api)
 
     async def add_contact(
         self,
@@ -146,7 +149,7 @@ class ListsResource(Resource):
             **custom_fields(fields),
             **_ARRAY,
         }
-        return Contact.from_api(await self._call("add-to-list", params))
+        return await self._read("add-to-list", params, Contact.from_api)
 
     async def edit_contact(
         self,
@@ -168,7 +171,7 @@ class ListsResource(Resource):
             "last_name": last_name,
             **custom_fields(fields),
         }
-        return Contact.from_api(await self._call("edit-list-member", params))
+        return await self._read("edit-list-member", params, Contact.from_api)
 
     async def delete_contact(
         self, list_id: int, msisdn: str, *, countrycode: str | None = None
@@ -182,7 +185,7 @@ class ListsResource(Resource):
             "msisdn": non_empty("msisdn", msisdn),
             "countrycode": countrycode,
         }
-        return _list_ids(await self._call("delete-from-list", params))
+        return await self._read("delete-from-list", params, _list_ids)
 
     async def optout(self, list_id: int, msisdn: str) -> tuple[int, ...]:
         """Opt a contact out (unsubscribe) of a list, or of every list with ``list_id=0``.
@@ -191,7 +194,7 @@ class ListsResource(Resource):
         the lists affected. Calls ``optout-list-member``.
         """
         params = {"list_id": _list_id_or_all(list_id), "msisdn": non_empty("msisdn", msisdn)}
-        return _list_ids(await self._call("optout-list-member", params))
+        return await self._read("optout-list-member", params, _list_ids)
 
     async def import_contacts(
         self,
@@ -217,15 +220,14 @@ class ListsResource(Resource):
             "countrycode": countrycode,
             **custom_fields(fields),
         }
-        data = await self._call("add-contacts-bulk", params)
-        return to_int(data.get("list_id"))
+        return await self._read("add-contacts-bulk", params, lambda data: field("list_id", to_int, data))
 
     async def import_progress(self, list_id: int) -> ImportProgress:
         """How far a bulk import into ``list_id`` has got. Calls ``add-contacts-bulk-progress``."""
-        data = await self._call("add-contacts-bulk-progress", {"list_id": positive_id("list_id", list_id)})
-        return ImportProgress.from_api(data)
+        params = {"list_id": positive_id("list_id", list_id)}
+        return await self._read("add-contacts-bulk-progress", params, ImportProgress.from_api)
 
     async def get_contact(self, list_id: int, msisdn: str) -> Contact:
         """One contact on a list. Calls ``get-contact``."""
         params = {"list_id": positive_id("list_id", list_id), "msisdn": non_empty("msisdn", msisdn), **_ARRAY}
-        return Contact.from_api(await self._call("get-contact", params))
+        return await self._read("get-contact", params, Contact.from_api)

@@ -49,7 +49,7 @@ class NumbersResource(Resource):
 
         Calls ``get-number``.
         """
-        return VirtualNumber.from_api(await self._call("get-number", {"number": non_empty("number", number)}))
+        return await self._read("get-number", {"number": non_empty("number", number)}, VirtualNumber.from_api)
 
     async def lease(self, number: str | None = None, *, forward_url: str | None = None) -> VirtualNumber:
         """Lease ``number`` (one from ``list(filter="available")``), or a random one if omitted.
@@ -61,7 +61,7 @@ class NumbersResource(Resource):
             "number": optional_text("number", number),
             "forward_url": forward_url,
         }
-        return VirtualNumber.from_api(await self._call("lease-number", params))
+        return await self._read("lease-number", params, VirtualNumber.from_api)
 
     async def edit_options(
         self,
@@ -94,4 +94,4 @@ class NumbersResource(Resource):
     async def sender_ids(self) -> SenderIds:
         """Sender IDs usable on the account. **Experimental**: seen only in the C# client; the
         call may not exist on your account (``UnknownCallError``). Calls ``get-sender-ids``."""
-        return SenderIds.from_api(await self._call("get-sender-ids"))
+        return await self._read("get-sender-ids", None, SenderIds.from_api)

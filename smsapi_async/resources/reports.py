@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from .._convert import to_int
+from .._convert import field, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AsyncPaginator, PageSpec
 from .._sms_text import normalise_number
@@ -44,6 +44,10 @@ def _window(
     return start_utc, end_utc
 
 
+def _stats(data: dict[str, Any]) -> Any:
+    return data.get("stats") or {}
+
+
 def _number(name: str, value: str | None) -> str | None:
     return None if value is None else normalise_number(name, value)
 
@@ -55,8 +59,8 @@ class SmsReports(Resource):
 
     async def stats(self, message_id: int) -> MessageStats:
         """Delivery counters of a message or campaign. Calls ``get-sms-stats``."""
-        data = await self._call("get-sms-stats", {"message_id": positive_id("message_id", message_id)})
-        return MessageStats.from_api(data.get("stats") or {})
+        params = {"message_id": positive_id("message_id", message_id)}
+        return await self._read("get-sms-stats", params, lambda data: MessageStats.from_api(_stats(data)))
 
     async def delivery_status(self, message_id: int, msisdn: str) -> DeliveryStatus:
         """One recipient's status and the final text they got (merge fields and short link expanded).
@@ -65,8 +69,9 @@ class SmsReports(Resource):
             "message_id": positive_id("message_id", message_id),
             "msisdn": normalise_number("msisdn", msisdn),
         }
-        data = await self._call("get-sms-delivery-status", params)
-        return DeliveryStatus.from_api(data.get("stats") or {})
+        return await self._read(
+            "get-sms-delivery-status", params, lambda data: DeliveryStatus.from_api(_stats(data))
+        )
 
     def sent(
         self,
@@ -223,8 +228,7 @@ class SmsReports(Resource):
             "end": end_utc,
             "client_id": optional_id("client_id", client_id),
         }
-        data = await self._call("get-sms-sent-count", params)
-        return to_int(data.get("count"))
+        return await self._read("get-sms-sent-count", params, lambda data: field("count", to_int, data))
 
     def message_report(
         self,
@@ -328,4 +332,4 @@ class SmsReports(Resource):
             "message_id": positive_id("message_id", message_id),
             "mobile": normalise_number("mobile", mobile),
         }
-        return MessageLogEntry.from_api(await self._call("get-message-log", params))
+        return await self._read("get-message-log", params, MessageLogEntry.from_api)

@@ -64,8 +64,8 @@ class ResellersResource(Resource):
 
     async def get_client(self, client_id: int) -> Client:
         """One client account. Calls ``get-client``."""
-        data = await self._call("get-client", {"client_id": positive_id("client_id", client_id)})
-        return Client.from_api(data)
+        params = {"client_id": positive_id("client_id", client_id)}
+        return await self._read("get-client", params, Client.from_api)
 
     async def add_client(
         self,
@@ -108,7 +108,7 @@ class ResellersResource(Resource):
                 fixed_top_up_amount=fixed_top_up_amount,
             ),
         }
-        return Client.from_api(await self._call("add-client", params))
+        return await self._read("add-client", params, Client.from_api)
 
     async def edit_client(
         self,
@@ -146,7 +146,7 @@ class ResellersResource(Resource):
         if all(value is None for value in changes.values()):
             raise InvalidRequestError("edit_client needs at least one setting to change")
         params = {"client_id": positive_id("client_id", client_id), **changes}
-        return Client.from_api(await self._call("edit-client", params))
+        return await self._read("edit-client", params, Client.from_api)
 
     def transactions(
         self,
@@ -180,8 +180,8 @@ class ResellersResource(Resource):
 
     async def get_transaction(self, transaction_id: int) -> Transaction:
         """One ledger entry by id. Calls ``get-transaction``."""
-        data = await self._call("get-transaction", {"id": positive_id("transaction_id", transaction_id)})
-        return Transaction.from_api(data)
+        params = {"id": positive_id("transaction_id", transaction_id)}
+        return await self._read("get-transaction", params, Transaction.from_api)
 
     def for_client(self, client: Client | tuple[str, str]) -> AsyncSmsClient:
         """A client object acting as a client account: ``client`` from :meth:`get_client` /

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from .._convert import to_bool, to_str
-from .._exceptions import InvalidRequestError, ResponseParseError
+from .._convert import field, to_bool, to_str
+from .._exceptions import InvalidRequestError
 from .._sms_text import (
     check_email,
     check_message,
+    check_parts,
     check_sender,
     check_url,
     normalise_number,
@@ -47,6 +48,7 @@ class SmsResource(SmsReports):
         reply_callback: str | None = None,
         link_hits_callback: str | None = None,
         from_shared: bool | None = None,
+        max_parts: int | None = None,
     ) -> SendResult:
         """Send ``message`` to up to 500 numbers (``to``) or to every active member of a list
         (``list_id``). Calls ``send-sms``.
@@ -67,6 +69,9 @@ class SmsResource(SmsReports):
             dlr_callback, reply_callback, link_hits_callback: http(s) URLs that get this
                 message's delivery receipts, replies and link hits instead of the account defaults.
             from_shared: force the shared pool even when the account has its own numbers.
+            max_parts: refuse (before any call) a message that takes more SMS parts than this
+                per recipient, e.g. ``1`` to never pay for a multi-part message by accident; see
+                :func:`analyze`. Placeholders are counted as written, not as expanded.
 
         Returns:
             What was accepted; compare ``recipients`` with the numbers you sent, since the API may
@@ -89,7 +94,7 @@ class SmsResource(SmsReports):
         ):
             raise InvalidRequestError(f"validity must be a whole number of minutes >= 0, got {validity!r}")
         params = {
-            "message": check_message(message),
+            "message": check_parts(check_message(message), max_parts),
             "to": None if to is None else normalise_numbers("to", to),
             "list_id": optional_id("list_id", list_id),
             "from": None if from_ is None else check_sender(from_),
@@ -105,7 +110,7 @@ class SmsResource(SmsReports):
             "link_hits_callback": _url("link_hits_callback", link_hits_callback),
             "from_shared": from_shared,
         }
-        return SendResult.from_api(await self._call("send-sms", params))
+        return await self._read("send-sms", params, SendResult.from_api)
 
     async def cancel(self, message_id: int) -> bool:
         """Cancel a scheduled message. Calls ``cancel-sms``.
@@ -113,23 +118,14 @@ class SmsResource(SmsReports):
         Returns ``True`` (the API's ``success: "OK"``). Raises :class:`AlreadySentError` when the
         message went out already or cannot be cancelled.
         """
-        data = await self._call("cancel-sms", {"id": positive_id("message_id", message_id)})
-        try:
-            return to_bool(data.get("success", True))
-        except ValueError:
-            raise ResponseParseError(
-                "cancel-sms: unexpected success flag",
-                status_code=None,
-                excerpt=repr(data)[:200],
-                call="cancel-sms",
-            ) from None
+        params = {"id": positive_id("message_id", message_id)}
+        return await self._read("cancel-sms", params, lambda data: field("success", to_bool, data, True))
 
     async def get(self, message_id: int) -> MessageInfo:
         """A message or campaign: text as submitted (placeholders unexpanded), cost, counters.
         Calls ``get-sms``. Raises :class:`NotFoundError` for an unknown id."""
-        return MessageInfo.from_api(
-            await self._call("get-sms", {"message_id": positive_id("message_id", message_id)})
-        )
+        params = {"message_id": positive_id("message_id", message_id)}
+        return await self._read("get-sms", params, MessageInfo.from_api)
 
     async def reply(self, *, to: str, message: str, from_: str) -> str:
         """Send ``message`` to ``to`` from ``from_`` as a reply. Calls ``message-reply``: a legacy
@@ -143,12 +139,12 @@ class SmsResource(SmsReports):
             "message": check_message(message),
             "from": check_sender(from_),
         }
-        data = await self._call("message-reply", params)
-        return to_str(data.get("result")).strip()
+        return await self._read("message-reply", params, lambda data: field("result", to_str, data).strip())
 
     async def format_number(self, *, msisdn: str, countrycode: str) -> FormattedNumber:
         """Normalise and check a number as stored in your data (spaces, brackets, hyphens allowed)
         for a country (ISO code such as ``"AU"`` or a country name). Calls ``format-number``."""
         params = {"msisdn": non_empty("msisdn", msisdn), "countrycode": non_empty("countrycode", countrycode)}
-        data = await self._call("format-number", params)
-        return FormattedNumber.from_api(data.get("number") or {})
+        return await self._read(
+            "format-number", params, lambda data: FormattedNumber.from_api(data.get("number") or {})
+        )

@@ -9,9 +9,19 @@ from collections.abc import Sequence
 import uvicorn
 
 from ._admin_cli import add_admin_arguments, run_admin, wants_admin
+from ._callbacks import UnusableUrl, check_callback_url
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
 from ._persist import StateStore
+from ._samesite import exposure_warning
 from ._sandbox import Sandbox
+from ._ui import UI_PATH
+
+
+def _callback_url(value: str) -> str:
+    try:
+        return check_callback_url(value)
+    except UnusableUrl as exc:
+        raise argparse.ArgumentTypeError(f"not a usable http(s) URL: {exc}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     add("--port", type=int, default=8765, help="port (default 8765)")
+    add(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (IP addresses and localhost always are); repeatable",
+    )
     add("--api-key", default="sandbox-key", help="demo account API key")
     add("--api-secret", default="sandbox-secret", help="demo account API secret")
     add("--balance", type=float, default=100.0, help="demo account balance (default 100.00)")
@@ -30,9 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--jitter", type=float, default=0.0, help="max random delay before processing, seconds")
     add("--delivery-delay", type=float, default=2.0, help="seconds until a DLR (default 2)")
     add("--callback-retry-scale", type=float, default=0.01, help="factor on 1m/5m/1h/24h retries")
-    add("--dlr-callback", help="account default DLR callback URL")
-    add("--reply-callback", help="account default reply callback URL")
-    add("--link-hits-callback", help="account default link-hits callback URL")
+    add("--dlr-callback", type=_callback_url, help="account default DLR callback URL")
+    add("--reply-callback", type=_callback_url, help="account default reply callback URL")
+    add("--link-hits-callback", type=_callback_url, help="account default link-hits callback URL")
     add("--seed", type=int, help="seed for jitter and chaos")
     for fault in ("over-limit", "server-error", "drop-before", "drop-after", "slow"):
         add(f"--chaos-{fault}", type=float, default=0.0, metavar="P", help="probability 0..1")
@@ -74,12 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     store = StateStore(args.db) if args.db else None
-    sandbox = Sandbox(config, store=store)
+    sandbox = Sandbox(config, store=store, allowed_hosts=[*args.allow_host, args.host])
+    warning = exposure_warning(args.host)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     if store is not None:
         print(f"State kept in {store.path}", flush=True)
     print(f"Transmit SMS sandbox: http://{args.host}:{args.port}", flush=True)
     print(f"API key: {args.api_key}", flush=True)
     print(f"API secret: {args.api_secret}", flush=True)
+    print(f"Inbox: http://{args.host}:{args.port}{UI_PATH}", flush=True)
     uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0
 

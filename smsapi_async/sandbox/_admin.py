@@ -1,6 +1,8 @@
 """Admin endpoints under ``/_sandbox/`` (no auth: the sandbox is a local development tool).
 
-Bodies may be JSON objects, form data or query strings; answers are JSON. Errors are
+POST bodies are JSON objects (``Content-Type: application/json``; an empty body is ``{}``), and
+query-string parameters are merged in; answers are JSON. Cross-site requests and form posts are
+refused before they get here (see ``_samesite.py``). Errors are
 ``{"error": "<text>"}`` with HTTP 400 (bad input) or 404 (unknown message/account/list).
 
 * ``GET  /_sandbox/state``                 summary of accounts, messages, counters
@@ -22,12 +24,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._callbacks import UnusableUrl, check_callback_url
 from ._clock import VirtualClock
 from ._state import Account, datetime_text
 
@@ -49,14 +51,12 @@ async def _body(request: Request) -> dict[str, Any]:
     if not raw:
         return data
     try:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            parsed = json.loads(raw)
-            if not isinstance(parsed, dict):
-                raise _AdminError("the JSON body must be an object")
-            return {**data, **parsed}
-        return {**data, **dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))}
+        parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _AdminError("unreadable body") from exc
+        raise _AdminError("the body is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise _AdminError("the JSON body must be an object")
+    return {**data, **parsed}
 
 
 def _get(data: dict[str, Any], *names: str, required: bool = True) -> str | None:
@@ -73,6 +73,17 @@ def _number(data: dict[str, Any], name: str) -> float:
         return float(_get(data, name) or "")
     except ValueError:
         raise _AdminError(f"'{name}' must be a number") from None
+
+
+def _url(data: dict[str, Any], name: str) -> str:
+    """A callback URL setting: "" (none) or a URL a request can be made to."""
+    value = str(data.get(name) or "").strip()
+    if not value:
+        return ""
+    try:
+        return check_callback_url(value)
+    except UnusableUrl as exc:
+        raise _AdminError(f"'{name}' is not a usable http(s) URL: {exc}") from None
 
 
 def _account(sandbox: Sandbox, data: dict[str, Any]) -> Account:
@@ -162,9 +173,13 @@ async def _credit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> A
 
 async def _settings(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
     account = _account(sandbox, data)
-    for name in ("dlr_callback", "reply_callback", "link_hits_callback"):
-        if name in data:
-            setattr(account, name, str(data[name] or ""))
+    changes = {
+        name: _url(data, name)
+        for name in ("dlr_callback", "reply_callback", "link_hits_callback")
+        if name in data
+    }
+    for name, value in changes.items():
+        setattr(account, name, value)
     return {
         "dlr_callback": account.dlr_callback,
         "reply_callback": account.reply_callback,
@@ -177,7 +192,7 @@ async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, A
     contact_list = account.lists.get(int(_number(data, "list_id")))
     if contact_list is None:
         raise _AdminError("no such list", 404)
-    contact_list.forward_url = _get(data, "forward_url", required=False) or ""
+    contact_list.forward_url = _url(data, "forward_url")
     return {}
 
 

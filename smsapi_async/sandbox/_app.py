@@ -25,26 +25,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import _bulk, _calls_account, _calls_lists, _calls_numbers, _calls_reports, _calls_sms
 from ._admin import ADMIN_ROUTES
 from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
-from ._params import ApiFailure, Context, Handler, Params
+from ._params import ApiFailure, Context, Params
 from ._render import error_payload, render, success
+from ._samesite import SameSiteGuard
 from ._state import Account, datetime_text
+from ._ui import UI_ROUTES
+from .handlers import HANDLERS
 
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
 
 __all__ = ["HANDLERS", "build_app"]
 
-HANDLERS: dict[str, Handler] = {
-    **_calls_sms.HANDLERS,
-    **_calls_reports.HANDLERS,
-    **_calls_lists.HANDLERS,
-    **_bulk.HANDLERS,
-    **_calls_numbers.HANDLERS,
-    **_calls_account.HANDLERS,
-}
 REDACTED_PARAMS = frozenset({"password", "api_secret", "apisecret", "cvv", "number_card"})
 _CONTROL = "sandbox.control"
 _request_ids = itertools.count(1)
@@ -246,7 +240,10 @@ class _DropConnection:
 
 
 def build_app(sandbox: Sandbox) -> ASGIApp:
-    """The ASGI app; its lifespan runs the callback worker unless one is already running."""
+    """The ASGI app; its lifespan runs the callback worker unless one is already running.
+
+    Outermost is the same-site guard (``_samesite.py``), then the chaos layer that can drop a
+    connection, then Starlette's routing."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -261,9 +258,10 @@ def build_app(sandbox: Sandbox) -> ASGIApp:
 
     routes = [
         *ADMIN_ROUTES,
+        *UI_ROUTES,
         Route("/{call:path}", _api, methods=["GET", "POST"]),
         Route("/{call:path}", _not_supported, methods=["PUT", "PATCH", "DELETE", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sandbox = sandbox
-    return _DropConnection(app)
+    return SameSiteGuard(_DropConnection(app), lambda: sandbox.allowed_hosts)

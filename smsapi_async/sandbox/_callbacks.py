@@ -1,15 +1,21 @@
-"""Callbacks the sandbox makes: a time-ordered job queue and the worker coroutine that runs it.
+"""Callbacks the sandbox makes: a time-ordered queue of jobs and the worker coroutine that runs them.
 
-Jobs are either plain functions run when due (e.g. "this recipient's DLR arrives now") or HTTP
-deliveries. A delivery is a signed GET of the callback URL with the event's fields appended to its
-query string; a non-2xx answer or a network error is retried after the documented 1 min, 5 min,
-1 h and 24 h, each multiplied by ``callback_retry_scale``.
+Jobs are data, so the queue can be saved and restored (``--db``): a recipient's receipt falling due
+(:class:`DlrDue`), an HTTP delivery (:class:`CallbackDelivery`), or a bulk import to fetch
+(:class:`BulkImportJob`). A delivery is a signed GET of the callback URL with the event's fields
+appended to its query string; a non-2xx answer (redirects are not followed) or a network error is
+retried after the documented 1 min, 5 min, 1 h and 24 h, each multiplied by ``callback_retry_scale``.
+
+The worker never dies of a job: a URL that cannot be used is one failed attempt (no retry: it will not
+become usable), anything a job raises is logged and recorded, and every other job keeps running. At
+most ``MAX_CONCURRENT_DELIVERIES`` deliveries are in flight; each is bounded by ``callback_timeout``.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -23,7 +29,46 @@ from ._clock import SandboxClock
 from ._config import SandboxConfig
 from ._state import Account, datetime_text
 
-__all__ = ["AsyncJob", "CallbackDelivery", "CallbackQueue"]
+__all__ = [
+    "BulkImportJob",
+    "CallbackDelivery",
+    "CallbackQueue",
+    "DlrDue",
+    "Job",
+    "UnusableUrl",
+    "check_callback_url",
+]
+
+logger = logging.getLogger("smsapi_async.sandbox")
+
+MAX_CONCURRENT_DELIVERIES = 32
+MAX_URL_LENGTH = 2048
+
+
+class UnusableUrl(ValueError):
+    """A callback URL that no HTTP request can be made to."""
+
+
+def check_callback_url(url: str) -> str:
+    """``url`` stripped, if an HTTP(S) request can be made to it; else :class:`UnusableUrl`."""
+    value = url.strip()
+    if len(value) > MAX_URL_LENGTH:
+        raise UnusableUrl(f"longer than {MAX_URL_LENGTH} characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise UnusableUrl("contains spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises for a port out of 0..65535
+        httpx.URL(value)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise UnusableUrl(str(exc) or "malformed") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnusableUrl("not an http(s) URL")
+    if not parts.hostname:
+        raise UnusableUrl("no host")
+    if port == 0:
+        raise UnusableUrl("port 0")
+    return value
 
 
 @attrs.define
@@ -56,14 +101,26 @@ class CallbackDelivery:
         }
 
 
-@attrs.frozen
-class AsyncJob:
-    """A job needing I/O (e.g. downloading a bulk-import CSV), run with the worker's HTTP client."""
+@attrs.define
+class DlrDue:
+    """The receipt of ``message_id``'s recipient number ``index`` (0-based) falls due."""
 
-    func: Callable[[httpx.AsyncClient], Awaitable[None]]
+    message_id: int
+    index: int
 
 
-_Job: TypeAlias = Callable[[], None] | CallbackDelivery | AsyncJob
+@attrs.define
+class BulkImportJob:
+    """Fetch ``file_url`` and import it into list ``list_id`` of account ``account_id``."""
+
+    account_id: int
+    list_id: int
+    file_url: str
+
+
+Job: TypeAlias = DlrDue | CallbackDelivery | BulkImportJob
+RunJob: TypeAlias = Callable[[Job], None]
+RunImport: TypeAlias = Callable[[BulkImportJob, httpx.AsyncClient], Awaitable[None]]
 
 
 def callback_url(base: str, params: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
@@ -75,18 +132,27 @@ def callback_url(base: str, params: list[tuple[str, str]]) -> tuple[str, list[tu
 
 
 class CallbackQueue:
-    """Due-time ordered jobs plus the worker that runs them (``run``)."""
+    """Due-time ordered jobs plus the worker that runs them (``run``).
+
+    ``run_job`` carries out a :class:`DlrDue`; ``run_import`` a :class:`BulkImportJob` (with the
+    worker's HTTP client). Deliveries are carried out here.
+    """
 
     def __init__(
         self,
         config: SandboxConfig,
         clock: SandboxClock,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        run_job: RunJob,
+        run_import: RunImport,
     ) -> None:
         self._config = config
         self._clock = clock
         self._transport = transport
-        self._heap: list[tuple[float, int, _Job]] = []
+        self._run_job = run_job
+        self._run_import = run_import
+        self._heap: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._wakeup: anyio.Event | None = None
@@ -104,16 +170,22 @@ class CallbackQueue:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    def schedule(self, due: float, job: _Job) -> None:
+    def schedule(self, due: float, job: Job) -> None:
         heapq.heappush(self._heap, (due, next(self._seq), job))
         self.notify()
 
     def emit(self, kind: str, account: Account, url: str, params: list[tuple[str, str]]) -> None:
-        """Queue a signed delivery of an event to ``url`` (nothing happens without a URL)."""
+        """Queue a signed delivery of an event to ``url`` (nothing happens without a URL).
+
+        A URL no request can be made to is recorded as a delivery that failed at its first attempt."""
         if not url:
             return
         now = self._clock.now()
-        full_url, signed = callback_url(url, params)
+        try:
+            full_url, signed = callback_url(check_callback_url(url), params)
+            problem = None
+        except ValueError as exc:
+            full_url, signed, problem = url, params, f"unusable callback URL: {exc}"
         delivery = CallbackDelivery(
             id=next(self._ids),
             kind=kind,
@@ -125,10 +197,13 @@ class CallbackQueue:
             next_attempt=now,
         )
         self.deliveries.append(delivery)
-        self.schedule(now, delivery)
+        if problem is None:
+            self.schedule(now, delivery)
+        else:
+            self._record(delivery, {"at": datetime_text(now), "error": problem}, ok=False, final=True)
 
-    def _pop_due(self, now: float) -> list[_Job]:
-        due: list[_Job] = []
+    def _pop_due(self, now: float) -> list[Job]:
+        due: list[Job] = []
         while self._heap and self._heap[0][0] <= now:
             due.append(heapq.heappop(self._heap)[2])
         return due
@@ -146,6 +221,7 @@ class CallbackQueue:
     async def run(self) -> None:
         """Run due jobs forever (cancel the surrounding task group to stop)."""
         timeout = httpx.Timeout(self._config.callback_timeout)
+        limiter = anyio.CapacityLimiter(MAX_CONCURRENT_DELIVERIES)
         async with (
             httpx.AsyncClient(transport=self._transport, timeout=timeout) as client,
             anyio.create_task_group() as tg,
@@ -156,12 +232,12 @@ class CallbackQueue:
                 for job in jobs:
                     if isinstance(job, CallbackDelivery):
                         self._in_flight += 1
-                        tg.start_soon(self._attempt, client, job)
-                    elif isinstance(job, AsyncJob):
+                        tg.start_soon(self._attempt, client, limiter, job)
+                    elif isinstance(job, BulkImportJob):
                         self._in_flight += 1
-                        tg.start_soon(self._run_async, client, job)
+                        tg.start_soon(self._import, client, job)
                     else:
-                        job()
+                        self._run_sync(job)
                 if jobs:
                     continue
                 if self._in_flight == 0:
@@ -175,34 +251,63 @@ class CallbackQueue:
                     with anyio.move_on_after(max(0.0, next_due - self._clock.now())):
                         await self._wakeup.wait()
 
-    async def _run_async(self, client: httpx.AsyncClient, job: AsyncJob) -> None:
+    def _run_sync(self, job: Job) -> None:
         try:
-            await job.func(client)
+            self._run_job(job)
+        except Exception:
+            logger.exception("sandbox job %r failed; the worker goes on", job)
+
+    async def _import(self, client: httpx.AsyncClient, job: BulkImportJob) -> None:
+        try:
+            await self._run_import(job, client)
+        except Exception:
+            logger.exception("sandbox bulk import %r failed; the worker goes on", job)
         finally:
             self._in_flight -= 1
             self.notify()
 
-    async def _attempt(self, client: httpx.AsyncClient, delivery: CallbackDelivery) -> None:
+    async def _attempt(
+        self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter, delivery: CallbackDelivery
+    ) -> None:
         headers = {SIGNATURE_HEADER: delivery.signature, "user-agent": "smsapi-async-sandbox"}
         attempt: dict[str, Any] = {"at": datetime_text(self._clock.now())}
+        ok = final = False
         try:
-            response = await client.get(delivery.url, headers=headers)
+            async with limiter:
+                request = client.build_request("GET", check_callback_url(delivery.url), headers=headers)
+                response = await client.send(request)
             attempt["status_code"] = response.status_code
             ok = response.is_success
-        except (httpx.HTTPError, OSError) as exc:
+        except (UnusableUrl, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            attempt["error"] = f"unusable callback URL: {exc}"
+            final = True
+        except Exception as exc:  # network errors, timeouts, and whatever a transport raises
             attempt["error"] = type(exc).__name__
-            ok = False
+            attempt["detail"] = str(exc)[:300]
         finally:
             self._in_flight -= 1
+        self._record(delivery, attempt, ok=ok, final=final)
+
+    def _record(self, delivery: CallbackDelivery, attempt: dict[str, Any], *, ok: bool, final: bool) -> None:
         delivery.attempts.append(attempt)
         retries = self._config.callback_retry_delays
         if ok:
             delivery.status, delivery.next_attempt = "delivered", None
-        elif len(delivery.attempts) <= len(retries):
+        elif not final and len(delivery.attempts) <= len(retries):
             delay = retries[len(delivery.attempts) - 1] * self._config.callback_retry_scale
             delivery.status = "retrying"
             delivery.next_attempt = self._clock.now() + delay
             self.schedule(delivery.next_attempt, delivery)
         else:
             delivery.status, delivery.next_attempt = "failed", None
+        if not ok:
+            logger.warning(
+                "sandbox %s callback %d to %.200s: attempt %d failed (%s); %s",
+                delivery.kind,
+                delivery.id,
+                delivery.url,
+                len(delivery.attempts),
+                attempt.get("detail") or attempt.get("error") or f"HTTP {attempt.get('status_code')}",
+                "retrying" if delivery.status == "retrying" else "giving up",
+            )
         self.notify()

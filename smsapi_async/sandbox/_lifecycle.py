@@ -8,11 +8,11 @@ A ``validity`` shorter than the delivery delay turns a delivery into a soft-boun
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._callbacks import DlrDue
 from ._state import Account, Contact, ContactList, Message, Recipient, Response, datetime_text
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ __all__ = [
     "STOP_WORDS",
     "counters",
     "emit_list_action",
+    "fire_dlr",
     "new_recipient",
     "receive_inbound",
     "recipient_status",
@@ -69,15 +70,17 @@ def counters(sandbox: Sandbox, message: Message, now: float) -> dict[str, int]:
 
 
 def schedule_dlrs(sandbox: Sandbox, message: Message) -> None:
-    for recipient in message.recipients:
-        due = functools.partial(_fire_dlr, sandbox, message, recipient)
-        sandbox.callbacks.schedule(recipient.final_at, due)
+    for index, recipient in enumerate(message.recipients):
+        sandbox.callbacks.schedule(recipient.final_at, DlrDue(message.id, index))
 
 
-def _fire_dlr(sandbox: Sandbox, message: Message, recipient: Recipient) -> None:
-    account = sandbox.state.accounts[message.account_id]
-    if message.cancelled:
+def fire_dlr(sandbox: Sandbox, job: DlrDue) -> None:
+    """The receipt of one recipient arrives: queue its DLR callback (unless the message was cancelled)."""
+    message = sandbox.state.messages.get(job.message_id)
+    if message is None or message.cancelled or not 0 <= job.index < len(message.recipients):
         return
+    recipient = message.recipients[job.index]
+    account = sandbox.state.accounts[message.account_id]
     url = message.dlr_callback or account.dlr_callback
     params = [
         ("message_id", str(message.id)),

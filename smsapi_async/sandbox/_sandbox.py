@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -12,14 +13,16 @@ import anyio
 import httpx
 
 from ._app import build_app
-from ._callbacks import CallbackQueue
+from ._callbacks import CallbackQueue, DlrDue, Job
 from ._chaos import SlidingWindowLimiter
 from ._clock import FunctionClock, SandboxClock, VirtualClock, WallClock
 from ._config import SandboxConfig
-from ._lifecycle import receive_inbound, recipient_status, record_link_hit
+from ._lifecycle import fire_dlr, receive_inbound, recipient_status, record_link_hit
 from ._persist import StateStore
 from ._phone import normalise
+from ._samesite import normalise_hosts
 from ._state import Account, Response, State, datetime_text
+from .handlers.lists import run_bulk_import
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -38,6 +41,10 @@ class Sandbox:
     only with :meth:`advance`), any ``() -> float`` callable, or the system clock by default.
     ``callback_transport`` replaces the network for outgoing callbacks (e.g. ``httpx.MockTransport``).
     ``store`` keeps the state in a SQLite file across runs: loaded here, saved by :meth:`persist`.
+
+    ``allowed_hosts``: ``None`` (the default, right in process) answers any ``Host``; otherwise only IP
+    literals, ``localhost``, ``*.localhost`` and these names are served (:func:`serve_in_thread` and
+    the command line switch this on; set it if you serve :attr:`app` with your own ASGI server).
     """
 
     def __init__(
@@ -47,8 +54,10 @@ class Sandbox:
         clock: SandboxClock | Callable[[], float] | None = None,
         callback_transport: httpx.AsyncBaseTransport | None = None,
         store: StateStore | None = None,
+        allowed_hosts: Iterable[str] | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        self.allowed_hosts = None if allowed_hosts is None else normalise_hosts(allowed_hosts)
         self.store = store
         if clock is None:
             clock = WallClock()
@@ -56,7 +65,13 @@ class Sandbox:
             clock = FunctionClock(clock)
         self.clock: SandboxClock = clock
         self.rng = random.Random(self.config.seed)
-        self.callbacks = CallbackQueue(self.config, self.clock, callback_transport)
+        self.callbacks = CallbackQueue(
+            self.config,
+            self.clock,
+            callback_transport,
+            run_job=self._run_job,
+            run_import=functools.partial(run_bulk_import, self),
+        )
         self.limiter = SlidingWindowLimiter(self.config.rate_limit)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         saved = store.load() if store is not None else None
@@ -73,6 +88,10 @@ class Sandbox:
         if self._app is None:
             self._app = build_app(self)
         return self._app
+
+    def _run_job(self, job: Job) -> None:
+        if isinstance(job, DlrDue):
+            fire_dlr(self, job)
 
     async def run_background(self) -> None:
         """Deliver callbacks and run bulk imports until cancelled."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from ._samesite import exposure_warning
 from ._sandbox import Sandbox
 
 __all__ = ["serve_app_in_thread", "serve_in_thread"]
@@ -22,13 +24,30 @@ def serve_in_thread(
 
     ``port=0`` picks a free port. The app's lifespan runs the callback worker in the server's event
     loop, so drive a virtual clock through ``POST /_sandbox/advance`` rather than from this thread.
+    While served, requests must name an IP literal, ``localhost`` or one of ``sandbox.allowed_hosts``
+    as their ``Host`` (against DNS rebinding); a non-loopback ``host`` warns.
     """
-    return serve_app_in_thread(sandbox.app, host=host, port=port)
+    return _serve_sandbox(sandbox, host, port)
+
+
+@contextmanager
+def _serve_sandbox(sandbox: Sandbox, host: str, port: int) -> Iterator[str]:
+    previous = sandbox.allowed_hosts
+    if previous is None:
+        sandbox.allowed_hosts = frozenset()
+    try:
+        with serve_app_in_thread(sandbox.app, host=host, port=port) as url:
+            yield url
+    finally:
+        sandbox.allowed_hosts = previous
 
 
 @contextmanager
 def serve_app_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve any ASGI app with uvicorn in a daemon thread for the block; yields its base URL."""
+    warning = exposure_warning(host)
+    if warning is not None:
+        warnings.warn(warning, stacklevel=3)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="smsapi-sandbox", daemon=True)

@@ -1,7 +1,7 @@
 """In-memory state of the sandbox: accounts and everything they own.
 
 Entities are plain mutable ``attrs`` classes; the rules of the message lifecycle live in
-``_lifecycle.py`` and the call handlers in ``_calls_*.py``.
+``_lifecycle.py`` and the call handlers in ``handlers/``.
 """
 
 from __future__ import annotations

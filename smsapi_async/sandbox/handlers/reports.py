@@ -1,17 +1,17 @@
-"""Reporting calls: get-sms-responses, get-user-sms-responses, get-user-sms-sent, get-sms-sent-count,
-get-message-report, get-contact-sms-stats."""
+"""Reporting calls (``client.sms.reports``): get-sms-stats, get-sms-sent, get-sms-delivery-status,
+get-message-log, get-link-hits, get-sms-responses, get-user-sms-responses, get-user-sms-sent,
+get-sms-sent-count, get-message-report, get-contact-sms-stats."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from ._calls_sms import find_message, money, num
-from ._lifecycle import counters, recipient_status
-from ._params import ApiFailure, Context, Handler, Params, field_empty, field_invalid, paginate
-from ._params import with_items as _with_items
-from ._phone import normalise
-from ._state import Message, Recipient, Response, datetime_text
+from .._lifecycle import counters, recipient_status, status_rows
+from .._params import ApiFailure, Context, Handler, Params, field_empty, field_invalid, paginate, with_items
+from .._phone import normalise
+from .._state import Message, Recipient, Response, datetime_text
+from ._shared import find_client, find_message, money, num, summary
 
 __all__ = ["HANDLERS"]
 
@@ -62,7 +62,7 @@ def _responses_page(ctx: Context, p: Params, rows: list[Response]) -> dict[str, 
     include_original = p.boolean("include_original", False)
     rows.sort(key=lambda r: (-r.received_at, -r.id))
     page, items = paginate(p, rows)
-    return _with_items(
+    return with_items(
         {"page": page, "total": len(rows)},
         "responses",
         items,
@@ -135,7 +135,7 @@ def get_user_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
     ]
     rows.sort(key=lambda row: (-row[0].send_at, -row[1].row_id))
     page, items = paginate(p, rows)
-    return _with_items(
+    return with_items(
         {"page": page, "total": len(rows)},
         "messages",
         items,
@@ -156,10 +156,7 @@ def get_sms_sent_count(ctx: Context, p: Params) -> dict[str, Any]:
     client_id = p.integer("client_id")
     target = ctx.account
     if client_id:
-        client = ctx.sandbox.state.accounts.get(client_id)
-        if client is None or client.parent_id != ctx.account.id:
-            raise ApiFailure("NOT_FOUND", "Client with this ID does not exist")
-        target = client
+        target = find_client(ctx, client_id)
     count = sum(
         m.sms
         for m in ctx.sandbox.state.messages.values()
@@ -213,7 +210,7 @@ def get_message_report(ctx: Context, p: Params) -> dict[str, Any]:
         return out
 
     payload = {"page": page, "messages_total": len(rows), "sms_total": sum(m.sms for m in rows)}
-    return _with_items(payload, "messages", items, row)
+    return with_items(payload, "messages", items, row)
 
 
 def get_contact_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
@@ -234,10 +231,115 @@ def get_contact_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
     ]
     rows.sort(key=lambda row: (row[sort_field], row["message_id"]), reverse=descending)
     page, items = paginate(p, rows)
-    return _with_items({"page": page, "total": len(rows)}, "records", items, dict)
+    return with_items({"page": page, "total": len(rows)}, "records", items, dict)
+
+
+def get_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("message_id"))
+    c = counters(ctx.sandbox, message, ctx.now)
+    stats = {
+        "hard_bounced": c["hard-bounce"],
+        "soft_bounced": c["soft-bounce"],
+        "total": message.sms,
+        "recipientCount": len(message.recipients),
+        "delivered": c["delivered"],
+        "pending": c["pending"],
+        "bounced": c["hard-bounce"] + c["soft-bounce"],
+        "responses": c["responses"],
+        "opt-outs": c["optouts"],
+        "link_hits": c["link_hits"],
+    }
+    return {"stats": stats}
+
+
+def get_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("message_id"))
+    optouts = p.choice("optouts", ("include", "only", "omit"), "include")
+    delivery = p.choice("delivery", ("all", "delivered", "failed", "pending"), "all")
+    rows = []
+    for recipient, status in status_rows(message, ctx.now):
+        if (optouts == "only" and not recipient.optout) or (optouts == "omit" and recipient.optout):
+            continue
+        group = "failed" if status.endswith("bounce") else status
+        if delivery not in ("all", group):
+            continue
+        rows.append((recipient, status))
+    page, items = paginate(p, rows)
+    payload = {"page": page, "total": len(rows), "message": summary(ctx, message)}
+    return with_items(
+        payload,
+        "recipients",
+        items,
+        lambda row: {
+            "msisdn": num(row[0].msisdn),
+            "first_name": row[0].first_name,
+            "last_name": row[0].last_name,
+            "delivery_status": row[1],
+            "optout": row[0].optout,
+        },
+    )
+
+
+def _recipient(message: Message, raw: str) -> Recipient:
+    number = normalise(raw)
+    for recipient in message.recipients:
+        if recipient.msisdn == number:
+            return recipient
+    raise ApiFailure("NOT_FOUND", "This message was not sent to this number")
+
+
+def get_sms_delivery_status(ctx: Context, p: Params) -> dict[str, Any]:
+    message_id, msisdn = p.required_int("message_id"), p.required_text("msisdn")
+    recipient = _recipient(message := find_message(ctx, message_id), msisdn)
+    status = "pending" if message.cancelled else recipient_status(recipient, ctx.now)
+    stats = {
+        "message_id": message.id,
+        "sender_id": num(message.sender),
+        "mobile": num(recipient.msisdn),
+        "send_at": datetime_text(message.send_at),
+        "datetime": None if status == "pending" else datetime_text(recipient.final_at),
+        "status": "failed" if status.endswith("bounce") else status,
+        "message": recipient.text,
+    }
+    return {"stats": stats}
+
+
+def get_message_log(ctx: Context, p: Params) -> dict[str, Any]:
+    message_id, mobile = p.required_int("message_id"), p.required_text("mobile")
+    recipient = _recipient(message := find_message(ctx, message_id), mobile)
+    return {
+        "message_id": message.id,
+        "message": recipient.text,
+        "mobile": num(recipient.msisdn),
+        "caller_id": num(message.sender),
+        "datetime_send": datetime_text(message.send_at),
+    }
+
+
+def get_link_hits(ctx: Context, p: Params) -> dict[str, Any]:
+    message = find_message(ctx, p.required_int("message_id"))
+    hits = [r for r in message.recipients if r.link_hits]
+    page, items = paginate(p, hits)
+    payload = {"page": page, "total": len(hits)}
+    return with_items(
+        payload,
+        "hits",
+        items,
+        lambda r: {
+            "mobile": num(r.msisdn),
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "link_hits": r.link_hits,
+        },
+    )
 
 
 HANDLERS: dict[str, Handler] = {
+    "get-sms-stats": get_sms_stats,
+    "get-sms-sent": get_sms_sent,
+    "get-sms-delivery-status": get_sms_delivery_status,
+    "get-message-log": get_message_log,
+    "get-link-hits": get_link_hits,
     "get-sms-responses": get_sms_responses,
     "get-user-sms-responses": get_user_sms_responses,
     "get-user-sms-sent": get_user_sms_sent,

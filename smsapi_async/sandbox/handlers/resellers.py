@@ -1,4 +1,4 @@
-"""Account, reseller and ledger calls: get-balance, get-client, get-clients, add-client, edit-client,
+"""Reseller and ledger calls (``client.resellers``): get-client, get-clients, add-client, edit-client,
 get-transactions, get-transaction.
 
 Client calls need a reseller account (else NO_ACCESS). A new client starts with a zero balance (top it
@@ -10,13 +10,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ._calls_sms import money, num
-from ._config import AccountConfig
-from ._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
-from ._phone import normalise
-from ._state import Account, Transaction, date_text, datetime_text
+from .._config import AccountConfig
+from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
+from .._phone import normalise
+from .._state import Account, Transaction, date_text, datetime_text
+from ._shared import find_client, money, num, require_reseller
 
-__all__ = ["HANDLERS", "client_view"]
+__all__ = ["HANDLERS"]
 
 
 def client_view(ctx: Context, a: Account) -> dict[str, Any]:
@@ -49,32 +49,16 @@ def client_view(ctx: Context, a: Account) -> dict[str, Any]:
     }
 
 
-def _reseller(ctx: Context) -> None:
-    if not ctx.account.reseller:
-        raise ApiFailure("NO_ACCESS", "You do not have access to this feature")
-
-
-def _client(ctx: Context, client_id: int) -> Account:
-    client = ctx.sandbox.state.accounts.get(client_id)
-    if client is None or client.parent_id != ctx.account.id:
-        raise ApiFailure("NOT_FOUND", "Client with this ID does not exist")
-    return client
-
-
-def get_balance(ctx: Context, p: Params) -> dict[str, Any]:
-    return {"balance": money(ctx.account.balance), "currency": ctx.account.currency}
-
-
 def get_client(ctx: Context, p: Params) -> dict[str, Any]:
     client_id = p.integer("client_id")
     if not client_id or client_id == ctx.account.id:
         return client_view(ctx, ctx.account)
-    _reseller(ctx)
-    return client_view(ctx, _client(ctx, client_id))
+    require_reseller(ctx)
+    return client_view(ctx, find_client(ctx, client_id))
 
 
 def get_clients(ctx: Context, p: Params) -> dict[str, Any]:
-    _reseller(ctx)
+    require_reseller(ctx)
     clients = [a for a in ctx.sandbox.state.accounts.values() if a.parent_id == ctx.account.id]
     page, items = paginate(p, clients)
     return with_items(
@@ -117,7 +101,7 @@ def _apply(ctx: Context, p: Params, client: Account) -> None:
 
 
 def add_client(ctx: Context, p: Params) -> dict[str, Any]:
-    _reseller(ctx)
+    require_reseller(ctx)
     for name in ("name", "email", "password", "msisdn"):
         p.required_text(name)
     secret = p.text("api_secret", max_len=255) or secrets.token_urlsafe(12)
@@ -141,14 +125,14 @@ def add_client(ctx: Context, p: Params) -> dict[str, Any]:
 
 
 def edit_client(ctx: Context, p: Params) -> dict[str, Any]:
-    _reseller(ctx)
-    client = _client(ctx, p.required_int("client_id"))
+    require_reseller(ctx)
+    client = find_client(ctx, p.required_int("client_id"))
     _apply(ctx, p, client)
     return client_view(ctx, client)
 
 
 def _ledger_owner(ctx: Context, client_id: int) -> Account:
-    return ctx.account if client_id == ctx.account.id else _client(ctx, client_id)
+    return ctx.account if client_id == ctx.account.id else find_client(ctx, client_id)
 
 
 def get_transactions(ctx: Context, p: Params) -> dict[str, Any]:
@@ -197,7 +181,6 @@ def get_transaction(ctx: Context, p: Params) -> dict[str, Any]:
 
 
 HANDLERS: dict[str, Handler] = {
-    "get-balance": get_balance,
     "get-client": get_client,
     "get-clients": get_clients,
     "add-client": add_client,

@@ -1,73 +1,22 @@
-"""SMS calls: send-sms, cancel-sms, get-sms, get-sms-stats, get-sms-sent, get-sms-delivery-status,
-message-reply, get-message-log, format-number, get-link-hits."""
+"""SMS calls (``client.sms``): send-sms, cancel-sms, get-sms, message-reply, format-number."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from .._sms_text import MAX_MESSAGE_LENGTH, count_parts
-from ._lifecycle import (
-    counters,
-    delivery_stats,
-    new_recipient,
-    recipient_status,
-    schedule_dlrs,
-    status_rows,
-    tracked_link,
-)
-from ._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
-from ._phone import format_number, normalise
-from ._state import Message, Recipient, datetime_text
+from ..._sms_text import MAX_MESSAGE_LENGTH, count_parts
+from .._lifecycle import new_recipient, schedule_dlrs, tracked_link
+from .._params import ApiFailure, Context, Handler, Params, field_invalid
+from .._phone import format_number, normalise
+from .._state import Message, Recipient
+from ._shared import find_message, summary, url_param
 
-__all__ = ["HANDLERS", "SHARED_NUMBER", "find_message", "money", "num", "summary"]
+__all__ = ["HANDLERS", "SHARED_NUMBER"]
 
 SHARED_NUMBER = "61437000000"
 MAX_TO = 500
 _ALPHA_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}\Z")
-_URL = re.compile(r"https?://[^\s]+\Z", re.IGNORECASE)
-
-
-def num(value: str | None) -> int | str | None:
-    """Phone-number-like fields are JSON integers when they are all digits."""
-    if value is None:
-        return None
-    return int(value) if value.isdigit() and len(value) < 19 else value
-
-
-def money(value: float) -> float | int:
-    rounded = round(value, 3)
-    return int(rounded) if rounded == int(rounded) else rounded
-
-
-def find_message(ctx: Context, message_id: int) -> Message:
-    message = ctx.sandbox.state.messages.get(message_id)
-    if message is None or message.account_id != ctx.account.id:
-        raise ApiFailure("NOT_FOUND", "Message with this ID does not exist")
-    return message
-
-
-def summary(ctx: Context, message: Message, *, with_text: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "message_id": message.id,
-        "send_at": datetime_text(message.send_at),
-        "recipients": len(message.recipients),
-        "cost": money(message.cost),
-        "sms": message.sms,
-    }
-    if message.list_id:
-        out["list"] = {"id": message.list_id, "name": message.list_name}
-    if with_text:
-        out["message"] = message.text
-    out["delivery_stats"] = delivery_stats(ctx.sandbox, message, ctx.now)
-    return out
-
-
-def _url(p: Params, name: str) -> str:
-    value = p.text(name) or ""
-    if value and not _URL.match(value.strip()):
-        raise field_invalid(f"Field '{name}' must be a valid http(s) URL")
-    return value.strip()
 
 
 def _sender(ctx: Context, raw: str | None, from_shared: bool) -> str:
@@ -99,7 +48,7 @@ def create_message(ctx: Context, p: Params, text: str, to: str | None, sender: s
     list_id = p.integer("list_id")
     send_at = max(p.timestamp("send_at") or now, now)
     validity = p.integer("validity") or 0
-    tracked_url = _url(p, "tracked_link_url")
+    tracked_url = url_param(p, "tracked_link_url")
     targets: list[tuple[str, str | None, str | None, dict[str, str]]] = []
     message_type, list_name = "api", ""
     if list_id:
@@ -155,9 +104,9 @@ def create_message(ctx: Context, p: Params, text: str, to: str | None, sender: s
         list_id=list_id or 0,
         list_name=list_name,
         validity=validity,
-        dlr_callback=_url(p, "dlr_callback"),
-        reply_callback=_url(p, "reply_callback"),
-        link_hits_callback=_url(p, "link_hits_callback"),
+        dlr_callback=url_param(p, "dlr_callback"),
+        reply_callback=url_param(p, "reply_callback"),
+        link_hits_callback=url_param(p, "link_hits_callback"),
         tracked_link_url=tracked_url,
         replies_to_email=p.text("replies_to_email") or "",
     )
@@ -198,93 +147,11 @@ def get_sms(ctx: Context, p: Params) -> dict[str, Any]:
     return summary(ctx, find_message(ctx, p.required_int("message_id")), with_text=True)
 
 
-def get_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
-    message = find_message(ctx, p.required_int("message_id"))
-    c = counters(ctx.sandbox, message, ctx.now)
-    stats = {
-        "hard_bounced": c["hard-bounce"],
-        "soft_bounced": c["soft-bounce"],
-        "total": message.sms,
-        "recipientCount": len(message.recipients),
-        "delivered": c["delivered"],
-        "pending": c["pending"],
-        "bounced": c["hard-bounce"] + c["soft-bounce"],
-        "responses": c["responses"],
-        "opt-outs": c["optouts"],
-        "link_hits": c["link_hits"],
-    }
-    return {"stats": stats}
-
-
-def get_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
-    message = find_message(ctx, p.required_int("message_id"))
-    optouts = p.choice("optouts", ("include", "only", "omit"), "include")
-    delivery = p.choice("delivery", ("all", "delivered", "failed", "pending"), "all")
-    rows = []
-    for recipient, status in status_rows(message, ctx.now):
-        if (optouts == "only" and not recipient.optout) or (optouts == "omit" and recipient.optout):
-            continue
-        group = "failed" if status.endswith("bounce") else status
-        if delivery not in ("all", group):
-            continue
-        rows.append((recipient, status))
-    page, items = paginate(p, rows)
-    payload = {"page": page, "total": len(rows), "message": summary(ctx, message)}
-    return with_items(
-        payload,
-        "recipients",
-        items,
-        lambda row: {
-            "msisdn": num(row[0].msisdn),
-            "first_name": row[0].first_name,
-            "last_name": row[0].last_name,
-            "delivery_status": row[1],
-            "optout": row[0].optout,
-        },
-    )
-
-
-def _recipient(message: Message, raw: str) -> Recipient:
-    number = normalise(raw)
-    for recipient in message.recipients:
-        if recipient.msisdn == number:
-            return recipient
-    raise ApiFailure("NOT_FOUND", "This message was not sent to this number")
-
-
-def get_sms_delivery_status(ctx: Context, p: Params) -> dict[str, Any]:
-    message_id, msisdn = p.required_int("message_id"), p.required_text("msisdn")
-    recipient = _recipient(message := find_message(ctx, message_id), msisdn)
-    status = "pending" if message.cancelled else recipient_status(recipient, ctx.now)
-    stats = {
-        "message_id": message.id,
-        "sender_id": num(message.sender),
-        "mobile": num(recipient.msisdn),
-        "send_at": datetime_text(message.send_at),
-        "datetime": None if status == "pending" else datetime_text(recipient.final_at),
-        "status": "failed" if status.endswith("bounce") else status,
-        "message": recipient.text,
-    }
-    return {"stats": stats}
-
-
 def message_reply(ctx: Context, p: Params) -> dict[str, Any]:
     text = p.required_text("message", max_len=MAX_MESSAGE_LENGTH)
     to = p.required_text("to")
     create_message(ctx, p, text, to, _sender(ctx, p.text("from"), False))
     return {"result": "SYSTEM: Message response handled\n"}
-
-
-def get_message_log(ctx: Context, p: Params) -> dict[str, Any]:
-    message_id, mobile = p.required_int("message_id"), p.required_text("mobile")
-    recipient = _recipient(message := find_message(ctx, message_id), mobile)
-    return {
-        "message_id": message.id,
-        "message": recipient.text,
-        "mobile": num(recipient.msisdn),
-        "caller_id": num(message.sender),
-        "datetime_send": datetime_text(message.send_at),
-    }
 
 
 def format_number_call(ctx: Context, p: Params) -> dict[str, Any]:
@@ -303,33 +170,10 @@ def format_number_call(ctx: Context, p: Params) -> dict[str, Any]:
     }
 
 
-def get_link_hits(ctx: Context, p: Params) -> dict[str, Any]:
-    message = find_message(ctx, p.required_int("message_id"))
-    hits = [r for r in message.recipients if r.link_hits]
-    page, items = paginate(p, hits)
-    payload = {"page": page, "total": len(hits)}
-    return with_items(
-        payload,
-        "hits",
-        items,
-        lambda r: {
-            "mobile": num(r.msisdn),
-            "first_name": r.first_name,
-            "last_name": r.last_name,
-            "link_hits": r.link_hits,
-        },
-    )
-
-
 HANDLERS: dict[str, Handler] = {
     "send-sms": send_sms,
     "cancel-sms": cancel_sms,
     "get-sms": get_sms,
-    "get-sms-stats": get_sms_stats,
-    "get-sms-sent": get_sms_sent,
-    "get-sms-delivery-status": get_sms_delivery_status,
     "message-reply": message_reply,
-    "get-message-log": get_message_log,
     "format-number": format_number_call,
-    "get-link-hits": get_link_hits,
 }

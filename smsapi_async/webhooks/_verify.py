@@ -1,0 +1,204 @@
+"""Authenticating callbacks: the platform's ``x-transmitsms-signature`` header, and signed URLs.
+
+**The header.** The platform signs each v1 callback with a hex HMAC-SHA256, keyed with the account's
+API secret, over the JSON text PHP's ``json_encode`` makes of the query parameters, decoded, in the
+order received. Verify it from the *raw* query string: a framework's parsed dict may have merged
+repeated keys or lost their order, and then a genuine callback fails. Where each framework keeps
+the raw query string:
+
+* Starlette / FastAPI: ``request.scope["query_string"]`` (bytes);
+* Django: ``request.META["QUERY_STRING"]``;
+* Flask / Werkzeug: ``request.query_string`` (bytes);
+* aiohttp: ``request.raw_path.partition("?")[2]`` (``request.query_string`` is already decoded).
+
+Behind a proxy nothing changes as long as it forwards the query string untouched: the signature
+covers the parameters only, not the host, scheme or path.
+
+**Signed callback URLs.** Whether the platform's signature also covers parameters your URL already
+had is not documented, so :func:`sign_callback_url` (``client.callback_url``) offers a second way:
+it appends ``smsapi_expires`` and ``smsapi_token`` (an HMAC of the URL's parameters and expiry time,
+keyed from the API secret) to your URL; pass the result as ``dlr_callback`` / ``reply_callback``.
+The platform appends its parameters after them, and :func:`verify_callback_url` checks the token.
+The token proves the caller knows the URL you gave the platform (keep it as secret as a password;
+it travels over HTTPS); it does not sign the event's fields. It stops being accepted at expiry, so
+choose a ``ttl`` longer than the message's validity plus the platform's day of retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Final
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from .._exceptions import InvalidRequestError
+from .._signature import SIGNATURE_HEADER, callback_signature, verify_callback_signature
+from ._errors import InvalidCallbackError
+from ._query import EXPIRES_PARAM, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
+
+__all__ = [
+    "DEFAULT_URL_TTL",
+    "SIGNATURE_HEADER",
+    "sign_callback",
+    "sign_callback_url",
+    "verify_callback_url",
+    "verify_signature",
+]
+
+DEFAULT_URL_TTL: Final = timedelta(days=5)
+"""Default lifetime of a signed callback URL: the longest validity (72 hours) plus the platform's
+retries (about 25 hours), with room to spare."""
+
+_URL_KEY_LABEL = b"smsapi-async callback-url v1"
+_TEN_YEARS = 10 * 365 * 86400.0
+_Pairs = list[tuple[str, str]]
+_EXPIRY = re.compile(r"[0-9]{1,12}")
+
+
+def _check_secret(api_secret: str) -> bytes:
+    if not isinstance(api_secret, str) or not api_secret:
+        raise InvalidRequestError("api_secret must be the account's API secret, a non-empty str")
+    try:
+        return api_secret.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError("api_secret is not valid Unicode text") from None
+
+
+def verify_signature(
+    query: str | bytes | Sequence[tuple[str, str]], signature: str | bytes | None, api_secret: str
+) -> bool:
+    """Whether ``signature`` (the ``x-transmitsms-signature`` header) is the platform's signature of
+    this callback. Constant-time.
+
+    Args:
+        query: the raw query string exactly as received (``str`` or ``bytes``; a leading ``?`` is
+            ignored), or the decoded ``(key, value)`` pairs in the order received. Not a dict from
+            your framework: that may have merged or reordered keys (see this module's docs for
+            where each framework keeps the raw string).
+        signature: the header's value; ``None`` (header absent) gives ``False``.
+        api_secret: the account's API secret.
+    """
+    key = _check_secret(api_secret)
+    if isinstance(query, Mapping):
+        raise TypeError("pass the raw query string (or ordered pairs), not a mapping: key order matters")
+    if isinstance(signature, bytes):
+        signature = signature.decode("ascii", "replace")
+    if not isinstance(signature, str) or not signature.strip():
+        # still spend the time of a check, so absence and a wrong value look alike
+        hmac.compare_digest(b"0" * 64, hmac.new(key, b"", hashlib.sha256).hexdigest().encode())
+        return False
+    if isinstance(query, (str, bytes)):
+        return verify_callback_signature(query_bytes(query), signature, api_secret)
+    return verify_callback_signature(list(query), signature, api_secret)
+
+
+def sign_callback(
+    params: Mapping[str, str] | Sequence[tuple[str, str]] | str | bytes, api_secret: str
+) -> str:
+    """The ``x-transmitsms-signature`` the platform would send with these parameters, in this order
+    (for your own tests: build a callback, sign it, feed it to your endpoint)."""
+    _check_secret(api_secret)
+    if isinstance(params, (str, bytes)):
+        pairs = split_query(params, max_bytes=len(params) + 1, max_params=len(params) + 1)
+    elif isinstance(params, Mapping):
+        pairs = list(params.items())
+    else:
+        pairs = list(params)
+    return callback_signature(pairs, api_secret)
+
+
+def _url_key(api_secret: str) -> bytes:
+    return hmac.new(_check_secret(api_secret), _URL_KEY_LABEL, hashlib.sha256).digest()
+
+
+def _token(key: bytes, pairs: Sequence[tuple[str, str]]) -> str:
+    message = json.dumps([list(pair) for pair in pairs], ensure_ascii=True, separators=(",", ":"))
+    return hmac.new(key, message.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _seconds(ttl: float | timedelta) -> float:
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < _TEN_YEARS:
+        raise InvalidRequestError(f"ttl must be a positive duration under ten years, got {ttl!r}")
+    return float(seconds)
+
+
+def sign_callback_url(
+    base: str, api_secret: str, *, ttl: float | timedelta = DEFAULT_URL_TTL, now: float | None = None
+) -> str:
+    """``base`` with ``smsapi_expires`` and ``smsapi_token`` appended to its query string.
+
+    Args:
+        base: your callback URL (``http``/``https``), which may carry parameters of its own
+            (``?order=123``): they are covered by the token. A token already on it is replaced.
+        api_secret: the account's API secret (the token is keyed from it).
+        ttl: how long the URL is accepted, seconds or a ``timedelta``.
+        now: the current Unix time (default: the system's).
+    """
+    key = _url_key(api_secret)
+    seconds = _seconds(ttl)
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidRequestError("base must be an absolute http:// or https:// URL")
+    if parts.fragment:
+        raise InvalidRequestError("a callback URL cannot have a #fragment: the platform appends to the query")
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in (EXPIRES_PARAM, TOKEN_PARAM)
+    ]
+    expires = int((time.time() if now is None else now) + seconds)
+    signed = [*pairs, (EXPIRES_PARAM, str(expires))]
+    query = urlencode([*signed, (TOKEN_PARAM, _token(key, signed))], quote_via=quote)
+    return urlunsplit(parts._replace(query=query))
+
+
+def split_at_token(pairs: Sequence[tuple[str, str]]) -> tuple[_Pairs, str, _Pairs] | None:
+    """``(pairs before the token, token, pairs after it)``, or ``None`` without exactly one token."""
+    positions = [i for i, (key, _) in enumerate(pairs) if key == TOKEN_PARAM]
+    if len(positions) != 1:
+        return None
+    at = positions[0]
+    return list(pairs[:at]), pairs[at][1], list(pairs[at + 1 :])
+
+
+def verify_callback_url(
+    query: str | bytes | Sequence[tuple[str, str]], api_secret: str, *, now: float | None = None
+) -> bool:
+    """Whether the query carries a valid, unexpired token from :func:`sign_callback_url`.
+
+    ``query`` is the raw query string as received (or its decoded pairs in order). Constant-time
+    in the token. A query with no token, two tokens, an expiry that is not right before the token,
+    or a past expiry gives ``False``.
+    """
+    key = _url_key(api_secret)
+    if isinstance(query, Mapping):
+        raise TypeError("pass the raw query string (or ordered pairs), not a mapping: key order matters")
+    try:
+        pairs = split_query(query, max_bytes=MAX_QUERY_BYTES * 4, max_params=10_000)
+    except InvalidCallbackError:
+        return False
+    split = split_at_token(pairs)
+    if split is None:
+        return False
+    before, token, _ = split
+    if not before or before[-1][0] != EXPIRES_PARAM or not _EXPIRY.fullmatch(before[-1][1]):
+        return False
+    expected = _token(key, before)
+    valid = hmac.compare_digest(expected.encode(), token.strip().lower().encode("utf-8", "replace"))
+    fresh = int(before[-1][1]) >= (time.time() if now is None else now)
+    return valid and fresh
+
+
+def platform_signature_matches(pairs: Sequence[tuple[str, str]], signature: str, api_secret: str) -> bool:
+    """Header check over the parameters the platform appended after a URL token (for when the
+    platform signs only its own parameters, not the URL's)."""
+    split = split_at_token(pairs)
+    if split is None or not split[2]:
+        return False
+    return verify_callback_signature(split[2], signature, api_secret)

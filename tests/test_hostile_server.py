@@ -1,0 +1,189 @@
+"""A hostile server: every finding of the failure audit, against every call shape (plain, paginated, send).
+
+Each case answers one of three calls the way a broken or malicious server might, and the client must
+answer with a typed error from its own tree, quickly, in bounded memory, without duplicates and without
+showing private data. A send (a call that changes state) that goes wrong after the request may have left
+is always :class:`OutcomeUnknownError`: the message may have gone out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+from conftest import Recorder
+
+from smsapi_async import (
+    AsyncSmsClient,
+    OutcomeUnknownError,
+    SmsApiError,
+)
+
+pytestmark = pytest.mark.anyio
+
+MakeClient = Callable[..., AsyncSmsClient]
+TEXT = "your one-time code is 834201"
+SECRET = "test-secret-0001"
+HOLE = '"@@"'
+"""Where a template takes the hostile value, as raw JSON text."""
+
+SUCCESS = {"code": "SUCCESS", "description": "OK"}
+
+
+@attrs.frozen
+class Shape:
+    """One call shape: the call, how a user makes it, and its normal answer with holes in it."""
+
+    name: str
+    call: str
+    run: Callable[[AsyncSmsClient], Awaitable[Any]]
+    templates: dict[str, dict[str, Any]]
+    """Slot (the field a hole sits in) → the answer, with ``"@@"`` where the hostile value goes."""
+
+    @property
+    def changes_state(self) -> bool:
+        return not self.call.startswith("get-")
+
+    def body(self, slot: str, raw: str) -> bytes:
+        """The answer with the hole in ``slot`` replaced by the raw JSON text ``raw``."""
+        text = json.dumps({**self.templates[slot], "error": SUCCESS})
+        assert text.count(HOLE) == 1
+        return text.replace(HOLE, raw).encode()
+
+    def normal(self) -> bytes:
+        slot = next(iter(self.templates))
+        return self.body(slot, "1")
+
+
+def _message(**hole: Any) -> dict[str, Any]:
+    fields = {"message_id": 1, "send_at": "2030-01-01 00:00:00", "recipients": 1, "cost": 0.07, "sms": 1}
+    return {**fields, "message": TEXT, **hole}
+
+
+async def _walk(client: AsyncSmsClient) -> list[Any]:
+    return await client.sms.responses(message_id=1).to_list()
+
+
+SHAPES = [
+    Shape(
+        "plain",
+        "get-sms",
+        lambda client: client.sms.get(1),
+        {"message_id": _message(message_id="@@"), "cost": _message(cost="@@")},
+    ),
+    Shape(
+        "paginated",
+        "get-sms-responses",
+        _walk,
+        {
+            "page.count": {
+                "page": {"count": "@@", "number": 1},
+                "total": 1,
+                "responses": [{"id": 1, "message_id": 1, "response": TEXT}],
+            },
+            "id": {
+                "page": {"count": 1, "number": 1},
+                "total": 1,
+                "responses": [{"id": "@@", "message_id": 1, "response": TEXT}],
+            },
+        },
+    ),
+    Shape(
+        "send",
+        "send-sms",
+        lambda client: client.sms.send(message=TEXT, to="61400000001"),
+        {"message_id": _message(message_id="@@"), "cost": _message(cost="@@")},
+    ),
+]
+SHAPE_IDS = [shape.name for shape in SHAPES]
+SLOTS = [(shape, slot) for shape in SHAPES for slot in shape.templates]
+SLOT_IDS = [f"{shape.name}-{slot}" for shape, slot in SLOTS]
+
+
+async def expect_typed_failure(shape: Shape, client: AsyncSmsClient) -> SmsApiError:
+    """Run the shape's call; it must fail with the right type of the client's tree, naming the call."""
+    with pytest.raises(SmsApiError) as info:
+        await shape.run(client)
+    error = info.value
+    if shape.changes_state:
+        assert isinstance(error, OutcomeUnknownError), repr(error)
+    assert getattr(error, "call", None) == shape.call
+    return error
+
+
+def assert_private(error: BaseException) -> None:
+    """Nothing the error shows, its chain included, holds the message text or the secret."""
+    shown = "".join(traceback.format_exception(error))
+    for leak in (TEXT, SECRET):
+        assert leak not in shown
+
+
+# --- 1. numbers that would take the CPU hostage --------------------------------------------------
+
+HUGE_EXPONENTS = ['"1e1000000"', '"-1e1000000"', "1e1000000", '"1E+999999999"', '"1e-1000000"']
+
+
+@pytest.mark.parametrize("raw", HUGE_EXPONENTS)
+@pytest.mark.parametrize(("shape", "slot"), SLOTS, ids=SLOT_IDS)
+async def test_1_a_huge_exponent_is_refused_at_once(
+    make_client: MakeClient, shape: Shape, slot: str, raw: str
+) -> None:
+    client = make_client(Recorder(httpx.Response(200, content=shape.body(slot, raw))))
+    started = time.perf_counter()
+    error = await expect_typed_failure(shape, client)
+    assert time.perf_counter() - started < 2.0  # milliseconds in fact; minutes before the fix
+    assert slot.rsplit(".", maxsplit=1)[-1] in str(error)
+    assert_private(error)
+
+
+# --- 2. numbers that are not numbers, or do not fit ----------------------------------------------
+
+NOT_NUMBERS = {
+    "5000 digits": "1" * 5000,
+    "5000 digit text": '"' + "9" * 5000 + '"',
+    "2**64": str(2**64),
+    "NaN": "NaN",
+    "Infinity": "Infinity",
+    "-Infinity": "-Infinity",
+    "nan text": '"nan"',
+    "abc": '"abc"',
+    "list": "[1, 2]",
+    "object": '{"a": 1}',
+    "1e30": "1e30",
+}
+
+
+@pytest.mark.parametrize("raw", list(NOT_NUMBERS.values()), ids=list(NOT_NUMBERS))
+@pytest.mark.parametrize(("shape", "slot"), SLOTS, ids=SLOT_IDS)
+async def test_2_a_number_that_is_not_one_is_a_typed_error_naming_call_and_field(
+    make_client: MakeClient, shape: Shape, slot: str, raw: str
+) -> None:
+    client = make_client(Recorder(httpx.Response(200, content=shape.body(slot, raw))))
+    error = await expect_typed_failure(shape, client)
+    assert slot.rsplit(".", maxsplit=1)[-1] in str(error)
+    assert_private(error)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_2_a_list_where_an_object_belongs_is_a_typed_error(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    if shape.name == "paginated":
+        body = {"page": {"count": 1, "number": 1}, "total": 1, "responses": [[1, 2]], "error": SUCCESS}
+    else:
+        body = {**_message(), "delivery_stats": [TEXT], "error": SUCCESS}
+    client = make_client(Recorder(httpx.Response(200, json=body)))
+    error = await expect_typed_failure(shape, client)
+    assert_private(error)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_normal_answers_still_work(make_client: MakeClient, shape: Shape) -> None:
+    client = make_client(Recorder(httpx.Response(200, content=shape.normal())))
+    assert await shape.run(client)
