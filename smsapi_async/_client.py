@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import enum
 import ipaddress
@@ -28,7 +29,7 @@ from ._exceptions import (
     ResponseParseError,
     SmsApiError,
 )
-from ._limiter import Limiter, RateLimiter
+from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
 from ._version import __version__
@@ -39,6 +40,7 @@ from .resources.lists import ListsResource
 from .resources.numbers import NumbersResource
 from .resources.resellers import ResellersResource
 from .resources.sms import SmsResource
+from .webhooks._hub import CallbackHub
 from .webhooks._verify import DEFAULT_URL_TTL, sign_callback_url
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
@@ -169,6 +171,7 @@ class AsyncSmsClient:
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
         self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
+        self._callback_hub = CallbackHub()
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
         elif limiter is not None:
@@ -177,6 +180,8 @@ class AsyncSmsClient:
             limiter = limiter.for_account(key)  # a shared limiter not yet named: this account's
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
+        reserve = getattr(limiter, "reserve", None)
+        self._reserve: Callable[[], Awaitable[Reservation]] | None = reserve if callable(reserve) else None
         on_sent = getattr(limiter, "request_sent", None)
         self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
         # a shared limiter (RedisRateLimiter) pushes pauses and late sends to the other processes
@@ -200,7 +205,7 @@ class AsyncSmsClient:
     def _bind(self) -> None:
         """Resources and per-request options, which refer to this object (copies bind again)."""
         self._send_options: dict[str, Any] = {}
-        if self._on_sent is not None:
+        if self._reserve is not None or self._on_sent is not None:
             self._send_options["extensions"] = {"trace": self._trace}
         if self._timeout is not None:
             self._send_options["timeout"] = self._timeout
@@ -262,7 +267,14 @@ class AsyncSmsClient:
             limiter = (
                 None
                 if own is None
-                else RateLimiter(own.rate, own.burst, safety_margin=own.safety_margin, clock=own.clock)
+                else RateLimiter(
+                    own.rate,
+                    own.burst,
+                    safety_margin=own.safety_margin,
+                    adaptive=own.adaptive,
+                    max_safety_margin=own.max_safety_margin,
+                    clock=own.clock,
+                )
             )
         return AsyncSmsClient(
             api_key,
@@ -289,6 +301,13 @@ class AsyncSmsClient:
         message's validity plus a day of the platform's retries. The secret itself is not in the URL.
         """
         return sign_callback_url(base, self._secret.value, ttl=ttl)
+
+    @property
+    def callback_hub(self) -> CallbackHub:
+        """Where a :class:`~smsapi_async.webhooks.CallbackReceiver` built with ``client=this``
+        publishes the events it accepts, for :meth:`sms.wait_for_delivery` and
+        :meth:`sms.reply_stream` (copies made by :meth:`with_options` share it)."""
+        return self._callback_hub
 
     @property
     def base_url(self) -> str:
@@ -346,15 +365,30 @@ class AsyncSmsClient:
         retries = 0
         waited = 0.0
         while True:
+            reservation: Reservation | None = None
             if self._limiter is not None:
                 waited += self._check_pause(name, waited)
-                await self._limiter.acquire()
+                if self._reserve is not None:
+                    reservation = await self._reserve()
+                else:
+                    await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
+            sending = _SENDING.set(reservation)
             try:
-                return await self._attempt(name, url, form, safe)
+                result = await self._attempt(name, url, form, safe)
             except _Retryable as retry:
                 delay, error = retry.delay, retry.error
                 cause = retry.__cause__ if retry.__cause__ is not error else None
+                if reservation is not None:
+                    _report(reservation, error, cause)
+            else:
+                if reservation is not None:
+                    reservation.answered()
+                return result
+            finally:
+                _SENDING.reset(sending)
+                if reservation is not None:
+                    reservation.close()  # anything unreported (errors, cancellation) counts as sent
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
             rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
@@ -456,9 +490,13 @@ class AsyncSmsClient:
 
     async def _trace(self, event: str, info: Mapping[str, Any]) -> None:
         # httpcore's trace hook: tell the limiter when the request really leaves (after any handshake)
-        if self._on_sent is not None and event.endswith(".send_request_headers.started"):
-            self._on_sent()
-            if self._flush_limiter is not None:
+        if event.endswith(".send_request_headers.started"):
+            reservation = _SENDING.get()
+            if reservation is not None:
+                reservation.sent()
+            elif self._on_sent is not None:
+                self._on_sent()
+            if self._flush_limiter is not None:  # a shared limiter tells the other processes
                 await self._flush_limiter()
 
     @staticmethod
@@ -500,6 +538,20 @@ class AsyncSmsClient:
 def exc_text(exc: SmsApiError) -> str:
     """The human part of an error, for re-wrapping it."""
     return exc.description if isinstance(exc, ApiError) and isinstance(exc.description, str) else str(exc)
+
+
+_SENDING: contextvars.ContextVar[Reservation | None] = contextvars.ContextVar(
+    "smsapi_async_sending", default=None
+)
+"""The limiter reservation of the request this task is sending (read by the trace hook)."""
+
+
+def _report(reservation: Reservation, error: SmsApiError, cause: BaseException | None) -> None:
+    """Tell the limiter how an attempt that may be retried ended."""
+    if isinstance(cause, _NOT_SENT):
+        reservation.not_sent()
+    elif isinstance(error, RateLimitError):
+        reservation.answered(rejected=True)
 
 
 class _Hidden:

@@ -46,10 +46,18 @@ import sniffio
 
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError, SmsApiError
-from ._limiter import DEFAULT_SAFETY_MARGIN, SEND_LAG_TOLERANCE, TIMER_SLACK, RateLimiter
+from ._limiter import (
+    DEFAULT_MAX_SAFETY_MARGIN,
+    DEFAULT_SAFETY_MARGIN,
+    LATENCY_SAMPLES,
+    MIN_LATENCY_SAMPLES,
+    RELAX_AFTER,
+    TIMER_SLACK,
+    RateLimiter,
+)
 from ._resp import RespConnection, RespError, parse_redis_url
 
-__all__ = ["RedisLimiterError", "RedisRateLimiter", "account_key"]
+__all__ = ["RedisLimiterError", "RedisRateLimiter", "SharedReservation", "account_key"]
 
 log = logging.getLogger("smsapi_async.limiter")
 
@@ -74,27 +82,51 @@ _TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERD
 #   claim:   take slot `arg`: {1, now, 0, 0, arg}, or {0, now, wait, pause left, arg}: claim again
 #   pause:   nobody is granted until now + arg
 #   sent:    a request left at `arg` (server time): the next grant is at least one interval later
+#   rejected: the server answered 429 to a request paced here: double the shared margin
+# Every reply ends with the margin in force (µs).
 _SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local key = KEYS[1]
 local op = ARGV[1]
-local interval = tonumber(ARGV[2])
-local tolerance = tonumber(ARGV[3])
-local slack = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[5])
-local arg = tonumber(ARGV[6])
-local hold = tonumber(ARGV[7])
-local fence = ARGV[8] == '1'
-local grace = tonumber(ARGV[9])
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
+local most = tonumber(ARGV[5])
+local slack = tonumber(ARGV[6])
+local ttl = tonumber(ARGV[7])
+local arg = tonumber(ARGV[8])
+local hold = tonumber(ARGV[9])
+local fence = ARGV[10] == '1'
+local grace = tonumber(ARGV[11])
+local spread = tonumber(ARGV[12])
+local relax_after = tonumber(ARGV[13])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local state = redis.call('HMGET', key, 'tat', 'ctat', 'pause', 'seq', 'served')
+local state = redis.call('HMGET', key, 'tat', 'ctat', 'pause', 'seq', 'served', 'learned', 'relaxed')
 local tat = tonumber(state[1])
 local ctat = tonumber(state[2]) or 0
 local paused = tonumber(state[3]) or 0
 local seq = tonumber(state[4]) or 0
 local served = tonumber(state[5]) or 0
+local learned = tonumber(state[6]) or 0
+local relaxed = tonumber(state[7]) or 0
 local dirty = false
+-- the margin: what 429s taught every process (halved after each quiet spell), or this caller's own
+-- floor and latency spread if larger, never above the most allowed
+if learned > 0 and now - relaxed >= relax_after then
+  if learned / 2 > floor then learned = learned / 2 else learned = 0 end
+  relaxed = now
+  dirty = true
+end
+local margin = math.min(most, math.max(floor, spread, learned))
+if op == 'rejected' then
+  learned = math.min(most, math.max(learned, 2 * margin))
+  relaxed = now
+  margin = math.min(most, math.max(floor, spread, learned))
+  dirty = true
+end
+local interval = (1000000 + margin + slack) / rate
+local tolerance = (burst - 1) * interval
 local granted = 0
 local wait = 0
 if tat == nil or fence then
@@ -148,13 +180,18 @@ elseif op == 'sent' then
 end
 if dirty then
   redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'ctat', string.format('%.0f', ctat),
-    'pause', string.format('%.0f', paused), 'seq', seq, 'served', served)
+    'pause', string.format('%.0f', paused), 'seq', seq, 'served', served,
+    'learned', string.format('%.0f', learned), 'relaxed', string.format('%.0f', relaxed))
   local last = math.max(tat, ctat, paused)
   redis.call('PEXPIRE', key, ttl + math.max(0, math.ceil((last - now) / 1000)))
 end
-return {granted, now, wait, math.max(0, paused - now), number}
+return {granted, now, wait, math.max(0, paused - now), number, math.floor(margin)}
 """
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+
+MIN_SEND_LAG = 0.001
+"""A request leaving later than this (or half the margin, if more) after its grant moves the
+shared schedule (see :meth:`RedisRateLimiter.request_sent`)."""
 
 CLAIM_GRACE = 0.025
 """Seconds a reserved slot is kept for its holder once it could be taken (then the next may go)."""
@@ -281,6 +318,38 @@ def _transient(exc: BaseException) -> bool:
     return str(exc).upper().startswith(_TRANSIENT_REPLIES)
 
 
+class SharedReservation:
+    """A grant from :meth:`RedisRateLimiter.reserve`: report what became of its request, as with a
+    :class:`~smsapi_async.Reservation` (the client does). The first report wins."""
+
+    __slots__ = ("_limiter", "_sent_at")
+
+    def __init__(self, limiter: RedisRateLimiter) -> None:
+        self._limiter: RedisRateLimiter | None = limiter
+        self._sent_at: float | None = None
+
+    def sent(self) -> None:
+        """The request's first bytes are leaving now (a late one moves the shared schedule)."""
+        limiter = self._limiter
+        if limiter is not None and self._sent_at is None:
+            self._sent_at = limiter.clock.now()
+            limiter.request_sent(self._sent_at)
+
+    def not_sent(self) -> None:
+        """The request never left: its slot simply goes unused."""
+        self._limiter = None
+
+    def answered(self, *, rejected: bool = False) -> None:
+        """The server answered; ``rejected`` for a 429 (the shared margin doubles)."""
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None:
+            limiter._learn(self._sent_at, rejected)
+
+    def close(self) -> None:
+        """Nothing more will be reported."""
+        self._limiter = None
+
+
 class _Waiter:
     __slots__ = ("cancelled", "event")
 
@@ -332,14 +401,20 @@ class RedisRateLimiter:
         rate: float = 2.0,
         burst: int = 1,
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        adaptive: bool = True,
+        max_safety_margin: float = DEFAULT_MAX_SAFETY_MARGIN,
         prefix: str = "smsapi",
         idle_ttl: float = 86_400.0,
         fallback_rate: float | None = None,
         call_timeout: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
-        # RateLimiter checks rate, burst and margin and gives the interval, so both agree exactly
-        self._shape = RateLimiter(rate, burst, safety_margin=safety_margin)
+        # RateLimiter checks rate, burst and margins, so both accept exactly the same settings
+        self._shape = RateLimiter(
+            rate, burst, safety_margin=safety_margin, adaptive=adaptive, max_safety_margin=max_safety_margin
+        )
+        self._adaptive = bool(adaptive)
+        self._margin = float(safety_margin)  # the margin in force, as Redis last said
         if key is not None and not (isinstance(key, str) and KEY_PATTERN.fullmatch(key)):
             raise InvalidRequestError("key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
         if not (isinstance(prefix, str) and KEY_PATTERN.fullmatch(prefix)):
@@ -360,19 +435,11 @@ class RedisRateLimiter:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._family: dict[str, RedisRateLimiter] = {}
         self._rng = random.Random()
-        us = 1_000_000
-        interval = self._shape.interval
-        self._args = [
-            str(round(interval * us)),
-            str(round((burst - 1) * interval * us)),
-            str(round(TIMER_SLACK * us)),
-            str(math.ceil(self._idle_ttl * 1000)),
-        ]
-        self._grace = str(round(CLAIM_GRACE * us))
+        self._grace = str(round(CLAIM_GRACE * 1_000_000))
         self._ops: dict[tuple[str, int], int] = {}
-        # the normal path from a grant to the socket (the claim's reply, httpx) takes a few ms on a
-        # busy host; half the safety margin absorbs it, the other half is left for network jitter
-        self._lag_tolerance = max(SEND_LAG_TOLERANCE, self.safety_margin / 2)
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._spread = 0.0
+        self._pending_rejected = 0
         self._waiters: deque[_Waiter] = deque()
         self._live = 0
         self._not_before = -math.inf  # local clock: the head asks Redis no earlier
@@ -418,13 +485,40 @@ class RedisRateLimiter:
 
     @property
     def safety_margin(self) -> float:
-        """Seconds added to each 1-second window of grants."""
+        """The least margin: seconds added to each 1-second window of grants."""
         return self._shape.safety_margin
 
     @property
+    def max_safety_margin(self) -> float:
+        """The most the learned margin may grow to."""
+        return self._shape.max_safety_margin
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the margin is learned (``False`` once pinned)."""
+        return self._adaptive
+
+    @property
+    def margin(self) -> float:
+        """The margin in force, as Redis last answered (shared by every process of the account)."""
+        return self._margin
+
+    @property
     def interval(self) -> float:
-        """Seconds between two grants under saturation, fleet-wide."""
-        return self._shape.interval
+        """Seconds between two grants under saturation, fleet-wide, at the current margin."""
+        return (1.0 + self._margin + TIMER_SLACK) / self.rate
+
+    def pin_margin(self, seconds: float | None) -> None:
+        """Hold this process's margin at ``seconds`` (no learning), or resume learning with ``None``.
+
+        Pin it the same in every process: each grant is spaced by its caller's margin.
+        """
+        if seconds is None:
+            self._adaptive = True
+            return
+        self._shape.pin_margin(seconds)  # the same checks
+        self._adaptive = False
+        self._margin = float(seconds)
 
     @property
     def clock(self) -> Clock:
@@ -465,6 +559,8 @@ class RedisRateLimiter:
                 rate=self.rate,
                 burst=self.burst,
                 safety_margin=self.safety_margin,
+                adaptive=self._adaptive,
+                max_safety_margin=self.max_safety_margin,
                 prefix=self._prefix,
                 idle_ttl=self._idle_ttl,
                 fallback_rate=self._fallback_rate,
@@ -500,15 +596,14 @@ class RedisRateLimiter:
     def request_sent(self, at: float | None = None) -> None:
         """Note that a granted request actually left at ``at`` (default: now, on this clock).
 
-        A request leaving more than half the safety margin (at least
-        :data:`~smsapi_async._limiter.SEND_LAG_TOLERANCE`) after its grant arrived (it waited for
-        a connection) moves the shared schedule: the next grant, in any process, is at least one
-        interval after this send (in Redis time, estimated conservatively from the last round
-        trip). Smaller lags are the normal way from a grant to the socket; the other half of the
-        margin is left for the network's jitter.
+        A request leaving more than half the margin (at least :data:`MIN_SEND_LAG`) after its
+        grant arrived (it waited for a connection) moves the shared schedule: the next grant, in
+        any process, is at least one interval after this send (in Redis time, estimated
+        conservatively from the last round trip). Smaller lags are the normal way from a grant to
+        the socket; the other half of the margin is left for the network's jitter.
         """
         sent = self._clock.now() if at is None else at
-        if self._offset is None or sent - self._granted_at <= self._lag_tolerance:
+        if self._offset is None or sent - self._granted_at <= max(MIN_SEND_LAG, self._margin / 2):
             return
         server_us = (sent + self._offset) * 1_000_000
         self._pending_sent = max(self._pending_sent or -math.inf, server_us)
@@ -517,7 +612,7 @@ class RedisRateLimiter:
     async def flush(self) -> None:
         """Push pauses and late sends this process learned to Redis now (best effort: if Redis
         is unreachable they stay pending and the head pushes them before its next grant)."""
-        if self._pending_pause is None and self._pending_sent is None:
+        if self._pending_pause is None and self._pending_sent is None and not self._pending_rejected:
             return
         try:
             await self._push_pending()
@@ -536,6 +631,13 @@ class RedisRateLimiter:
                 except BaseException:
                     self._pending_pause = max(self._pending_pause or -math.inf, pause)
                     raise
+        rejected, self._pending_rejected = self._pending_rejected, 0
+        if rejected:
+            try:
+                await self._run("rejected")
+            except BaseException:
+                self._pending_rejected += rejected
+                raise
         sent, self._pending_sent = self._pending_sent, None
         if sent is not None:
             try:
@@ -548,18 +650,39 @@ class RedisRateLimiter:
         self, op: str, arg: int = 0, *, hold: float | None = None, fence: bool = False
     ) -> list[int]:
         key = self.redis_key
-        hold_us = round((self.interval if hold is None else hold) * 1_000_000)
-        args = [op, *self._args, str(arg), str(hold_us), "1" if fence else "0", self._grace]
+        us = 1_000_000
+        hold_us = round((self.interval if hold is None else hold) * us)
+        if self._adaptive:
+            floor, most, spread = self.safety_margin, self.max_safety_margin, self._spread
+        else:
+            floor = most = self._margin
+            spread = 0.0
+        args = [
+            op,
+            repr(self.rate),
+            str(self.burst),
+            str(round(floor * us)),
+            str(round(most * us)),
+            str(round(TIMER_SLACK * us)),
+            str(math.ceil(self._idle_ttl * 1000)),
+            str(arg),
+            str(hold_us),
+            "1" if fence else "0",
+            self._grace,
+            str(round(spread * us)),
+            str(round(RELAX_AFTER * us)),
+        ]
         backend = self._connector.backend()
         started = self._clock.now()
         self.redis_calls += 1
         with anyio.fail_after(self._call_timeout):
             reply = await backend.run(key, args)
         self._ops[op, reply[0]] = self._ops.get((op, reply[0]), 0) + 1
-        if len(reply) != 5:
+        if len(reply) != 6:
             raise RedisLimiterError(f"unexpected reply from the limiter script: {len(reply)} values")
         # the server read its clock after we sent: server - local <= reply - started
         self._offset = reply[1] / 1_000_000 - started
+        self._margin = reply[5] / 1_000_000
         if reply[3] > 0:
             self._paused_until = max(self._paused_until, self._clock.now() + reply[3] / 1_000_000)
         if self._outage_since is not None:
@@ -589,7 +712,29 @@ class RedisRateLimiter:
         step = min(BACKOFF_CAP, BACKOFF_FIRST * 2.0 ** (self._failures - 1))
         return step / 2 + self._rng.uniform(0, step / 2)
 
+    def _learn(self, sent_at: float | None, rejected: bool) -> None:
+        if not self._adaptive:
+            return
+        if rejected:
+            self._pending_rejected += 1  # pushed by the next flush (the client flushes after 429s)
+            return
+        if sent_at is None:
+            return
+        latencies = self._latencies
+        latencies.append(self._clock.now() - sent_at)
+        if len(latencies) >= MIN_LATENCY_SAMPLES:  # as RateLimiter: 1.25 x (p90 - p10)
+            ordered = sorted(latencies)
+            low = ordered[(len(ordered) - 1) // 10]
+            high = ordered[len(ordered) - 1 - (len(ordered) - 1) // 10]
+            self._spread = 1.25 * (high - low)
+
     # -- waiting ------------------------------------------------------------------------------------
+    async def reserve(self) -> SharedReservation:
+        """Wait for permission to make one call whose departure the caller will report (the
+        client does: late sends then move the shared schedule, 429s widen the shared margin)."""
+        await self.acquire()
+        return SharedReservation(self)
+
     async def acquire(self) -> None:
         """Wait for permission to make one call (first come first served within this process).
 

@@ -237,7 +237,7 @@ async def test_key_names_hold_no_credential_and_follow_the_documented_format(
         assert limiter.redis_key == f"smsapi:{{{account_key(api_key)}}}:rate"
         await client.call("get-balance")
     stored = inspect.hgetall(limiter.redis_key)
-    assert set(stored) == {"tat", "ctat", "pause", "seq", "served"}
+    assert set(stored) == {"tat", "ctat", "pause", "seq", "served", "learned", "relaxed"}
     assert 0 < inspect.ttl(limiter.redis_key) <= 86_400 + 5
     for name in inspect.scan_iter("smsapi:*"):
         assert api_key not in name
@@ -448,8 +448,31 @@ async def _acquire_driving(limiter: RedisRateLimiter) -> None:
         tg.cancel_scope.cancel()
 
 
-def test_rate_burst_and_margin_give_the_same_interval_as_the_in_process_limiter() -> None:
+def test_settings_are_checked_as_the_in_process_limiter_checks_them() -> None:
     shared = RedisRateLimiter("redis://127.0.0.1:1/0", key="k", rate=15, burst=3, safety_margin=0.01)
-    local = RateLimiter(15, 3, safety_margin=0.01)
-    assert shared.interval == local.interval
-    assert (shared.rate, shared.burst, shared.safety_margin) == (15, 3, 0.01)
+    assert (shared.rate, shared.burst, shared.safety_margin, shared.margin) == (15, 3, 0.01, 0.01)
+    # grants are claimed on the Redis clock, late by the claimer's timer: the slack is paid per window
+    assert shared.interval == pytest.approx((1 + 0.01 + TIMER_SLACK) / 15)
+    for options in ({"rate": 2.5}, {"rate": 2, "burst": 3}, {"safety_margin": 0.2, "max_safety_margin": 0.1}):
+        with pytest.raises(InvalidRequestError):
+            RateLimiter(**options)  # type: ignore[arg-type]
+        with pytest.raises(InvalidRequestError):
+            RedisRateLimiter("redis://127.0.0.1:1/0", key="k", **options)  # type: ignore[arg-type]
+
+
+async def test_a_429_widens_the_margin_of_every_process_and_a_pinned_margin_stays(redis_url: str) -> None:
+    key = fresh_key()
+    one, other = (RedisRateLimiter(redis_url, key=key, rate=10) for _ in range(2))
+    reservation = await one.reserve()
+    reservation.sent()
+    reservation.answered(rejected=True)  # what the client reports for a 429
+    await one.flush()
+    assert one.margin == pytest.approx(2 * one.safety_margin)
+    await other.acquire()
+    assert other.margin == pytest.approx(2 * other.safety_margin)  # learned by the whole account
+    assert other.interval > (1 + other.safety_margin) / other.rate
+    pinned = RedisRateLimiter(redis_url, key=key, rate=10)
+    pinned.pin_margin(0.002)
+    await pinned.acquire()
+    assert pinned.margin == 0.002
+    assert not pinned.adaptive
