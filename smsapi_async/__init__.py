@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._analysis import MAX_PARTS, ForcingCharacter, MessageAnalysis, analyze, render_placeholders
+from ._bulk import BulkProgress, BulkResult, BulkSend, OutgoingMessage
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
 from ._exceptions import (
@@ -36,6 +37,7 @@ from ._exceptions import (
     TransportError,
     UnknownCallError,
 )
+from ._journal import Journal, JournalError, JournalMismatchError, SQLiteJournal
 from ._limiter import DEFAULT_SAFETY_MARGIN, Limiter, RateLimiter
 from ._pagination import AsyncPaginator, Page
 from ._sms_text import GSM7, MAX_MESSAGE_LENGTH, MAX_RECIPIENTS, UCS2, SmsParts, count_parts
@@ -117,6 +119,9 @@ __all__ = [
     "AuthenticationError",
     "BadCallerIdError",
     "Balance",
+    "BulkProgress",
+    "BulkResult",
+    "BulkSend",
     "Client",
     "Clock",
     "Contact",
@@ -133,6 +138,9 @@ __all__ = [
     "InsufficientFundsError",
     "InvalidFieldError",
     "InvalidRequestError",
+    "Journal",
+    "JournalError",
+    "JournalMismatchError",
     "KeyExistsError",
     "Keyword",
     "Limiter",
@@ -147,6 +155,7 @@ __all__ = [
     "NotFoundError",
     "NumberType",
     "OutcomeUnknownError",
+    "OutgoingMessage",
     "Page",
     "RateLimitError",
     "RateLimiter",
@@ -158,6 +167,7 @@ __all__ = [
     "ReportedMessage",
     "RequestTimeoutError",
     "ResponseParseError",
+    "SQLiteJournal",
     "SendResult",
     "SenderIds",
     "SmsApiError",
