@@ -6,11 +6,12 @@ import contextvars
 import copy
 import enum
 import ipaddress
+import itertools
 import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
@@ -19,6 +20,19 @@ import httpx
 
 from ._clock import Clock, SystemClock
 from ._encoding import check_call_name, encode_params, is_safe_to_retry
+from ._events import (
+    CallFinished,
+    CallStarted,
+    ClientEvent,
+    EventHook,
+    LimiterPaused,
+    OutcomeUnknown,
+    RateLimited,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+    emit,
+)
 from ._exceptions import (
     ApiError,
     InvalidRequestError,
@@ -159,6 +173,7 @@ class AsyncSmsClient:
         timeout: float | httpx.Timeout = 30.0,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: Sequence[EventHook] = (),
     ) -> None:
         key = _credential(api_key, ENV_API_KEY, "key")
         secret = _credential(api_secret, ENV_API_SECRET, "secret")
@@ -200,7 +215,22 @@ class AsyncSmsClient:
             "Accept": "text/xml" if response_format == "xml" else "application/json",
             "Content-Type": "application/x-www-form-urlencoded",  # also on empty bodies
         }
+        self._hooks: list[EventHook] = []
+        for hook in event_hooks:
+            self.add_event_hook(hook)
         self._bind()
+
+    def add_event_hook(self, hook: EventHook) -> None:
+        """Call ``hook(event)`` for everything this client (and its copies) does: calls started and
+        finished, requests sent, responses, 429s, limiter pauses, retries, unknown outcomes.
+
+        Events carry call names, attempt numbers, status and error codes and timings, never
+        parameters or credentials (see :mod:`smsapi_async.events`). Hooks run inline: keep them
+        quick; an exception in one is logged and the call goes on.
+        """
+        if not callable(hook):
+            raise InvalidRequestError(f"an event hook must be callable, got {hook!r}")
+        self._hooks.append(hook)
 
     def _bind(self) -> None:
         """Resources and per-request options, which refer to this object (copies bind again)."""
@@ -286,6 +316,7 @@ class AsyncSmsClient:
             max_retries=self._max_retries,
             max_retry_wait=self._max_retry_wait,
             http_client=self._http,
+            event_hooks=self._hooks,
         )
 
     def callback_url(self, base: str, *, ttl: float | timedelta = DEFAULT_URL_TTL) -> str:
@@ -359,13 +390,32 @@ class AsyncSmsClient:
         form = encode_params(merged)
         safe = is_safe_to_retry(name) if safe_to_retry is None else bool(safe_to_retry)
         url = f"{self._base_url}/{name}.{self._format}"
-        return await self._request(name, url, form, safe)
+        if not self._hooks:
+            return await self._request(name, url, form, safe)
+        return await self._observed(name, url, form, safe)
+
+    async def _observed(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        observed = _Observed(self._hooks, next(_CALL_IDS), name)
+        token = _OBSERVED.set(observed)
+        emit(self._hooks, CallStarted(observed.call_id, name))
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return await self._request(name, url, form, safe)
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            _OBSERVED.reset(token)
+            duration = time.perf_counter() - started
+            emit(self._hooks, CallFinished(observed.call_id, name, observed.attempt, duration, error))
 
     async def _request(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
         retries = 0
         waited = 0.0
         while True:
             reservation: Reservation | None = None
+            queued_from = time.perf_counter()
             if self._limiter is not None:
                 waited += self._check_pause(name, waited)
                 if self._reserve is not None:
@@ -373,6 +423,7 @@ class AsyncSmsClient:
                 else:
                     await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
+            _emit(RequestSent, time.perf_counter() - queued_from, attempt="next")
             sending = _SENDING.set(reservation)
             try:
                 result = await self._attempt(name, url, form, safe)
@@ -389,18 +440,23 @@ class AsyncSmsClient:
                 _SENDING.reset(sending)
                 if reservation is not None:
                     reservation.close()  # anything unreported (errors, cancellation) counts as sent
+            hint = delay  # the server's Retry-After, if it gave one
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
+            if isinstance(error, RateLimitError):
+                _emit(RateLimited, hint)
             rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
             if rate_limited:
                 # the server asked the whole account to be quiet, whether or not this caller retries
                 self._limiter.pause(delay)  # type: ignore[union-attr]
+                _emit(LimiterPaused, delay, attempt=None)
                 if self._flush_limiter is not None:  # a shared limiter tells the other processes
                     await self._flush_limiter()
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
                 raise error from cause
             retries += 1
+            _emit(RetryScheduled, delay, type(error).__name__)
             if rate_limited:
                 # the pause is counted against max_retry_wait by _check_pause before the resend
                 log.info(
@@ -463,6 +519,7 @@ class AsyncSmsClient:
 
         status = response.status_code
         body = response.content
+        elapsed = time.perf_counter() - started
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         log.debug(
             "%s: HTTP %d, %d bytes in %.1f ms",
@@ -475,8 +532,10 @@ class AsyncSmsClient:
             data = parse_body(body, self._format, status_code=status, call=name)
             raise_for_error(data, status_code=status, call=name)
         except RateLimitError as exc:
+            _responded(status, exc.code, elapsed)
             raise _Retryable(exc, retry_after) from exc
         except (ApiError, ResponseParseError) as exc:
+            _responded(status, getattr(exc, "code", None), elapsed)
             if status == 429:
                 raise _Retryable(
                     RateLimitError("OVER_LIMIT", exc_text(exc), status, name), retry_after
@@ -486,6 +545,7 @@ class AsyncSmsClient:
                 raise _Retryable(exc, retry_after) from exc
             raise
         data.pop("error", None)
+        _responded(status, None, elapsed)
         return data
 
     async def _trace(self, event: str, info: Mapping[str, Any]) -> None:
@@ -505,6 +565,7 @@ class AsyncSmsClient:
     ) -> None:
         if safe:
             return
+        _emit(OutcomeUnknown, what)
         raise OutcomeUnknownError(
             f"{name}: {what}; the call changes state and may or may not have taken effect, "
             "so it was not resent. Check its result (e.g. the reporting calls) before retrying.",
@@ -544,6 +605,47 @@ _SENDING: contextvars.ContextVar[Reservation | None] = contextvars.ContextVar(
     "smsapi_async_sending", default=None
 )
 """The limiter reservation of the request this task is sending (read by the trace hook)."""
+
+
+class _Observed:
+    """The call an event hook hears about (kept in a context variable while the call runs)."""
+
+    __slots__ = ("attempt", "call", "call_id", "hooks")
+
+    def __init__(self, hooks: list[EventHook], call_id: int, call: str) -> None:
+        self.hooks = hooks
+        self.call_id = call_id
+        self.call = call
+        self.attempt = 0
+
+
+_CALL_IDS = itertools.count(1)
+"""Call numbers for event hooks: unique across every client of the process."""
+
+_OBSERVED: contextvars.ContextVar[_Observed | None] = contextvars.ContextVar(
+    "smsapi_async_observed", default=None
+)
+
+
+def _emit(
+    kind: Callable[..., ClientEvent], *fields: Any, attempt: Literal["this", "next"] | None = "this"
+) -> None:
+    """Tell the hooks of the call in progress, if it has any: ``kind(call_id, call, [attempt,]
+    *fields)``, with this attempt's number or (``"next"``) the next one's."""
+    observed = _OBSERVED.get()
+    if observed is None:
+        return
+    if attempt is None:
+        event = kind(observed.call_id, observed.call, *fields)
+    else:
+        if attempt == "next":
+            observed.attempt += 1
+        event = kind(observed.call_id, observed.call, observed.attempt, *fields)
+    emit(observed.hooks, event)
+
+
+def _responded(status: int, code: str | None, elapsed: float) -> None:
+    _emit(ResponseReceived, status, code, elapsed)
 
 
 def _report(reservation: Reservation, error: SmsApiError, cause: BaseException | None) -> None:
