@@ -282,7 +282,7 @@ class _Connector:
         if self._client is not None:
             return self._client
         assert self._url is not None
-        token = anyio.lowlevel.current_token()
+        token = anyio.lowlevel.current_token().native_token  # the event loop itself
         with self._lock:
             found = self._per_loop.get(id(token))
             if found is not None and found[0] is token:
