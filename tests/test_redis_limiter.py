@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -35,6 +37,9 @@ from smsapi_async import (
 )
 from smsapi_async._limiter import TIMER_SLACK
 from smsapi_async._resp import RespConnection, RespProtocolError
+from smsapi_async.testing import served_sandbox_client
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.anyio
 
@@ -476,3 +481,24 @@ async def test_a_429_widens_the_margin_of_every_process_and_a_pinned_margin_stay
     await pinned.acquire()
     assert pinned.margin == 0.002
     assert not pinned.adaptive
+
+
+async def test_the_readme_worker_shares_a_limit_against_the_served_sandbox(redis_url: str) -> None:
+    section = README.split("## Sharing a limit across workers", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    async with served_sandbox_client(rate_limit=None) as sms:
+        account = sms.sandbox.config.accounts[0]
+        balances = []
+        async with anyio.create_task_group() as tg:  # two "workers" of one account
+
+            async def one() -> None:
+                balances.append(
+                    await namespace["worker"](account.api_key, account.api_secret, redis_url, sms.base_url)
+                )
+
+            tg.start_soon(one)
+            tg.start_soon(one)
+        assert balances == [account.balance, account.balance]
+        assert [entry["status"] for entry in sms.sandbox.requests] == [200, 200]
