@@ -26,6 +26,7 @@ import redis
 import redis.asyncio
 from redis_server import RedisServer, free_port, started_server
 
+from benchmarks.shared_limiter import most_in_one_second
 from smsapi_async import (
     AsyncSmsClient,
     FakeClock,
@@ -65,16 +66,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    ordered = sorted(times)
-    best = start = 0
-    for end, t in enumerate(ordered):
-        while t - ordered[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 async def grant_times(limiters: list[RedisRateLimiter], per_limiter: int) -> dict[int, list[float]]:
     """Each limiter's grants, as Redis server times, with ``per_limiter`` callers each."""
     times: dict[int, list[float]] = {i: [] for i in range(len(limiters))}
@@ -102,7 +93,7 @@ async def test_grants_of_several_processes_share_one_schedule_and_take_turns(red
     assert len(everything) == 36
     gaps = [b - a for a, b in itertools.pairwise(everything)]
     assert min(gaps) >= limiters[0].interval - TIMER_SLACK - 1e-6
-    assert max_in_window(everything) <= rate
+    assert most_in_one_second(everything) <= rate
     # turns: each process's grants are interleaved with the others', none waits for all the rest
     order = sorted((t, i) for i, ts in times.items() for t in ts)
     first_half = {i for _, i in order[: len(order) // 2]}
