@@ -310,7 +310,17 @@ class _Connector:
 
 def _transient(exc: BaseException) -> bool:
     """A Redis failure that waiting can cure (as opposed to a misconfiguration)."""
-    if isinstance(exc, (OSError, TimeoutError, anyio.BrokenResourceError, anyio.EndOfStream)):
+    if isinstance(
+        exc,
+        (
+            OSError,
+            TimeoutError,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+        ),
+    ):
         return True
     names = {cls.__name__ for cls in type(exc).__mro__}
     if names & {"ConnectionError", "TimeoutError", "BusyLoadingError"}:

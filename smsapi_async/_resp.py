@@ -27,6 +27,14 @@ MAX_ITEMS = 1024
 MAX_DEPTH = 8
 
 
+_STREAM_ERRORS = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+)
+
+
 class RespError(Exception):
     """An error reply from the server (``-ERR ...``, ``-NOSCRIPT ...``, ``-LOADING ...``)."""
 
@@ -98,6 +106,9 @@ class RespConnection:
                 return await self._roundtrip(args)
             except RespError:
                 raise
+            except _STREAM_ERRORS as exc:  # the server went away mid-exchange (restart, network)
+                await self._drop()
+                raise ConnectionError(f"Redis connection lost ({type(exc).__name__})") from exc
             except BaseException:
                 await self._drop()
                 raise
