@@ -93,6 +93,7 @@ class RespConnection:
 
     async def execute(self, *args: str | bytes | int | float) -> Any:
         """Send one command and return its reply (``RespError`` for an error reply)."""
+        # the loop's own token: anyio's current_token() wraps it in a new object on every call
         token = anyio.lowlevel.current_token().native_token
         if self._token is not token:  # a new event loop: the old connection belongs to the old one
             self._stream = self._reader = None
