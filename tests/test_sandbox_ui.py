@@ -303,7 +303,11 @@ async def test_message_text_and_every_other_outside_value_render_inert(
     guests = await sms.client.lists.add('<b onmouseover="alert(1)">VIP</b>')
     await sms.client.lists.add_contact(guests.id, "61400000002")
     await sms.client.sms.send(message="Hi", list_id=guests.id)
-    await ui.post("/_sandbox/settings", json={"reply_callback": HOSTILE})  # not validated
+    # a usable URL (the sandbox refuses others) that carries markup
+    settings = await ui.post(
+        "/_sandbox/settings", json={"reply_callback": "https://app.example/r?q=" + HOSTILE[:29]}
+    )
+    assert settings.status_code == 200, settings.text
     await sms.advance(5)
     for url in [*PAGES, f"{UI}/thread/61400000002", f"{UI}?q=<script>"]:
         for variant in ({}, {"partial": "1"}):
