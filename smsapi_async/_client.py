@@ -39,6 +39,7 @@ from .resources.lists import ListsResource
 from .resources.numbers import NumbersResource
 from .resources.resellers import ResellersResource
 from .resources.sms import SmsResource
+from .webhooks._hub import CallbackHub
 from .webhooks._verify import DEFAULT_URL_TTL, sign_callback_url
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
@@ -169,6 +170,7 @@ class AsyncSmsClient:
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
         self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
+        self._callback_hub = CallbackHub()
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
         elif limiter is not None:
@@ -281,6 +283,13 @@ class AsyncSmsClient:
         message's validity plus a day of the platform's retries. The secret itself is not in the URL.
         """
         return sign_callback_url(base, self._secret.value, ttl=ttl)
+
+    @property
+    def callback_hub(self) -> CallbackHub:
+        """Where a :class:`~smsapi_async.webhooks.CallbackReceiver` built with ``client=this``
+        publishes the events it accepts, for :meth:`sms.wait_for_delivery` and
+        :meth:`sms.reply_stream` (copies made by :meth:`with_options` share it)."""
+        return self._callback_hub
 
     @property
     def base_url(self) -> str:

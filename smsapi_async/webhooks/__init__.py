@@ -1,5 +1,6 @@
 """Receiving the platform's callbacks: typed events, signature checks, a de-duplicating receiver."""
 
+from ._dedup import DedupStore, MemoryDedupStore
 from ._errors import REASONS, InvalidCallbackError
 from ._events import (
     CallbackEvent,
@@ -11,7 +12,9 @@ from ._events import (
     Reply,
     parse_callback,
 )
+from ._hub import CallbackHub, Subscription
 from ._query import EXPIRES_PARAM, MAX_PARAMS, MAX_QUERY_BYTES, TOKEN_PARAM
+from ._receiver import CallbackReceiver, EventHandler
 from ._verify import (
     DEFAULT_URL_TTL,
     SIGNATURE_HEADER,
@@ -30,13 +33,19 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TOKEN_PARAM",
     "CallbackEvent",
+    "CallbackHub",
     "CallbackKind",
+    "CallbackReceiver",
+    "DedupStore",
     "DeliveryReport",
     "Event",
+    "EventHandler",
     "InvalidCallbackError",
     "LinkHit",
     "ListAction",
+    "MemoryDedupStore",
     "Reply",
+    "Subscription",
     "parse_callback",
     "sign_callback",
     "sign_callback_url",

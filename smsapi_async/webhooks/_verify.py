@@ -60,7 +60,7 @@ _Pairs = list[tuple[str, str]]
 _EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
-def _check_secret(api_secret: str) -> bytes:
+def check_secret(api_secret: str) -> bytes:
     if not isinstance(api_secret, str) or not api_secret:
         raise InvalidRequestError("api_secret must be the account's API secret, a non-empty str")
     try:
@@ -83,7 +83,7 @@ def verify_signature(
         signature: the header's value; ``None`` (header absent) gives ``False``.
         api_secret: the account's API secret.
     """
-    key = _check_secret(api_secret)
+    key = check_secret(api_secret)
     if isinstance(query, Mapping):
         raise TypeError("pass the raw query string (or ordered pairs), not a mapping: key order matters")
     if isinstance(signature, bytes):
@@ -102,7 +102,7 @@ def sign_callback(
 ) -> str:
     """The ``x-transmitsms-signature`` the platform would send with these parameters, in this order
     (for your own tests: build a callback, sign it, feed it to your endpoint)."""
-    _check_secret(api_secret)
+    check_secret(api_secret)
     if isinstance(params, (str, bytes)):
         pairs = split_query(params, max_bytes=len(params) + 1, max_params=len(params) + 1)
     elif isinstance(params, Mapping):
@@ -113,7 +113,7 @@ def sign_callback(
 
 
 def _url_key(api_secret: str) -> bytes:
-    return hmac.new(_check_secret(api_secret), _URL_KEY_LABEL, hashlib.sha256).digest()
+    return hmac.new(check_secret(api_secret), _URL_KEY_LABEL, hashlib.sha256).digest()
 
 
 def _token(key: bytes, pairs: Sequence[tuple[str, str]]) -> str:

@@ -1,0 +1,258 @@
+"""``CallbackReceiver``: a plain ASGI app that takes every callback kind, verified and de-duplicated.
+
+What it answers (the platform retries any non-2xx answer after about 1 min, 5 min, 1 h and 24 h):
+
+======  ========================================================================================
+200     a new callback, handed once to ``on_event`` (which returned); or a repeat of a callback
+        already accepted, or one being handled right now, which is not handed on again
+400     malformed: the body says why (``reason: ...``); nothing is handed on
+401     ``verify=True`` and the callback carries neither a signature header nor a URL token
+403     ``verify=True`` and the signature and URL token are both wrong (or the token expired)
+405     not GET or HEAD (HEAD is answered 200 without handling: some senders probe URLs with it)
+414     the query string is over ``max_query_bytes``
+500     ``on_event`` raised: the event is forgotten, so the platform's retry hands it on again
+503     the de-duplication store failed: same as above
+======  ========================================================================================
+
+Input never causes a 5xx: a 500 or 503 means your handler or your store failed, and answering
+non-2xx then is what gets the event delivered again. Keep ``on_event`` quick (the platform waits
+for the answer); hand slow work to a queue or a task group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._exceptions import InvalidRequestError
+from .._signature import SIGNATURE_HEADER
+from ._dedup import DedupStore, MemoryDedupStore
+from ._errors import InvalidCallbackError
+from ._events import Event, parse_callback
+from ._hub import CallbackHub
+from ._query import MAX_PARAMS, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
+from ._verify import check_secret, platform_signature_matches, verify_callback_url, verify_signature
+
+if TYPE_CHECKING:
+    from .._client import AsyncSmsClient
+
+__all__ = ["CallbackReceiver", "EventHandler"]
+
+log = logging.getLogger("smsapi_async.webhooks")
+
+EventHandler = Callable[[Event], "Awaitable[None] | None"]
+"""``on_event``: a coroutine function (or a plain function) taking one event."""
+
+_Scope = MutableMapping[str, Any]
+_Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+_Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def dedup_digest(event: Event) -> str:
+    """The store key of an event: a digest of its :attr:`~CallbackEvent.dedup_key`."""
+    return hashlib.sha256(repr(event.dedup_key).encode("utf-8")).hexdigest()[:32]
+
+
+class CallbackReceiver:
+    """An ASGI app receiving the platform's callbacks on whatever path it is mounted at.
+
+    Args:
+        on_event: called once per accepted event (``DeliveryReport``, ``Reply``, ``LinkHit`` or
+            ``ListAction``); a coroutine function or a plain function. If it raises, the answer
+            is 500 and the event is forgotten, so the platform's retry brings it back.
+        api_secret: the account's API secret, to check signatures and signed-URL tokens; taken
+            from ``client`` when not given.
+        verify: refuse callbacks that carry neither a valid ``x-transmitsms-signature`` header
+            nor a valid token of :meth:`AsyncSmsClient.callback_url` (401 when neither is there,
+            403 when they are wrong). ``False`` accepts any well-formed callback: only for
+            development, or behind your own authentication.
+        client: an :class:`AsyncSmsClient` whose ``sms.wait_for_delivery`` and
+            ``sms.reply_stream`` should see the accepted events at once instead of polling.
+        dedup: where accepted events are remembered (default: a :class:`MemoryDedupStore` of the
+            last 100 000). Share one store between processes to de-duplicate across them.
+        max_query_bytes, max_params: caps on a callback's size.
+
+    Run it with any ASGI server (``uvicorn app:receiver``), or mount it in Starlette/FastAPI
+    (``app.mount("/sms-hooks", receiver)``).
+    """
+
+    def __init__(
+        self,
+        on_event: EventHandler | None = None,
+        *,
+        api_secret: str | None = None,
+        verify: bool = True,
+        client: AsyncSmsClient | None = None,
+        dedup: DedupStore | None = None,
+        max_query_bytes: int = MAX_QUERY_BYTES,
+        max_params: int = MAX_PARAMS,
+    ) -> None:
+        if on_event is None and client is None:
+            raise InvalidRequestError("give on_event, client, or both: accepted events must go somewhere")
+        if on_event is not None and not callable(on_event):
+            raise InvalidRequestError("on_event must be callable")
+        if api_secret is None and client is not None:
+            api_secret = client._secret.value
+        if verify:
+            if api_secret is None:
+                raise InvalidRequestError("verify=True needs api_secret (or client) to check signatures")
+            check_secret(api_secret)
+        self._on_event = on_event
+        self._secret = api_secret
+        self._verify = bool(verify)
+        self._hub: CallbackHub | None = client.callback_hub if client is not None else None
+        if self._hub is not None:
+            self._hub.receivers += 1
+        self._dedup: DedupStore = dedup if dedup is not None else MemoryDedupStore()
+        self._max_bytes = max_query_bytes
+        self._max_params = max_params
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("accepted", "duplicate", "malformed", "unauthenticated", "forged", "failed"), 0
+        )
+        """How many callbacks got each outcome (for your metrics)."""
+
+    def __repr__(self) -> str:
+        return f"<CallbackReceiver verify={self._verify} dedup={self._dedup!r}>"
+
+    async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method = scope.get("method", "GET")
+        if method == "HEAD":
+            await _answer(send, 200, "", head=True)
+            return
+        if method != "GET":
+            await _answer(send, 405, "callbacks are GET requests", headers=[(b"allow", b"GET, HEAD")])
+            return
+        headers = {name.decode("latin-1").lower(): value for name, value in scope.get("headers", ())}
+        signature = headers.get(SIGNATURE_HEADER)
+        status, text = await self.handle(
+            scope.get("query_string", b""), None if signature is None else signature.decode("latin-1")
+        )
+        await _answer(send, status, text)
+
+    async def handle(self, query: str | bytes, signature: str | None) -> tuple[int, str]:
+        """Process one callback; return the HTTP status and a short text to answer with.
+
+        The ASGI app calls this; use it directly to wire the receiver into another kind of
+        server (``query`` is the raw query string, ``signature`` the header's value or ``None``).
+        """
+        raw = query_bytes(query)
+        if len(raw) > self._max_bytes:
+            self.stats["malformed"] += 1
+            return 414, f"reason: too_large (query over {self._max_bytes} bytes)"
+        if self._verify:
+            refused = self._authenticate(raw, signature)
+            if refused is not None:
+                return refused
+        try:
+            event = parse_callback(raw, max_bytes=self._max_bytes, max_params=self._max_params)
+        except InvalidCallbackError as exc:
+            self.stats["malformed"] += 1
+            log.info("callback refused: %s", exc)
+            return 400, f"reason: {exc.reason} ({exc})"
+        key = dedup_digest(event)
+        try:
+            new = await self._dedup.claim(key)
+        except Exception:
+            self.stats["failed"] += 1
+            log.exception("callback de-duplication store failed; answering 503 so the platform retries")
+            return 503, "de-duplication store unavailable"
+        if not new:
+            self.stats["duplicate"] += 1
+            return 200, "duplicate"
+        try:
+            await self._deliver(event)
+        except Exception:
+            await self._forget(key)
+            self.stats["failed"] += 1
+            log.exception(
+                "callback handler failed on a %s event; answering 500 so the platform retries", event.kind
+            )
+            return 500, "handler failed"
+        except BaseException:
+            await self._forget(key)
+            raise
+        self.stats["accepted"] += 1
+        return 200, "ok"
+
+    def _authenticate(self, raw: bytes, signature: str | None) -> tuple[int, str] | None:
+        assert self._secret is not None
+        has_token = TOKEN_PARAM.encode() in raw
+        if signature is None and not has_token:
+            self.stats["unauthenticated"] += 1
+            return 401, f"unsigned: no {SIGNATURE_HEADER} header and no URL token"
+        if signature is not None:
+            if verify_signature(raw, signature, self._secret):
+                return None
+            if has_token and self._signed_after_token(raw, signature):
+                return None
+        if has_token and verify_callback_url(raw, self._secret):
+            return None
+        self.stats["forged"] += 1
+        log.warning("callback refused: signature or URL token invalid or expired")
+        return 403, "signature or URL token invalid"
+
+    def _signed_after_token(self, raw: bytes, signature: str) -> bool:
+        assert self._secret is not None
+        try:
+            pairs = split_query(raw, max_bytes=self._max_bytes, max_params=self._max_params)
+        except InvalidCallbackError:
+            return False
+        return platform_signature_matches(pairs, signature, self._secret)
+
+    async def _deliver(self, event: Event) -> None:
+        if self._on_event is not None:
+            result = self._on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        if self._hub is not None:
+            self._hub.publish(event)
+
+    async def _forget(self, key: str) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._dedup.release(key)
+            except Exception:
+                log.exception("callback de-duplication store failed to forget a failed event")
+
+
+async def _answer(
+    send: _Send,
+    status: int,
+    text: str,
+    *,
+    head: bool = False,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = text.encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def _lifespan(receive: _Receive, send: _Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
