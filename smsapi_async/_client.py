@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import enum
 import ipaddress
@@ -9,7 +10,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
@@ -28,7 +29,7 @@ from ._exceptions import (
     ResponseParseError,
     SmsApiError,
 )
-from ._limiter import Limiter, RateLimiter
+from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
 from ._version import __version__
@@ -177,6 +178,8 @@ class AsyncSmsClient:
             _check_limiter(limiter)
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
+        reserve = getattr(limiter, "reserve", None)
+        self._reserve: Callable[[], Awaitable[Reservation]] | None = reserve if callable(reserve) else None
         on_sent = getattr(limiter, "request_sent", None)
         self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
         self._max_retries = _check_max_retries(max_retries)
@@ -197,7 +200,7 @@ class AsyncSmsClient:
     def _bind(self) -> None:
         """Resources and per-request options, which refer to this object (copies bind again)."""
         self._send_options: dict[str, Any] = {}
-        if self._on_sent is not None:
+        if self._reserve is not None or self._on_sent is not None:
             self._send_options["extensions"] = {"trace": self._trace}
         if self._timeout is not None:
             self._send_options["timeout"] = self._timeout
@@ -256,7 +259,14 @@ class AsyncSmsClient:
             limiter = (
                 None
                 if own is None
-                else RateLimiter(own.rate, own.burst, safety_margin=own.safety_margin, clock=own.clock)
+                else RateLimiter(
+                    own.rate,
+                    own.burst,
+                    safety_margin=own.safety_margin,
+                    adaptive=own.adaptive,
+                    max_safety_margin=own.max_safety_margin,
+                    clock=own.clock,
+                )
             )
         return AsyncSmsClient(
             api_key,
@@ -347,15 +357,30 @@ class AsyncSmsClient:
         retries = 0
         waited = 0.0
         while True:
+            reservation: Reservation | None = None
             if self._limiter is not None:
                 waited += self._check_pause(name, waited)
-                await self._limiter.acquire()
+                if self._reserve is not None:
+                    reservation = await self._reserve()
+                else:
+                    await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
+            sending = _SENDING.set(reservation)
             try:
-                return await self._attempt(name, url, form, safe)
+                result = await self._attempt(name, url, form, safe)
             except _Retryable as retry:
                 delay, error = retry.delay, retry.error
                 cause = retry.__cause__ if retry.__cause__ is not error else None
+                if reservation is not None:
+                    _report(reservation, error, cause)
+            else:
+                if reservation is not None:
+                    reservation.answered()
+                return result
+            finally:
+                _SENDING.reset(sending)
+                if reservation is not None:
+                    reservation.close()  # anything unreported (errors, cancellation) counts as sent
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
             rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
@@ -455,8 +480,12 @@ class AsyncSmsClient:
 
     async def _trace(self, event: str, info: Mapping[str, Any]) -> None:
         # httpcore's trace hook: tell the limiter when the request really leaves (after any handshake)
-        if self._on_sent is not None and event.endswith(".send_request_headers.started"):
-            self._on_sent()
+        if event.endswith(".send_request_headers.started"):
+            reservation = _SENDING.get()
+            if reservation is not None:
+                reservation.sent()
+            elif self._on_sent is not None:
+                self._on_sent()
 
     @staticmethod
     def _unknown_unless_safe(
@@ -497,6 +526,20 @@ class AsyncSmsClient:
 def exc_text(exc: SmsApiError) -> str:
     """The human part of an error, for re-wrapping it."""
     return exc.description if isinstance(exc, ApiError) and isinstance(exc.description, str) else str(exc)
+
+
+_SENDING: contextvars.ContextVar[Reservation | None] = contextvars.ContextVar(
+    "smsapi_async_sending", default=None
+)
+"""The limiter reservation of the request this task is sending (read by the trace hook)."""
+
+
+def _report(reservation: Reservation, error: SmsApiError, cause: BaseException | None) -> None:
+    """Tell the limiter how an attempt that may be retried ended."""
+    if isinstance(cause, _NOT_SENT):
+        reservation.not_sent()
+    elif isinstance(error, RateLimitError):
+        reservation.answered(rejected=True)
 
 
 class _Hidden:

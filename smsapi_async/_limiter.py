@@ -1,59 +1,84 @@
-"""The client-side rate limiter: a GCRA token bucket with a strict FIFO queue and one timer.
+"""The client-side rate limiter: a sliding window over *sends*, a GCRA schedule, one FIFO queue.
 
-Why GCRA (virtual scheduling) rather than a leaky bucket that refills continuously: with
-``burst=1`` it spaces grants by a fixed interval, so **no 1-second window ever holds more than
-``rate`` grants**, which is exactly what the API counts. A bucket whose capacity equals its rate
-(the classic design) lets ``rate + 1`` calls through in some windows and earns a 429.
+What the server counts is requests as they arrive, in a strict sliding 1-second window. The limiter
+therefore keeps two rules, and a call goes only when both allow it:
 
-Why a safety margin: the server counts arrivals, not grants. Requests spaced exactly ``1/rate``
-apart arrive with a few milliseconds of scheduling and network jitter, and about half of the
-windows then hold one request too many. Each interval is therefore stretched so that any
-``rate`` consecutive grants span ``1 + safety_margin`` seconds; jitter smaller than the margin
-can no longer squeeze them into one server window. The default (5 ms per second) costs 0.5 % of
-throughput.
+* **The window, counted on sends.** No ``1 + margin`` seconds may hold more than ``rate`` requests
+  *as they leave the client*. A grant made through :meth:`RateLimiter.reserve` is not final until
+  its request has left: until then it counts as leaving at any moment from now on. So a request
+  that waits for a TCP/TLS handshake while later ones leave on warm connections can never land in
+  a window that is already full, whatever the mix of send lags. Proof sketch: take any window and
+  the last-granted request that left inside it; when it was granted, every other request leaving
+  inside the window had either left already (so it was counted in the ``1 + margin`` seconds
+  before that grant) or was still pending (so it was counted as pending). Plain ``acquire()``
+  callers, who report nothing, are counted as leaving at their grant.
+* **The schedule (GCRA).** Grants are spaced by ``(1 + margin) / rate`` seconds, so with
+  ``burst=1`` the server sees an even stream, not ``rate`` calls at the start of each second.
+  ``burst=n`` (at most ``rate``) lets ``n`` calls go at once after a quiet spell.
+
+Why a margin: requests spaced exactly ``1/rate`` apart reach the server with some jitter (network
+paths, load balancers, queues) and about half of the windows would then hold one too many. With any
+``rate + 1`` sends spanning ``1 + margin`` seconds, jitter smaller than the margin cannot squeeze
+them into one server window. The margin is learned (see :class:`RateLimiter`): the floor (5 ms by
+default) costs 0.5 % of throughput; more is paid only when the server shows it is needed.
 
 Why a timer slack: event loops wake a sleeper late (epoll rounds timeouts up to whole
-milliseconds), and a schedule that restarts from each late wake-up loses that lateness on every
-grant: about 1 % of throughput at 15/s, and six times the ideal time at 5 000/s. The sleeping head
-may therefore keep up to ``TIMER_SLACK`` of its schedule, and each interval is stretched by
-``TIMER_SLACK / rate`` to pay for it once per window: any ``rate + 1`` grants still span at least
-``1 + safety_margin`` seconds.
+milliseconds), and a schedule restarting from each late wake-up loses that lateness on every grant.
+The sleeping head may keep up to ``TIMER_SLACK`` of its schedule; the window rule, counted on real
+send times, still holds.
 
-Why the client reports when a request really left: the server counts arrivals. A request that
-first waits for a TCP/TLS handshake leaves tens of milliseconds after its grant, and the next ones,
-on the warm connection, would catch up with it inside one server window. ``request_sent()``
-restarts the schedule from a send that came more than ``SEND_LAG_TOLERANCE`` after its grant.
+Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Waiters park on
+an event in arrival order; the head sleeps until its grant time, takes it, then hands the head role
+to the next live waiter. Newcomers never barge past a queue, a woken waiter never loses its place,
+and a waiter cancelled at any moment (even in the same tick as its promotion) hands its place on.
 
-Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Waiters park
-on an event in arrival order; the head sleeps until its grant time, takes it, then hands the head
-role to the next live waiter. Newcomers never barge past a queue, a woken waiter never loses its
-place, and a waiter cancelled at any moment (even in the same tick as its promotion) hands its
-place on, so no capacity leaks and no one is stranded.
+Why the queue knows its event loop: a limiter serves consecutive ``anyio.run()`` calls, but waiters
+of a loop that was closed under them will never run again. A newcomer from another loop drops them
+if their loop is gone, and refuses at once (``RuntimeError``) if that loop is still running in
+another thread: the limiter is not thread-safe, and nobody is left stranded either way.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import time
 from collections import deque
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
+import anyio.lowlevel
 
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError
 
-__all__ = ["DEFAULT_SAFETY_MARGIN", "SEND_LAG_TOLERANCE", "TIMER_SLACK", "Limiter", "RateLimiter"]
+__all__ = [
+    "DEFAULT_MAX_SAFETY_MARGIN",
+    "DEFAULT_SAFETY_MARGIN",
+    "TIMER_SLACK",
+    "Limiter",
+    "RateLimiter",
+    "Reservation",
+]
 
 DEFAULT_SAFETY_MARGIN = 0.005
-"""Seconds added to every 1-second window of grants (see :class:`RateLimiter`)."""
+"""Seconds added to every 1-second window of sends, at least (see :class:`RateLimiter`)."""
+
+DEFAULT_MAX_SAFETY_MARGIN = 0.1
+"""The most a learned margin may grow to, by default: 10 % of throughput at worst."""
 
 TIMER_SLACK = 0.002
 """How late a sleeping waiter may wake without the schedule losing the time (see module docstring)."""
 
-SEND_LAG_TOLERANCE = 0.001
-"""A request leaving later than this after its grant pushes the schedule (see ``request_sent``)."""
+LATENCY_SAMPLES = 32
+"""How many recent request latencies the jitter estimate looks at."""
+
+MIN_LATENCY_SAMPLES = 4
+"""Latencies needed before their spread counts."""
+
+RELAX_AFTER = 30.0
+"""Seconds without a 429 after which what 429s taught is halved."""
 
 
 @runtime_checkable
@@ -62,8 +87,9 @@ class Limiter(Protocol):
 
     ``acquire`` waits for permission to make one call; ``pause`` holds every caller of this
     limiter for a while (the client calls it when the server answers 429). A limiter may also
-    offer ``request_sent()``, which the client calls when a request's first bytes go out (see
-    :meth:`RateLimiter.request_sent`).
+    offer ``reserve()`` (see :meth:`RateLimiter.reserve`), ``paused_for()`` (so callers who cannot
+    wait out a pause fail at once) or ``request_sent()``, called as each request's first bytes
+    go out.
     """
 
     async def acquire(self) -> None: ...
@@ -71,45 +97,125 @@ class Limiter(Protocol):
     def pause(self, seconds: float) -> None: ...
 
 
+class Reservation:
+    """A grant from :meth:`RateLimiter.reserve` whose request has not been reported yet.
+
+    Until one of its methods is called, the limiter counts its request as leaving at any moment
+    from now on. Report exactly what happened; the first report wins, later ones do nothing.
+    """
+
+    __slots__ = ("_limiter", "_sent_at")
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter: RateLimiter | None = limiter
+        self._sent_at: float | None = None
+
+    def sent(self) -> None:
+        """The request's first bytes are leaving now."""
+        limiter = self._limiter
+        if limiter is not None and self._sent_at is None:
+            self._sent_at = limiter._finalize()
+
+    def not_sent(self) -> None:
+        """The request never left (no connection could be made): give its place back."""
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None and self._sent_at is None:
+            limiter._abandon()
+
+    def answered(self, *, rejected: bool = False) -> None:
+        """The server's answer arrived; ``rejected`` if it was a 429 / ``OVER_LIMIT``.
+
+        Teaches the limiter the margin it needs (see :class:`RateLimiter`).
+        """
+        limiter, self._limiter = self._limiter, None
+        if limiter is None:
+            return
+        if self._sent_at is None:  # sent without telling us: count it as leaving now
+            limiter._finalize()
+            limiter._learn(None, rejected)
+        else:
+            limiter._learn(self._sent_at, rejected)
+
+    def close(self) -> None:
+        """Nothing more will be reported: if the request was not reported, count it as sent now."""
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None and self._sent_at is None:
+            limiter._finalize()
+
+    def __del__(self) -> None:
+        # a reservation dropped unreported must not hold its place forever
+        if getattr(self, "_limiter", None) is not None:
+            self.close()
+
+
 class _Waiter:
-    __slots__ = ("cancelled", "event")
+    __slots__ = ("cancelled", "event", "orphaned")
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.cancelled = False
+        self.orphaned = False
 
 
 class RateLimiter:
-    """Allow at most ``rate`` calls per second, first come first served.
+    """Allow at most ``rate`` calls per second as the server counts them, first come first served.
 
     Args:
-        rate: calls per second (the Transmit SMS default is 2; some accounts are raised to 15).
-        burst: how many calls may go at once after a quiet spell. ``1`` (the default) spaces
-            every call by the interval, so no 1-second window ever holds more than ``rate``
-            calls. Larger values are opt-in and only safe if the server tolerates bursts.
-        safety_margin: seconds added to each 1-second window: any ``rate + 1`` consecutive
-            grants span at least ``1 + safety_margin`` seconds, so a server counting a strict
-            sliding window still sees at most ``rate`` arrivals per second when requests reach it
-            with up to ``safety_margin`` seconds of jitter. Throughput under saturation is
-            ``rate / (1 + safety_margin + TIMER_SLACK)``: 99.3 % by default.
-        clock: where time comes from; :class:`~smsapi_async.testing.FakeClock` in tests.
+        rate: calls per second: a whole number (the Transmit SMS default is 2; some accounts are
+            raised to 15), or a fraction below 1 (``0.5``: one call every 2 s).
+        burst: how many calls may go at once after a quiet spell, at most ``rate``. ``1`` (the
+            default) spaces every call by the interval.
+        safety_margin: the least margin, in seconds added to each 1-second window: any
+            ``rate + 1`` consecutive sends span at least ``1 + margin`` seconds, so a server
+            counting a strict sliding window sees at most ``rate`` arrivals per second when
+            requests reach it with up to ``margin`` seconds of jitter.
+        adaptive: learn the margin (the default), or pin it at ``safety_margin``.
+        max_safety_margin: the most the learned margin may grow to (default 0.1 s).
+        clock: where time comes from; :class:`~smsapi_async.FakeClock` in tests.
 
-    Use ``await limiter.acquire()`` or ``async with limiter:`` before each call. The limiter
-    binds to no event loop: one instance serves consecutive ``anyio.run()`` calls, under asyncio
-    or trio. An uncontended ``acquire`` returns without yielding to the event loop.
+    **The margin policy** (``adaptive=True``): the margin is the largest of ``safety_margin``;
+    the spread of recent request latencies, ``1.25 x (p90 - p10)`` of the last 32 (a server that
+    counts a request some time after it arrives shows it as latency that varies by as much); and
+    what 429s taught: each 429 on a request this limiter paced doubles the margin it had. What
+    429s taught is halved after every 30 s without one. The margin never exceeds
+    ``max_safety_margin``. Read it from :attr:`margin`; pin it with :meth:`pin_margin`.
+
+    Throughput under saturation is ``rate / (1 + margin + send lag)``: 99.3 % at the 5 ms floor
+    with a 2 ms send path.
+
+    Use ``await limiter.acquire()`` or ``async with limiter:`` before each call; a caller that can
+    report when its request really leaves uses :meth:`reserve` (the client does). The limiter binds
+    to no event loop: one instance serves consecutive ``anyio.run()`` calls, under asyncio or trio,
+    but not two running event loops at once (see :meth:`acquire`). An uncontended ``acquire``
+    returns without yielding to the event loop.
     """
 
     __slots__ = (
+        "_adaptive",
         "_burst",
+        "_cap",
         "_clock",
+        "_floor",
         "_interval",
+        "_last_relax",
+        "_latencies",
+        "_learned",
         "_live",
         "_margin",
+        "_max_margin",
+        "_now",
+        "_nudge",
+        "_owner",
         "_paused_until",
         "_rate",
+        "_ready",
+        "_sends",
+        "_spread",
         "_tat",
         "_tolerance",
+        "_unsent",
         "_waiters",
+        "_window",
     )
 
     def __init__(
@@ -118,6 +224,8 @@ class RateLimiter:
         burst: int = 1,
         *,
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        adaptive: bool = True,
+        max_safety_margin: float = DEFAULT_MAX_SAFETY_MARGIN,
         clock: Clock | None = None,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)):
@@ -130,24 +238,47 @@ class RateLimiter:
                 f"rate must be a whole number of calls per second (or below 1, e.g. 0.5 for one call "
                 f"every 2 s), got {rate!r}"
             )
-        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise InvalidRequestError(f"burst must be an integer >= 1, got {burst!r}")
-        if not (isinstance(safety_margin, (int, float)) and 0 <= safety_margin < 1):
-            raise InvalidRequestError(f"safety_margin must be in [0, 1) seconds, got {safety_margin!r}")
+        cap = max(1, int(rate))
+        if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= cap:
+            raise InvalidRequestError(
+                f"burst must be an integer from 1 to the rate ({cap}): no 1-second window may hold "
+                f"more than the rate; got {burst!r}"
+            )
+        _check_margin("safety_margin", safety_margin)
+        _check_margin("max_safety_margin", max_safety_margin)
+        if max_safety_margin < safety_margin:
+            raise InvalidRequestError(
+                f"max_safety_margin ({max_safety_margin!r}) is below safety_margin ({safety_margin!r})"
+            )
         self._rate = float(rate)
+        self._cap = cap
         self._burst = burst
-        self._margin = float(safety_margin)
-        self._interval = (1.0 + self._margin + TIMER_SLACK) / self._rate
-        self._tolerance = (burst - 1) * self._interval
+        self._floor = float(safety_margin)
+        self._max_margin = float(max_safety_margin)
+        self._adaptive = bool(adaptive)
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._tat = -math.inf  # theoretical arrival time of the next grant
+        # the uncontended path reads the time without a method call of ours in between
+        self._now = time.monotonic if type(self._clock) is SystemClock else self._clock.now
+        self._tat = -math.inf  # theoretical arrival time of the next grant (GCRA)
         self._paused_until = -math.inf
+        self._sends: deque[float] = deque(maxlen=cap)  # the latest send times, ascending
+        self._unsent = 0  # grants whose requests have not left yet
         self._waiters: deque[_Waiter] = deque()  # front is the head; cancelled ones skipped lazily
         self._live = 0
+        self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
+        self._owner: Any = None  # the event loop whose tasks are queued
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._spread = 0.0
+        self._learned = 0.0
+        self._last_relax = -math.inf
+        self._ready = -math.inf
+        self._set_margin(self._floor)
+
+    # --- configuration and state --------------------------------------------------------------
 
     @property
     def rate(self) -> float:
-        """Calls per second this limiter allows (before the safety margin)."""
+        """Calls per second this limiter allows (before the margin)."""
         return self._rate
 
     @property
@@ -157,12 +288,27 @@ class RateLimiter:
 
     @property
     def safety_margin(self) -> float:
-        """Seconds added to each 1-second window of grants."""
+        """The least margin: seconds added to each 1-second window of sends."""
+        return self._floor
+
+    @property
+    def max_safety_margin(self) -> float:
+        """The most the learned margin may grow to."""
+        return self._max_margin
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the margin is learned (``False`` once pinned)."""
+        return self._adaptive
+
+    @property
+    def margin(self) -> float:
+        """The margin in force now, learned or pinned (see the class docstring)."""
         return self._margin
 
     @property
     def interval(self) -> float:
-        """Seconds between two grants under saturation."""
+        """Seconds between two grants under saturation, at the current margin."""
         return self._interval
 
     @property
@@ -171,16 +317,56 @@ class RateLimiter:
         return self._live
 
     @property
+    def pending(self) -> int:
+        """Reserved calls whose requests have not left yet."""
+        return self._unsent
+
+    @property
     def clock(self) -> Clock:
         """The clock this limiter reads."""
         return self._clock
 
-    def _ready_at(self) -> float:
-        return max(self._tat - self._tolerance, self._paused_until)
+    def pin_margin(self, seconds: float | None) -> None:
+        """Hold the margin at ``seconds`` (no learning), or resume learning with ``None``."""
+        if seconds is None:
+            self._adaptive = True
+            self._set_margin(self._target_margin())
+            return
+        _check_margin("margin", seconds)
+        self._adaptive = False
+        self._set_margin(float(seconds))
+
+    def _set_margin(self, margin: float) -> None:
+        self._margin = margin
+        self._window = 1.0 + margin
+        self._interval = (1.0 + margin) / self._rate
+        self._tolerance = (self._burst - 1) * self._interval
+        self._update()
+
+    def _target_margin(self) -> float:
+        if not self._adaptive:
+            return self._margin
+        return min(self._max_margin, max(self._floor, self._spread, self._learned))
+
+    def _update(self) -> None:
+        """Recompute when the next grant may go (every change of state comes through here)."""
+        allowed = self._cap - self._unsent  # sends the window may still hold, this grant included
+        sends = self._sends
+        if allowed <= 0:
+            window = math.inf  # until a pending request leaves or gives up its place
+        elif len(sends) >= allowed:
+            window = sends[-allowed] + self._window
+        else:
+            window = -math.inf
+        self._ready = max(self._tat - self._tolerance, self._paused_until, window)
+        nudge = self._nudge
+        if nudge is not None and window != math.inf:
+            self._nudge = None
+            nudge.set()
 
     def has_capacity(self) -> bool:
         """Whether ``acquire()`` would return at once, without waiting."""
-        return not self._waiters and self._clock.now() >= self._ready_at()
+        return not self._waiters and self._now() >= self._ready
 
     def pause(self, seconds: float) -> None:
         """Hold every caller of this limiter for ``seconds`` from now (extends, never shortens).
@@ -196,53 +382,148 @@ class RateLimiter:
             or seconds < 0
         ):
             raise InvalidRequestError(f"pause needs a finite number of seconds >= 0, got {seconds!r}")
-        self._paused_until = max(self._paused_until, self._clock.now() + seconds)
-
-    def request_sent(self, at: float | None = None) -> None:
-        """Note that a granted request actually left at ``at`` (default: now, on this clock).
-
-        The client calls this as each request's headers start going out. When that is more than
-        :data:`SEND_LAG_TOLERANCE` later than the schedule allowed (a connection or TLS handshake
-        came first), later grants are spaced from the send, not from the grant, so the server,
-        which counts arrivals, still never sees more than ``rate`` in a window.
-        """
-        sent = self._clock.now() if at is None else at
-        if sent + self._interval > self._tat + SEND_LAG_TOLERANCE:
-            self._tat = sent + self._interval
+        self._paused_until = max(self._paused_until, self._now() + float(seconds))
+        self._update()
 
     def paused_for(self) -> float:
         """Seconds left in the current pause (0 when not paused)."""
-        return max(0.0, self._paused_until - self._clock.now())
+        return max(0.0, self._paused_until - self._now())
+
+    # --- sends and what they teach --------------------------------------------------------------
+
+    def _finalize(self) -> float:
+        """A pending grant's request leaves now; returns the send time recorded."""
+        now = self._now()
+        sends = self._sends
+        if sends and sends[-1] > now:  # keep the record ascending (clocks never go back)
+            now = sends[-1]
+        sends.append(now)
+        if self._unsent > 0:
+            self._unsent -= 1
+        self._update()
+        return now
+
+    def _abandon(self) -> None:
+        if self._unsent > 0:
+            self._unsent -= 1
+        self._update()
+
+    def _learn(self, sent_at: float | None, rejected: bool) -> None:
+        if not self._adaptive:
+            return
+        now = self._now()
+        if rejected:
+            self._learned = min(self._max_margin, max(self._learned, 2 * self._margin))
+            self._last_relax = now
+        elif self._learned and now - self._last_relax >= RELAX_AFTER:
+            self._learned = self._learned / 2 if self._learned / 2 > self._floor else 0.0
+            self._last_relax = now
+        if sent_at is not None and not rejected:
+            latencies = self._latencies
+            latencies.append(now - sent_at)
+            if len(latencies) >= MIN_LATENCY_SAMPLES:
+                ordered = sorted(latencies)
+                low = ordered[(len(ordered) - 1) // 10]
+                high = ordered[len(ordered) - 1 - (len(ordered) - 1) // 10]
+                self._spread = 1.25 * (high - low)
+        margin = self._target_margin()
+        if margin != self._margin:
+            self._set_margin(margin)
+
+    # --- waiting ----------------------------------------------------------------------------------
 
     async def acquire(self) -> None:
-        """Wait for permission to make one call.
+        """Wait for permission to make one call, counted as leaving now.
 
         Callers are served strictly in arrival order. Cancelling a waiting caller leaks nothing:
         its place passes to the next in line.
+
+        Raises:
+            RuntimeError: callers of another event loop, still running in another thread, are
+                queued: a limiter serves one event loop at a time (give each thread its own).
         """
         if not self._waiters:
-            now = self._clock.now()
-            if now >= self._ready_at():
-                self._tat = max(self._tat, now) + self._interval
+            now = self._now()
+            if now >= self._ready:
+                tat = self._tat
+                self._tat = (tat if tat > now else now) + self._interval
+                self._sends.append(now)
+                self._update()
                 return
+        await self._wait()
+        now = self._now()
+        self._sends.append(now if not self._sends or self._sends[-1] <= now else self._sends[-1])
+        self._update()
+
+    async def reserve(self) -> Reservation:
+        """Wait for permission to make one call whose departure the caller will report.
+
+        Until the returned :class:`Reservation` is told the request was sent (or not sent), the
+        limiter counts it as leaving at any moment from now on, so no window of sends can ever
+        hold more than ``rate``, however late the request leaves.
+        """
+        now = self._now()
+        if self._waiters or now < self._ready:
+            await self._wait()
+        else:
+            tat = self._tat
+            self._tat = (tat if tat > now else now) + self._interval
+        self._unsent += 1
+        self._update()
+        return Reservation(self)
+
+    async def _wait(self) -> None:
+        """Queue, then take the next grant's place in the schedule (the caller records the send)."""
         waiter = _Waiter()
-        self._waiters.append(waiter)
-        self._live += 1
+        self._enqueue(waiter)
         try:
             if self._waiters[0] is not waiter:
                 await waiter.event.wait()  # set when this waiter becomes the head
             while True:
-                now = self._clock.now()
-                ready = self._ready_at()
+                if waiter.orphaned:
+                    raise RuntimeError(
+                        "this RateLimiter was taken over by another event loop while this task "
+                        "waited in it (its own loop had stopped running)"
+                    )
+                now = self._now()
+                ready = self._ready
                 if now >= ready:
                     break
-                await self._clock.sleep(ready - now)
-            # keep the schedule through a late wake-up (paid for in the interval, see above)
-            self._tat = max(self._tat, now - TIMER_SLACK) + self._interval
+                if ready == math.inf:  # a full window of pending sends: wait until one leaves
+                    nudge = self._nudge = anyio.Event()
+                    await nudge.wait()
+                else:
+                    await self._clock.sleep(ready - now)
+            # keep the schedule through a late wake-up (the window rule still counts real sends)
+            tat = self._tat
+            self._tat = (tat if tat > now - TIMER_SLACK else now - TIMER_SLACK) + self._interval
         finally:
             self._leave(waiter)
 
+    def _enqueue(self, waiter: _Waiter) -> None:
+        try:
+            token = anyio.lowlevel.current_token().native_token
+        except Exception:  # not in an event loop anyio knows: nothing to compare with
+            token = None
+        if self._waiters and self._owner is not token:
+            if _still_running(self._owner):
+                raise RuntimeError(
+                    "this RateLimiter has callers waiting in another running event loop (another "
+                    "thread?); a RateLimiter serves one event loop at a time: give each thread its "
+                    "own limiter (and its own share of the account's rate)"
+                )
+            for stranded in self._waiters:  # their loop is gone: they will never run again
+                stranded.orphaned = True
+            self._waiters.clear()
+            self._live = 0
+            self._nudge = None
+        self._owner = token
+        self._waiters.append(waiter)
+        self._live += 1
+
     def _leave(self, waiter: _Waiter) -> None:
+        if waiter.orphaned:
+            return
         self._live -= 1
         waiters = self._waiters
         if not waiters or waiters[0] is not waiter:
@@ -253,6 +534,8 @@ class RateLimiter:
             waiters.popleft()
         if waiters:
             waiters[0].event.set()
+        else:
+            self._owner = None
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -268,6 +551,34 @@ class RateLimiter:
     def __repr__(self) -> str:
         return (
             f"RateLimiter(rate={self._rate:g}, burst={self._burst}, "
-            f"safety_margin={self._margin:g}, waiting={self._live}, "
+            f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={self._live}, "
             f"paused_for={self.paused_for():.3f})"
         )
+
+
+def _check_margin(name: str, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value < 1
+    ):
+        raise InvalidRequestError(f"{name} must be in [0, 1) seconds, got {value!r}")
+
+
+def _still_running(loop: Any) -> bool:
+    """Whether the event loop behind an anyio token is still running (in any thread)."""
+    if loop is None:
+        return False
+    is_closed = getattr(loop, "is_closed", None)
+    if callable(is_closed):  # an asyncio event loop
+        return not is_closed() and bool(loop.is_running())
+    try:  # a trio token: refuses new callbacks once its run is over
+        loop.run_sync_soon(_nothing)
+    except Exception:
+        return False
+    return True
+
+
+def _nothing() -> None:
+    return None

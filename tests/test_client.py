@@ -583,21 +583,6 @@ async def test_a_slow_first_connection_does_not_squeeze_later_requests_into_one_
     assert min(spans) >= 1.005 - 1e-9
 
 
-async def test_prompt_sends_do_not_slow_the_schedule() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(2, clock=clock)
-    await limiter.acquire()
-    limiter.request_sent(clock.now() + 0.0005)  # sub-millisecond processing: ignored
-    await clock.advance(limiter.interval)
-    assert limiter.has_capacity()
-    await limiter.acquire()
-    limiter.request_sent(clock.now() + 0.1)  # waited for a handshake: the next grant moves
-    await clock.advance(limiter.interval)
-    assert not limiter.has_capacity()
-    await clock.advance(0.1)
-    assert limiter.has_capacity()
-
-
 # --- per-call options -----------------------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@ import anyio
 import httpx
 import pytest
 from conftest import Recorder, success
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from smsapi_async import AsyncSmsClient, FakeClock, InvalidRequestError, RateLimiter, RateLimitError
 
@@ -149,3 +151,114 @@ def test_pause_accepts_ints_floats_and_zero() -> None:
     limiter.pause(1.5)
     limiter.pause(1)
     assert limiter.paused_for() == 1.5
+
+
+# --- finding 1: no window of requests *as they leave* holds more than the rate --------------------
+
+
+def most_in_a_closed_window(times: list[float], width: float = 1.0) -> int:
+    """The most timestamps inside any closed window ``[t, t + width]`` (stricter than any server)."""
+    ordered = sorted(times)
+    most = first = 0
+    for last, t in enumerate(ordered):
+        while t - ordered[first] > width:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+class LaggingTransport(httpx.AsyncBaseTransport):
+    """The API on a fake clock: each request waits its own lag (a handshake, a pool wait, TLS) before
+    its first bytes leave, then is recorded as sent; some lags end in a refused connection."""
+
+    def __init__(self, clock: FakeClock, lags: list[float], refused: frozenset[int] = frozenset()) -> None:
+        self.clock = clock
+        self.lags = lags
+        self.refused = refused
+        self.started = 0
+        self.sends: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        n = self.started
+        self.started += 1
+        lag = self.lags[n % len(self.lags)]
+        if lag:
+            await self.clock.sleep(lag)
+        if n in self.refused:
+            raise httpx.ConnectError("connection refused")
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_headers.started", {})
+        self.sends.append(self.clock.now())
+        return success()
+
+
+async def sends_through_the_client(
+    limiter: RateLimiter, transport: LaggingTransport, callers: int, calls_each: int
+) -> list[float]:
+    client = AsyncSmsClient("k", "s", limiter=limiter, transport=transport)
+
+    async def caller() -> None:
+        for _ in range(calls_each):
+            await client.call("get-balance")
+
+    async def everyone() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(callers):
+                tg.start_soon(caller)
+
+    await drive(limiter.clock, everyone)  # type: ignore[arg-type]
+    await client.aclose()
+    assert len(transport.sends) == callers * calls_each
+    return transport.sends
+
+
+@pytest.mark.parametrize(("rate", "connect"), [(15, 0.12), (2, 0.6), (2, 0.03), (15, 0.5)])
+async def test_late_connections_do_not_squeeze_a_window(rate: int, connect: float) -> None:
+    # every third request opens a new connection (the server closed a keep-alive one)
+    clock = FakeClock()
+    transport = LaggingTransport(clock, [connect, 0.0, 0.0])
+    sends = await sends_through_the_client(RateLimiter(rate, clock=clock), transport, 50, 3 * rate // 2 + 1)
+    assert most_in_a_closed_window(sends) <= rate
+
+
+@pytest.mark.parametrize("rate", [2, 15])
+async def test_late_connections_cost_little_throughput(rate: int) -> None:
+    clock = FakeClock()
+    transport = LaggingTransport(clock, [0.12, 0.0, 0.0, 0.0])
+    sends = await sends_through_the_client(RateLimiter(rate, clock=clock), transport, 20, 10 * rate // 20)
+    assert (len(sends) - 1) / (sends[-1] - sends[0]) >= 0.9 * rate
+
+
+lag_mixes = st.lists(
+    st.one_of(st.just(0.0), st.floats(min_value=0, max_value=0.01), st.floats(min_value=0, max_value=1.5)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rate=st.sampled_from([1, 2, 3, 15]),
+    burst_share=st.floats(min_value=0, max_value=1),
+    lags=lag_mixes,
+    refused=st.frozensets(st.integers(min_value=0, max_value=30), max_size=4),
+    callers=st.integers(min_value=1, max_value=12),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_property_no_window_of_sends_holds_more_than_the_rate(
+    rate: int, burst_share: float, lags: list[float], refused: frozenset[int], callers: int, backend: str
+) -> None:
+    burst = 1 + int(burst_share * (rate - 1))
+    clock = FakeClock()
+    transport = LaggingTransport(clock, lags, refused)
+    limiter = RateLimiter(rate, burst, clock=clock)
+
+    async def main() -> list[float]:
+        with anyio.fail_after(20):  # a stranded caller fails the test instead of hanging it
+            return await sends_through_the_client(limiter, transport, callers, 3)
+
+    sends = anyio.run(main, backend=backend)
+    assert most_in_a_closed_window(sends) <= rate
+    assert limiter.pending == 0
+    assert limiter.waiting == 0
