@@ -103,6 +103,21 @@ def assert_runs_on(request, expected):
 
 async def send_welcome(client, mobile):  # the user's code under test
     return await client.sms.send(message="Welcome aboard!", to=mobile)
+
+
+async def app_welcomes(mobile):  # an app that builds its own client, from its own settings
+    from smsapi_async import AsyncSmsClient
+
+    async with AsyncSmsClient("app-key", "app-secret") as client:
+        return await send_welcome(client, mobile)
+
+
+async def check_respx_sandbox(respx_sandbox):
+    sent = await app_welcomes("61491570151")
+    await respx_sandbox.advance(5)
+    async with respx_sandbox.client() as client:
+        assert (await client.sms.stats(sent.message_id)).delivered == 1
+    assert respx_sandbox.calls == ["send-sms", "get-sms-stats"]
 """
 
 STRICT_TESTS = (
@@ -130,6 +145,12 @@ async def test_user_fixture_on_top(sms_sandbox, welcomed, request):
     assert list(sms_sandbox.sandbox.state.messages) == [welcomed.message_id]
 
 
+@pytest.mark.asyncio
+async def test_respx_sandbox(respx_sandbox, request):
+    assert_runs_on(request, "asyncio")
+    await check_respx_sandbox(respx_sandbox)
+
+
 @pytest.mark.asyncio(loop_scope="module")
 async def test_module_scoped_loop(sms_sandbox, request):
     assert_runs_on(request, "asyncio")
@@ -151,6 +172,11 @@ async def test_sends(sms_sandbox, request):
 async def test_fresh_sandbox(sms_sandbox, request):
     assert_runs_on(request, "asyncio")
     assert sms_sandbox.sandbox.state.messages == {}
+
+
+async def test_respx_sandbox(respx_sandbox, request):
+    assert_runs_on(request, "asyncio")
+    await check_respx_sandbox(respx_sandbox)
 """
 )
 
@@ -180,6 +206,12 @@ async def welcomed(sms_sandbox):  # a user's own async fixture, run by anyio
 async def test_user_fixture_on_top(sms_sandbox, welcomed, anyio_backend, request):
     assert_runs_on(request, anyio_backend)
     assert list(sms_sandbox.sandbox.state.messages) == [welcomed.message_id]
+
+
+@pytest.mark.anyio
+async def test_respx_sandbox(respx_sandbox, anyio_backend, request):
+    assert_runs_on(request, anyio_backend)
+    await check_respx_sandbox(respx_sandbox)
 """
 )
 
@@ -198,7 +230,7 @@ def run_user_suite(pytester: pytest.Pytester, ini: str, tests: str) -> pytest.Ru
 
 def test_pytest_asyncio_strict_mode_runs_each_test_once_without_warnings(pytester: pytest.Pytester) -> None:
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), STRICT_TESTS)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.no_fnmatch_line("*trio*")
     assert_no_warnings(result)
     result.stdout.fnmatch_lines(["*::test_sends PASSED*"])
@@ -206,7 +238,7 @@ def test_pytest_asyncio_strict_mode_runs_each_test_once_without_warnings(pyteste
 
 def test_pytest_asyncio_auto_mode_runs_each_test_once_without_warnings(pytester: pytest.Pytester) -> None:
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="auto"), AUTO_TESTS)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.no_fnmatch_line("*trio*")
     assert_no_warnings(result)
 
@@ -214,7 +246,7 @@ def test_pytest_asyncio_auto_mode_runs_each_test_once_without_warnings(pytester:
 def test_anyio_plugin_runs_each_test_on_each_backend_without_warnings(pytester: pytest.Pytester) -> None:
     # pytest-asyncio is installed too (strict mode, its default): it must leave anyio's tests alone
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), ANYIO_TESTS)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*test_sends?asyncio? PASSED*", "*test_sends?trio? PASSED*"])
     assert_no_warnings(result)
 
