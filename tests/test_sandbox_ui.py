@@ -303,11 +303,8 @@ async def test_message_text_and_every_other_outside_value_render_inert(
     guests = await sms.client.lists.add('<b onmouseover="alert(1)">VIP</b>')
     await sms.client.lists.add_contact(guests.id, "61400000002")
     await sms.client.sms.send(message="Hi", list_id=guests.id)
-    # a usable URL (the sandbox refuses others) that carries markup
-    settings = await ui.post(
-        "/_sandbox/settings", json={"reply_callback": "https://app.example/r?q=" + HOSTILE[:29]}
-    )
-    assert settings.status_code == 200, settings.text
+    account_url = 'https://app.example/r?x="><script>alert("x")</script>'  # a URL, if a hostile one
+    assert (await ui.post("/_sandbox/settings", json={"reply_callback": account_url})).status_code == 200
     await sms.advance(5)
     for url in [*PAGES, f"{UI}/thread/61400000002", f"{UI}?q=<script>"]:
         for variant in ({}, {"partial": "1"}):
@@ -425,3 +422,30 @@ async def test_ui_pages_are_not_logged_as_api_requests(sms: SandboxHarness, ui: 
         await ui.get(url)
     await ui.get(f"{UI}/static/inbox.js")
     assert list(sms.sandbox.requests) == []
+
+
+async def test_chaos_switches_on_the_account_page_turn_faults_on_and_off(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    account = f"{UI}/account"
+    page = Page((await ui.get(account)).text).form("chaos")
+    assert page["fields"] == {
+        "over_limit": "0",
+        "server_error": "0",
+        "drop_before": "0",
+        "drop_after": "0",
+        "slow": "0",
+        "slow_seconds": "5",
+    }
+    answer = await submit(ui, account, "chaos", over_limit="1")
+    assert answer.json()["over_limit"] == 1.0
+    assert 'class="badge on">on</span></td><td>1<' in (await ui.get(account)).text
+    refused = await ui.get("/get-balance.json", auth=("sandbox-key", "sandbox-secret"))
+    assert refused.status_code == 429  # every API request now meets the fault
+    assert (await submit(ui, account, "chaos", over_limit="0")).status_code == 200
+    assert (await sms.client.account.balance()).balance == 100
+    for bad in ({"slow": "1.5"}, {"over_limit": "nan"}, {"slow_seconds": "inf"}, {"drop_after": "x"}):
+        refused = await submit(ui, account, "chaos", **bad)
+        assert refused.status_code == 400, bad
+        assert "error" in refused.json()
+    assert not sms.sandbox.config.chaos.enabled

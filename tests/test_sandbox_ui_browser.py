@@ -186,6 +186,8 @@ def test_the_inbox_shows_sends_live_and_a_typed_reply_reaches_the_app(
                 return [(r.msisdn, r.response) async for r in sms.sms.user_responses()]
 
         assert in_thread(read_back, backend) == [(FIRST, "Can we make it 8pm?")]
+        # the pages, their polling and their files are not API calls: the request log shows only the app's
+        assert {entry["call"] for entry in sandbox.requests} == {"send-sms", "get-user-sms-responses"}
         page.screenshot(path=str(artifacts / f"inbox-thread-{backend}.png"), full_page=True)
 
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
@@ -233,3 +235,18 @@ def test_search_filters_as_you_type_and_keeps_the_query_in_the_url(page: Page) -
         assert page.url.endswith("?q=parcel")
         page.get_by_label("Search by number or text").fill("0400 000 001")
         expect(page.locator(".row-text")).to_have_text("Table for two please")
+
+
+def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> None:
+    sandbox = Sandbox(SandboxConfig())
+    with serve_in_thread(sandbox) as api_url:
+        page.goto(f"{api_url}/_sandbox/ui/account")
+        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        page.get_by_label("Amount").fill("25")
+        page.get_by_role("button", name="Add credit").click()
+        expect(page.locator(".balance")).to_have_text("125.000 AUD")  # the live region caught up
+        page.get_by_label("429 OVER_LIMIT").fill("0.5")
+        page.get_by_label("429 OVER_LIMIT").press("Enter")  # submits the form, keyboard only
+        expect(page.get_by_text("Chaos on: over_limit.")).to_be_visible()
+        expect(page.locator("table.chaos tr", has_text="429 OVER_LIMIT").locator(".badge")).to_have_text("on")
+        assert sandbox.config.chaos.over_limit == 0.5

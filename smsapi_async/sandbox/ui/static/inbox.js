@@ -79,6 +79,10 @@
       (data.is_optout ? ": the number is now opted out." : "."),
     credit: (data) => `Balance now ${data.balance}.`,
     advance: (data) => `Sandbox time is now ${data.now} UTC.`,
+    chaos: (data) => {
+      const on = ["over_limit", "server_error", "drop_before", "drop_after", "slow"].filter((name) => data[name] > 0);
+      return on.length ? `Chaos on: ${on.join(", ")}.` : "Chaos off.";
+    },
   };
 
   async function submitAdmin(form) {
