@@ -49,6 +49,8 @@ from .webhooks import SIGNATURE_HEADER, sign_callback
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from .sandbox._state import Response, State
+
 __all__ = [
     "Clock",
     "FakeClock",
@@ -84,7 +86,7 @@ class SandboxHarness:
         self.sandbox.advance(seconds)
         await self.sandbox.settle()
 
-    def inject_reply(self, mobile: str, message: str, **options: Any) -> Any:
+    def inject_reply(self, mobile: str, message: str, **options: Any) -> Response:
         """Simulate an SMS from ``mobile`` (a reply to the last message sent to it, or an inbound
         SMS); see :meth:`Sandbox.inject_reply`."""
         return self.sandbox.inject_reply(mobile, message, **options)
@@ -191,7 +193,7 @@ class RespxSandbox:
         self._transport = httpx.ASGITransport(app=self.sandbox.app)
 
     @property
-    def state(self) -> Any:
+    def state(self) -> State:
         """The sandbox's state: ``accounts``, ``messages`` (by id), ``responses`` (replies)."""
         return self.sandbox.state
 
@@ -220,7 +222,7 @@ class RespxSandbox:
         async with self.sandbox.running():
             await self.sandbox.settle()
 
-    def inject_reply(self, mobile: str, message: str, **options: Any) -> Any:
+    def inject_reply(self, mobile: str, message: str, **options: Any) -> Response:
         """Simulate an SMS from ``mobile`` (a reply to the last message sent to it, or an inbound
         SMS); see :meth:`Sandbox.inject_reply`. Its callback goes out at the next :meth:`settle`
         or :meth:`advance`."""

@@ -156,6 +156,7 @@ async def test_module_scoped_loop(sms_sandbox, request):
     assert_runs_on(request, "asyncio")
     assert sms_sandbox.sandbox.state.messages == {}
     await send_welcome(sms_sandbox.client, "61491570151")
+    await sms_sandbox.advance(5)  # needs the sandbox's worker, running on this same loop
 """
 )
 
@@ -221,16 +222,36 @@ def assert_no_warnings(result: pytest.RunResult) -> None:
     result.stdout.no_fnmatch_line("*Warning:*")
 
 
-def run_user_suite(pytester: pytest.Pytester, ini: str, tests: str) -> pytest.RunResult:
+CONFIG_OVERRIDE = """
+import pytest
+
+from smsapi_async.sandbox import AccountConfig, SandboxConfig
+
+
+@pytest.fixture
+def sms_sandbox_config():  # a suite's own accounts, for both fixtures
+    return SandboxConfig(rate_limit=0, accounts=(AccountConfig(api_key="k", api_secret="s", balance=7),))
+
+
+@pytest.mark.MARKER
+async def test_config_override(sms_sandbox, respx_sandbox):
+    assert (await sms_sandbox.client.account.balance()).balance == 7
+    assert respx_sandbox.sandbox.account("k").balance == 7
+"""
+
+
+def run_user_suite(
+    pytester: pytest.Pytester, ini: str, tests: str, marker: str = "asyncio"
+) -> pytest.RunResult:
     pytester.makeini(ini)
     pytester.makeconftest('pytest_plugins = ["smsapi_async.pytest_plugin"]\n')
-    pytester.makepyfile(test_user=tests)
+    pytester.makepyfile(test_user=tests, test_config=CONFIG_OVERRIDE.replace("MARKER", marker))
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-W", "error")
 
 
 def test_pytest_asyncio_strict_mode_runs_each_test_once_without_warnings(pytester: pytest.Pytester) -> None:
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), STRICT_TESTS)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     result.stdout.no_fnmatch_line("*trio*")
     assert_no_warnings(result)
     result.stdout.fnmatch_lines(["*::test_sends PASSED*"])
@@ -238,15 +259,15 @@ def test_pytest_asyncio_strict_mode_runs_each_test_once_without_warnings(pyteste
 
 def test_pytest_asyncio_auto_mode_runs_each_test_once_without_warnings(pytester: pytest.Pytester) -> None:
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="auto"), AUTO_TESTS)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.no_fnmatch_line("*trio*")
     assert_no_warnings(result)
 
 
 def test_anyio_plugin_runs_each_test_on_each_backend_without_warnings(pytester: pytest.Pytester) -> None:
     # pytest-asyncio is installed too (strict mode, its default): it must leave anyio's tests alone
-    result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), ANYIO_TESTS)
-    result.assert_outcomes(passed=6)
+    result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), ANYIO_TESTS, marker="anyio")
+    result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(["*test_sends?asyncio? PASSED*", "*test_sends?trio? PASSED*"])
     assert_no_warnings(result)
 
@@ -257,5 +278,5 @@ def test_a_test_no_async_runner_runs_gets_a_clear_error(pytester: pytest.Pyteste
         ASYNCIO_INI.format(mode="strict"),
         "def test_sync(sms_sandbox):\n    pass\n\nasync def test_unmarked(sms_sandbox):\n    pass\n",
     )
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=2, passed=1)
     result.stdout.fnmatch_lines(["*sms_sandbox needs an async test*@pytest.mark.asyncio*@pytest.mark.anyio*"])
