@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import AsyncIterable, Callable, Container, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from .._bulk import BulkInput, BulkProgress, BulkSend
 from .._convert import field, to_bool, to_str
 from .._exceptions import InvalidRequestError
 from .._sms_text import (
@@ -19,6 +22,9 @@ from .._sms_text import (
 from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
 from .reports import SmsReports
+
+if TYPE_CHECKING:
+    from .._journal import Journal
 
 __all__ = ["SmsResource"]
 
@@ -111,6 +117,78 @@ class SmsResource(SmsReports):
             "from_shared": from_shared,
         }
         return await self._read("send-sms", params, SendResult.from_api)
+
+    def send_bulk(
+        self,
+        messages: Iterable[BulkInput] | AsyncIterable[BulkInput],
+        *,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        batch_size: int = 500,
+        concurrency: int | None = None,
+        max_pending: int = 10_000,
+        max_parts: int | None = None,
+        optouts: Container[str] | None = None,
+        reconcile: bool = False,
+        reconcile_delay: float = 10.0,
+        ignore_unknown_keys: bool = False,
+        total: int | None = None,
+        on_progress: Callable[[BulkProgress], object] | None = None,
+    ) -> BulkSend:
+        """Send many messages in the fewest ``send-sms`` calls, with one result per recipient.
+
+        ::
+
+            async with client.sms.send_bulk(rows, journal="run.db") as results:
+                async for result in results:   # BulkResult: sent / rejected / failed / unknown
+                    ...
+
+        Args:
+            messages: an iterable or async iterable (read once, as it goes: any size) of
+                :class:`OutgoingMessage` or mappings with :meth:`send`'s keys (``message``, ``to``
+                (one number, comma-separated numbers or a list), ``from_`` or ``from``, ...).
+                Blank values count as not given, so CSV rows drop straight in.
+            journal: a file (SQLite) or a :class:`Journal` recording each call before and after
+                it is made. Rerun with the same journal and input after a crash, ``kill -9`` or
+                cancellation: nothing is sent twice, nothing is skipped. A journal of another
+                input is refused (:class:`JournalMismatchError`) before anything is sent.
+            batch_size: recipients per call, 1 to 500. Items with the same text and options
+                share calls; numbers are normalised (with ``countrycode``; the ``phonenumbers``
+                extra when installed) and sent once per text and options.
+            concurrency: calls in flight (default from the limiter's rate), so the limiter is
+                never idle while work is queued.
+            max_pending: recipients held in memory waiting for a full call; beyond it the oldest
+                group goes out early. Memory stays bounded whatever the input size.
+            max_parts: reject messages taking more SMS parts than this (before any call).
+            optouts: numbers known to have opted out (international digits); rejected.
+            reconcile: settle calls of unknown outcome (timeout, 5xx) at the end from the
+                account's sent messages (``get-user-sms-sent``, one look-up per recipient until
+                one is found); a call is resent only when provably not sent.
+            reconcile_delay: seconds to let the API record what it accepted before looking.
+            ignore_unknown_keys: ignore mapping keys ``send`` does not take (else the item is
+                rejected, so a misspelt key never goes unnoticed).
+            total: recipients expected, for progress (default ``len(messages)`` when known).
+            on_progress: called with a :class:`BulkProgress` a few times a second and at the end.
+
+        Raises:
+            InvalidRequestError: a bad argument (at once; nothing sent).
+            JournalError: while iterating: the journal is corrupt or not a journal, or
+                (:class:`JournalMismatchError`) belongs to another input; nothing was sent.
+        """
+        return BulkSend(
+            self._client,
+            messages,
+            journal=journal,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            max_pending=max_pending,
+            max_parts=max_parts,
+            optouts=optouts,
+            reconcile=reconcile,
+            reconcile_delay=reconcile_delay,
+            ignore_unknown_keys=ignore_unknown_keys,
+            total=total,
+            on_progress=on_progress,
+        )
 
     async def cancel(self, message_id: int) -> bool:
         """Cancel a scheduled message. Calls ``cancel-sms``.
