@@ -449,3 +449,19 @@ async def test_chaos_switches_on_the_account_page_turn_faults_on_and_off(
         assert refused.status_code == 400, bad
         assert "error" in refused.json()
     assert not sms.sandbox.config.chaos.enabled
+
+
+async def test_a_thread_names_a_list_contact_and_the_reset_button_forgets_everything(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    guests = await sms.client.lists.add("Guests")
+    await sms.client.lists.add_contact(guests.id, "61400000011", first_name="Ada", last_name="Lovelace")
+    await sms.client.sms.send(message="Hi [firstname]", list_id=guests.id)
+    thread = (await ui.get(f"{UI}/thread/61400000011")).text
+    assert "<h1>Thread with" in thread
+    assert '<span class="sub">(Ada Lovelace)</span></h1>' in thread
+    assert "Hi Ada" in thread
+    form = Page((await ui.get(f"{UI}/account")).text).form("reset")
+    assert form["attrs"]["data-confirm"]  # the script asks before it forgets everything
+    assert (await submit(ui, f"{UI}/account", "reset")).json() == {}
+    assert "No messages yet" in (await ui.get(UI)).text

@@ -193,8 +193,9 @@ def test_the_inbox_shows_sends_live_and_a_typed_reply_reaches_the_app(
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=str(artifacts / f"inbox-thread-phone-{backend}.png"), full_page=True)
-        page.goto(f"{api_url}/_sandbox/ui")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        for path in ("", "/callbacks", "/requests", "/account"):  # wide tables scroll inside their box
+            page.goto(f"{api_url}/_sandbox/ui{path}")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         if backend == "asyncio" and os.environ.get("SMSAPI_UPDATE_DOCS_SCREENSHOT"):
             page.set_viewport_size({"width": 760, "height": 520})
             page.screenshot(path=str(ROOT / "docs" / "inbox.png"))
@@ -237,6 +238,20 @@ def test_search_filters_as_you_type_and_keeps_the_query_in_the_url(page: Page) -
         expect(page.locator(".row-text")).to_have_text("Table for two please")
 
 
+def test_a_live_refresh_keeps_the_keyboard_focus_where_it_was(page: Page) -> None:
+    sandbox = Sandbox(SandboxConfig(rate_limit=0))
+    with serve_in_thread(sandbox) as api_url:
+        first = sandbox.inject_reply(FIRST, "First")
+        page.goto(f"{api_url}/_sandbox/ui")
+        page.get_by_label("Search by number or text").focus()
+        page.keyboard.press("Tab")  # the Search button
+        page.keyboard.press("Tab")  # the only row
+        assert page.evaluate("document.activeElement.id") == f"in-{first.id}"
+        sandbox.inject_reply(SECOND, "Second")
+        expect(page.locator(".rows li")).to_have_count(2)  # the list was replaced under the focus
+        assert page.evaluate("document.activeElement.id") == f"in-{first.id}"
+
+
 def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> None:
     sandbox = Sandbox(SandboxConfig())
     with serve_in_thread(sandbox) as api_url:
@@ -250,3 +265,14 @@ def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> No
         expect(page.get_by_text("Chaos on: over_limit.")).to_be_visible()
         expect(page.locator("table.chaos tr", has_text="429 OVER_LIMIT").locator(".badge")).to_have_text("on")
         assert sandbox.config.chaos.over_limit == 0.5
+        sandbox.inject_reply(FIRST, "Something to forget")
+        dialogs: list[str] = []
+        page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.get_by_role("button", name="Reset the sandbox").click()
+        assert dialogs == ["Forget every message, reply, list, callback and logged request?"]
+        assert len(sandbox.state.responses) == 1  # dismissed: nothing happened
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Reset the sandbox").click()
+        expect(page.get_by_text("The sandbox is back to its start.")).to_be_visible()
+        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        assert sandbox.state.responses == []

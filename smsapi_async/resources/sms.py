@@ -21,6 +21,7 @@ from .._sms_text import (
 )
 from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
+from ..tracking import DeliveryResult, ReplyCursor, ReplyStream, UpdateHandler, wait_for_delivery
 from .reports import SmsReports
 
 if TYPE_CHECKING:
@@ -225,4 +226,60 @@ class SmsResource(SmsReports):
         params = {"msisdn": non_empty("msisdn", msisdn), "countrycode": non_empty("countrycode", countrycode)}
         return await self._read(
             "format-number", params, lambda data: FormattedNumber.from_api(data.get("number") or {})
+        )
+
+    async def wait_for_delivery(
+        self,
+        message_id: int,
+        *,
+        timeout: float | None = 600.0,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+        fallback_interval: float = 60.0,
+        on_update: UpdateHandler | None = None,
+    ) -> DeliveryResult:
+        """Wait until every recipient of a message has a final state (delivered or bounced).
+
+        Uses the callbacks of a :class:`~smsapi_async.webhooks.CallbackReceiver` built with
+        ``client=`` this client, and polls ``get-sms-sent`` (within the rate limit) otherwise, or
+        every ``fallback_interval`` seconds as a safety net. A final state is never replaced by a
+        late ``pending``. Raises :class:`~smsapi_async.tracking.DeliveryTimeoutError` (with the
+        states known so far) after ``timeout`` seconds. See
+        :func:`smsapi_async.tracking.wait_for_delivery` for every argument.
+        """
+        return await wait_for_delivery(
+            self._client,
+            message_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            fallback_interval=fallback_interval,
+            on_update=on_update,
+        )
+
+    def reply_stream(
+        self,
+        *,
+        since: datetime | None = None,
+        cursor: ReplyCursor | None = None,
+        poll_interval: float = 30.0,
+        fallback_interval: float = 300.0,
+        overlap: float = 120.0,
+    ) -> ReplyStream:
+        """Every reply received from ``since`` on (default: now), each exactly once, as
+        :class:`~smsapi_async.webhooks.Reply` events, for as long as you iterate.
+
+        Replies come from a wired :class:`~smsapi_async.webhooks.CallbackReceiver` at once and from
+        polling ``get-user-sms-responses`` (every ``poll_interval`` seconds, or ``fallback_interval``
+        with a receiver), de-duplicated by ``response_id``. Store ``stream.cursor.to_json()`` and
+        pass ``cursor=ReplyCursor.from_json(...)`` to resume without repeats; ``overlap`` is how far
+        back each poll looks again for replies that show up late.
+        """
+        return ReplyStream(
+            self._client,
+            since=since,
+            cursor=cursor,
+            poll_interval=poll_interval,
+            fallback_interval=fallback_interval,
+            overlap=overlap,
         )

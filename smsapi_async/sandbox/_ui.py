@@ -333,9 +333,16 @@ async def _thread(request: Request) -> Response:
     msisdn = request.path_params["msisdn"]
     if not msisdn.isdigit() or len(msisdn) > 20:
         return HTMLResponse("Not a phone number", status_code=404, headers=SECURITY_HEADERS)
+    items = thread_items(sandbox, msisdn)
+    names = [
+        " ".join(filter(None, (item.recipient.first_name, item.recipient.last_name)))
+        for item in items
+        if isinstance(item, Outbound)
+    ]
     context = {
         "msisdn": msisdn,
-        "items": thread_items(sandbox, msisdn),
+        "name": next((name for name in reversed(names) if name), ""),  # as the latest send knew it
+        "items": items,
         "opted_out": _opted_out_of(sandbox, msisdn),
         "accounts": sandbox.state.accounts,
     }

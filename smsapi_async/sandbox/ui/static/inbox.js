@@ -79,6 +79,7 @@
       (data.is_optout ? ": the number is now opted out." : "."),
     credit: (data) => `Balance now ${data.balance}.`,
     advance: (data) => `Sandbox time is now ${data.now} UTC.`,
+    reset: () => "The sandbox is back to its start.",
     chaos: (data) => {
       const on = ["over_limit", "server_error", "drop_before", "drop_after", "slow"].filter((name) => data[name] > 0);
       return on.length ? `Chaos on: ${on.join(", ")}.` : "Chaos off.";
@@ -124,6 +125,7 @@
   for (const form of document.querySelectorAll("form[data-admin]")) {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
+      if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       submitAdmin(form);
     });
     for (const area of form.querySelectorAll("textarea")) {
