@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -21,7 +22,12 @@ from conftest import Recorder
 
 from smsapi_async import (
     AsyncSmsClient,
+    FakeClock,
+    NetworkError,
     OutcomeUnknownError,
+    RateLimiter,
+    RateLimitError,
+    ResponseParseError,
     SmsApiError,
 )
 
@@ -187,3 +193,112 @@ async def test_2_a_list_where_an_object_belongs_is_a_typed_error(
 async def test_normal_answers_still_work(make_client: MakeClient, shape: Shape) -> None:
     client = make_client(Recorder(httpx.Response(200, content=shape.normal())))
     assert await shape.run(client)
+
+
+# --- 5. everything that leaves the client is in its tree; a send that may have gone out is unknown ---
+
+
+class ExplodingTransport(httpx.AsyncBaseTransport):
+    """A transport with a bug: it raises something httpx never would."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        raise RuntimeError("transport bug")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_retry_after_that_overflows_does_not_break_a_success(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    header = {"Retry-After": "Mon, 01 Jan 0001 00:00:00 +99999999999999999999"}
+    client = make_client(Recorder(httpx.Response(200, content=shape.normal(), headers=header)))
+    assert await shape.run(client)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_retry_after_that_overflows_on_a_429_falls_back_to_backoff(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    header = {"Retry-After": "Mon, 01 Jan 0001 00:00:00 +99999999999999999999"}
+    over = httpx.Response(429, json={"error": {"code": "OVER_LIMIT"}}, headers=header)
+    handler = Recorder(over)
+    with pytest.raises(SmsApiError) as info:
+        await shape.run(make_client(handler, max_retries=0))
+    assert type(info.value).__name__ == "RateLimitError"
+
+
+def streamed(status: int, body: bytes, **headers: str) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler answering with ``body`` as it comes off the wire: not yet read, nor decoded."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    return answer
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "gzip, gzip"])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_corrupt_content_encoding_is_typed(
+    make_client: MakeClient, shape: Shape, encoding: str
+) -> None:
+    handler = Recorder(streamed(200, b"not compressed at all", **{"Content-Encoding": encoding}))
+    error = await expect_typed_failure(shape, make_client(handler))
+    assert len(handler.requests) == 1
+    if not shape.changes_state:
+        assert isinstance(error, ResponseParseError)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_transport_bug_is_typed_and_a_send_is_not_resent(shape: Shape) -> None:
+    transport = ExplodingTransport()
+    async with AsyncSmsClient("test-key-0001", SECRET, transport=transport, rate_limit=None) as client:
+        error = await expect_typed_failure(shape, client.with_options(max_retries=0))
+    assert isinstance(error, (NetworkError, OutcomeUnknownError))
+    assert transport.requests == 1
+    assert_private(error)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_truncated_body_is_unknown_for_a_send_and_a_parse_error_for_a_read(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    body = shape.normal()
+    handler = Recorder(httpx.Response(200, content=body[: len(body) // 2]))
+    error = await expect_typed_failure(shape, make_client(handler, max_retries=3))
+    assert len(handler.requests) == 1
+    if not shape.changes_state:
+        assert isinstance(error, ResponseParseError)
+    assert_private(error)
+
+
+@pytest.mark.parametrize("status", [429, 503, 500, 302, 418])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_success_body_under_an_error_status_is_not_a_success(
+    make_client: MakeClient, shape: Shape, status: int
+) -> None:
+    handler = Recorder(httpx.Response(status, content=shape.normal()))
+    error = await expect_typed_failure(shape, make_client(handler, max_retries=0))
+    assert len(handler.requests) == 1
+    if status == 429 and not shape.changes_state:
+        assert isinstance(error, RateLimitError)  # a read is safe to resend once the limit allows
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_5_a_send_answered_success_under_an_error_status_is_never_resent(
+    make_client: MakeClient, status: int
+) -> None:
+    handler = Recorder(httpx.Response(status, content=SHAPES[2].normal()), httpx.Response(200, content=b"{}"))
+    clock = FakeClock()
+    client = make_client(handler, limiter=RateLimiter(2, clock=clock), max_retries=5)
+
+    async def send() -> None:
+        with pytest.raises(OutcomeUnknownError):
+            await SHAPES[2].run(client)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send)
+        await clock.run_until_idle()
+    assert len(handler.requests) == 1

@@ -465,3 +465,21 @@ async def test_a_thread_names_a_list_contact_and_the_reset_button_forgets_everyt
     assert form["attrs"]["data-confirm"]  # the script asks before it forgets everything
     assert (await submit(ui, f"{UI}/account", "reset")).json() == {}
     assert "No messages yet" in (await ui.get(UI)).text
+
+
+async def test_a_tracked_link_can_be_opened_as_the_phone(
+    sms: SandboxHarness, ui: httpx.AsyncClient, received: list[httpx.Request]
+) -> None:
+    sent = await sms.client.sms.send(
+        message="Your order: [tracked-link]",
+        to=["61400000001"],
+        tracked_link_url="https://shop.example/order/1",
+        link_hits_callback="https://app.example/hits",
+    )
+    thread = f"{UI}/thread/61400000001"
+    form = Page((await ui.get(thread)).text).form("link-hit")
+    assert form["fields"] == {"message_id": str(sent.message_id), "mobile": "61400000001"}
+    assert (await submit(ui, thread, "link-hit")).json() == {"link_hits": 1}
+    assert "<dt>Link hits</dt><dd>1</dd>" in (await ui.get(thread)).text
+    await sms.sandbox.settle()
+    assert [r.url.path for r in received] == ["/hits"]

@@ -276,3 +276,24 @@ def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> No
         expect(page.get_by_text("The sandbox is back to its start.")).to_be_visible()
         expect(page.locator(".balance")).to_have_text("100.000 AUD")
         assert sandbox.state.responses == []
+
+
+def test_a_button_inside_the_live_region_still_works_after_refreshes(page: Page) -> None:
+    sandbox = Sandbox(SandboxConfig(rate_limit=0))
+    with serve_in_thread(sandbox) as api_url:
+        account = sandbox.account()
+
+        async def send() -> None:
+            async with AsyncSmsClient(account.api_key, account.api_secret, base_url=api_url) as sms:
+                await sms.sms.send(
+                    message="Track it: [tracked-link]", to=[FIRST], tracked_link_url="https://shop.example/1"
+                )
+
+        in_thread(send, "asyncio")
+        page.goto(f"{api_url}/_sandbox/ui/thread/{FIRST}")
+        expect(page.locator(".history .badge").last).to_have_text("delivered")  # refreshed at least once
+        button = page.get_by_role("button", name="Open the tracked link as this phone")
+        for hits in (1, 2):
+            button.click()
+            expect(page.locator(".facts", has_text="Link hits")).to_contain_text(f"Link hits{hits}")
+        assert page.evaluate("document.activeElement.textContent") == "Open the tracked link as this phone"
