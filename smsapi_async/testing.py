@@ -318,7 +318,9 @@ async def respx_sandbox(
     number), so callbacks are signed with the application's own API secret.
 
     * Time is virtual: ``await sms.advance(seconds)`` delivers what falls due. The sandbox limits
-      nothing unless ``config.rate_limit`` says so; the application's client still paces itself.
+      nothing unless ``config.rate_limit`` says so; the application's client still paces itself in
+      real time. A sandbox rate limit counts calls in virtual time, which only :meth:`advance` moves:
+      beyond it, calls get 429 until the test advances, however long the app's client waits.
     * Callbacks (DLRs, replies) go to ``callbacks_to``: an ASGI application (your FastAPI or Starlette
       app, called in process) or an httpx transport. Without it they go out through httpx, where
       your respx routes may answer them; one that nothing answers is recorded as a failed attempt.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -290,3 +291,30 @@ async def test_callbacks_to_a_transport_and_changed_midway() -> None:
         await sms.advance(5)
         assert [dlr["mobile"] for dlr in first.received] == ["61491570151"]
         assert [dlr["mobile"] for dlr in second.received] == ["61491570152"]
+
+
+async def test_a_sandbox_rate_limit_counts_virtual_time_which_advance_moves() -> None:
+    auth = httpx.BasicAuth(APP_KEY, APP_SECRET)
+    async with respx_sandbox(SandboxConfig(rate_limit=1)) as sms, httpx.AsyncClient(auth=auth) as http:
+        url = "https://api.transmitsms.com/get-balance.json"
+        assert (await http.post(url)).status_code == 200
+        assert (await http.post(url)).status_code == 429  # same virtual second, whatever the real time
+        await sms.advance(1)
+        assert (await http.post(url)).status_code == 200
+
+
+async def test_concurrent_sends_from_the_app_are_each_answered_once() -> None:
+    async with respx_sandbox() as sms, AsyncSmsClient(APP_KEY, APP_SECRET, rate_limit=None) as client:
+        ids: list[int] = []
+
+        async def send(index: int) -> None:
+            sent = await client.sms.send(message=f"Table {index}", to=f"614915701{index:02d}")
+            ids.append(sent.message_id)
+
+        async with anyio.create_task_group() as tg:
+            for index in range(20):
+                tg.start_soon(send, index)
+        assert sorted(ids) == sorted(sms.state.messages)
+        assert len(set(ids)) == 20
+        assert sms.calls == ["send-sms"] * 20
+        assert sorted(m.text for m in sms.state.messages.values()) == sorted(f"Table {i}" for i in range(20))
