@@ -53,7 +53,7 @@ class _Inflater:
             self._first = False
             produced += len(chunk)
             if produced > limit:
-                raise BodyError(f"the body inflates beyond {limit} bytes")
+                raise BodyError(f"the body inflates beyond the {limit}-byte limit")
             out.append(chunk)
             data = self._zlib.unconsumed_tail
         return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -483,3 +484,21 @@ async def test_a_tracked_link_can_be_opened_as_the_phone(
     assert "<dt>Link hits</dt><dd>1</dd>" in (await ui.get(thread)).text
     await sms.sandbox.settle()
     assert [r.url.path for r in received] == ["/hits"]
+
+
+async def test_a_scheduled_then_cancelled_message_shows_that_history(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    later = datetime.fromtimestamp(sms.sandbox.clock.now() + 3600, timezone.utc)
+    scheduled = await sms.client.sms.send(message="Tomorrow", to=["61400000001"], send_at=later)
+    thread = f"{UI}/thread/61400000001"
+    html = (await ui.get(thread)).text
+    assert 'class="badge state-scheduled">scheduled' in html
+    await sms.advance(60)
+    await sms.client.sms.cancel(scheduled.message_id)
+    await sms.advance(7200)  # long past its send time: it never goes out
+    html = (await ui.get(thread)).text
+    history = re.search(r'<ol class="history".*?</ol>', html, re.S)
+    assert history is not None
+    assert re.findall(r"state-([\w-]+)\">", history.group()) == ["accepted", "scheduled", "cancelled"]
+    assert "pending" not in history.group()

@@ -198,6 +198,7 @@ def test_the_inbox_shows_sends_live_and_a_typed_reply_reaches_the_app(
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         if backend == "asyncio" and os.environ.get("SMSAPI_UPDATE_DOCS_SCREENSHOT"):
             page.set_viewport_size({"width": 760, "height": 520})
+            page.goto(f"{api_url}/_sandbox/ui")
             page.screenshot(path=str(ROOT / "docs" / "inbox.png"))
 
 
