@@ -84,7 +84,8 @@ class RespConnection:
 
     async def execute(self, *args: str | bytes | int | float) -> Any:
         """Send one command and return its reply (``RespError`` for an error reply)."""
-        token = anyio.lowlevel.current_token()
+        # the loop's own token: anyio's current_token() wraps it in a new object on every call
+        token = anyio.lowlevel.current_token().native_token
         if self._token is not token:  # a new event loop: the old connection belongs to the old one
             self._stream = self._reader = None
             self._lock = anyio.Lock()
@@ -173,7 +174,7 @@ class RespConnection:
 
     async def aclose(self) -> None:
         """Close the connection (a later call reconnects)."""
-        if self._token is anyio.lowlevel.current_token():
+        if self._token is anyio.lowlevel.current_token().native_token:
             await self._drop()
         else:
             self._stream = self._reader = None
