@@ -6,7 +6,8 @@ for the invariants checked."""
 from __future__ import annotations
 
 import pytest
-from chaos_run import TEXTS, check, deliveries, faults, run_chaos
+
+from reliability.chaos_run import TEXTS, check, deliveries, faults, run_chaos
 
 pytestmark = pytest.mark.anyio
 

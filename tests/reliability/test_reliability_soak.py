@@ -13,7 +13,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from chaos_run import chaos_client, chaos_round, check
+
+from reliability.chaos_run import chaos_client, chaos_round, check
 
 pytestmark = [pytest.mark.anyio, pytest.mark.soak]
 
