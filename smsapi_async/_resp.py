@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 __all__ = ["RespConnection", "RespError", "RespProtocolError", "parse_redis_url"]
@@ -24,6 +25,14 @@ MAX_LINE = 64 * 1024
 MAX_BULK = 1024 * 1024
 MAX_ITEMS = 1024
 MAX_DEPTH = 8
+
+
+_STREAM_ERRORS = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+)
 
 
 class RespError(Exception):
@@ -98,6 +107,9 @@ class RespConnection:
                 return await self._roundtrip(args)
             except RespError:
                 raise
+            except _STREAM_ERRORS as exc:  # the server went away mid-exchange (restart, network)
+                await self._drop()
+                raise ConnectionError(f"Redis connection lost ({type(exc).__name__})") from exc
             except BaseException:
                 await self._drop()
                 raise
