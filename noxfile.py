@@ -46,3 +46,10 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, printed as tables (``-- --quick`` for a smoke run)."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def bench_shared(session: nox.Session) -> None:
+    """The shared (Redis-backed) limiters side by side; needs redis-server (``-- --quick``)."""
+    session.install("-e", ".[bench]")
+    session.run("python", "-m", "benchmarks.shared_limiter", *session.posargs)
