@@ -49,6 +49,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """The reliability soak: chaos rounds for 5 minutes per backend, memory must stay flat
+    (``SMSAPI_SOAK_SECONDS`` shortens it). The default test run deselects it."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "soak", "-s", "tests/reliability", *session.posargs)
+
+
+@nox.session
 def bench_shared(session: nox.Session) -> None:
     """The shared (Redis-backed) limiters side by side; needs redis-server (``-- --quick``)."""
     session.install("-e", ".[bench]")
