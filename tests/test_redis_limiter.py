@@ -531,3 +531,20 @@ async def test_the_typed_sample_worker_client_is_keyed_by_its_account(redis_url:
     async with shared(redis_url, "sample-key-0001", "sample-secret") as client:
         assert isinstance(client.limiter, RedisRateLimiter)
         assert client.limiter.key == account_key("sample-key-0001")
+
+
+async def test_a_password_and_a_database_in_the_url_work_and_a_wrong_password_raises(tmp_path: Path) -> None:
+    server = started_server(tmp_path, extra_args=("--requirepass", "s3cret-pass"))
+    try:
+        good = RedisRateLimiter(f"redis://:s3cret-pass@127.0.0.1:{server.port}/3", key=fresh_key(), rate=20)
+        with anyio.fail_after(10):
+            await good.acquire()
+            await good.acquire()
+        await good.aclose()
+        bad = RedisRateLimiter(f"redis://:wrong@127.0.0.1:{server.port}/0", key=fresh_key(), rate=20)
+        with anyio.fail_after(10), pytest.raises(RedisLimiterError) as raised:
+            await bad.acquire()  # a misconfiguration: raised, not waited out as an outage
+        assert "wrong" not in str(raised.value)
+        assert "s3cret" not in repr(good)
+    finally:
+        server.stop()
