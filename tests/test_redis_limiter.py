@@ -548,3 +548,16 @@ async def test_a_password_and_a_database_in_the_url_work_and_a_wrong_password_ra
         assert "s3cret" not in repr(good)
     finally:
         server.stop()
+
+
+async def test_a_lost_schedule_starts_with_an_interval_of_quiet(redis_url: str, inspect: redis.Redis) -> None:
+    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=4)
+    await limiter.acquire()
+    await anyio.sleep(limiter.interval + 0.05)  # the schedule alone would grant at once now
+    inspect.delete(limiter.redis_key)  # as a restart without persistence, a flush or an eviction would
+    seconds, micros = inspect.time()
+    lost_at = seconds + micros / 1_000_000
+    await limiter.acquire()
+    assert limiter.last_grant_time is not None
+    # whoever granted last before the loss may have done so a moment before: wait one interval
+    assert limiter.last_grant_time - lost_at >= limiter.interval - 0.002
