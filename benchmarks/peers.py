@@ -42,6 +42,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from smsapi_async import AsyncSmsClient, FakeClock, RateLimiter
 
 from . import Table
+from .limiter import max_in_window
 
 Acquire = Callable[[], Awaitable[Any]]
 
@@ -75,17 +76,6 @@ def limiters(rate: float, per_seconds: float = 1.0) -> dict[str, Acquire]:
         "asyncio_throttle.Throttler": _throttled(Throttler(rate_limit=max(1, int(rate)), period=per_seconds)),
         "pyrate_limiter.Limiter": _pyrate(rate, per),
     }
-
-
-def most_in_one_second(times: Sequence[float]) -> int:
-    """The most timestamps in any half-open window ``[t, t + 1 s)``."""
-    ordered = sorted(times)
-    most = first = 0
-    for last, t in enumerate(ordered):
-        while t - ordered[first] >= 1.0:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 # --- uncontended acquire ---------------------------------------------------------------------------
@@ -188,7 +178,7 @@ def conformance(seconds: float = 5.0, rates: Sequence[float] = (2, 15), workers:
                 name,
                 f"{rate:g}",
                 f"{len(times)}",
-                f"{most_in_one_second(times)}",
+                f"{max_in_window(times)}",
                 f"{100 * (len(times) - 1) / span / rate:.1f}",
                 f"{100 * inversions / max(1, len(times)):.1f}",
                 "never" if math.isinf(slowdown) else f"{slowdown:.2f}",
@@ -479,23 +469,15 @@ def benchmarks(quick: bool) -> list[Callable[[], Table]]:
     return [acquire_cost, conformance, crowd, jitter, import_time]
 
 
-def run(quick: bool = False, console: Console | None = None) -> list[Table]:
-    from .__main__ import render  # noqa: PLC0415 -- rich tables only when printing
-
-    console = console or Console(width=160)
-    tables = []
-    for bench in benchmarks(quick):
-        started = time.perf_counter()
-        table = bench()
-        render(table, console, time.perf_counter() - started)
-        tables.append(table)
-    return tables
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.peers", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (several seconds)")
-    run(quick=parser.parse_args(argv).quick)
+    from .__main__ import render  # noqa: PLC0415 -- rich tables only when printing
+
+    console = Console(width=160)
+    for bench in benchmarks(parser.parse_args(argv).quick):
+        started = time.perf_counter()
+        render(bench(), console, time.perf_counter() - started)
     return 0
 
 
