@@ -165,6 +165,16 @@ def _run(settings: _Settings, work: Callable[[AsyncSmsClient], Awaitable[int]]) 
     sys.exit(code)
 
 
+MAX_HOURS = 24 * 365 * 10
+
+
+def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A look-back in hours that a date can hold: 0 to ten years (NaN fails the comparison too)."""
+    if not 0 <= value <= MAX_HOURS:
+        raise click.BadParameter(f"hours from 0 to {MAX_HOURS}, got {value!r}")
+    return value
+
+
 def _plain(value: Any) -> Any:
     """A value as JSON shows it."""
     if attrs.has(type(value)):
@@ -313,7 +323,9 @@ def status(settings: _Settings, message_id: int, wait: bool, timeout: float, eve
 
 
 @cli.command()
-@click.option("--since", type=float, default=24.0, show_default=True, help="Hours to look back.")
+@click.option(
+    "--since", type=float, default=24.0, show_default=True, callback=_hours, help="Hours to look back."
+)
 @click.option("--follow", is_flag=True, help="Keep printing new replies as they come (Ctrl-C stops).")
 @click.option("--every", type=float, default=5.0, show_default=True, help="Seconds between checks.")
 @click.pass_obj

@@ -293,3 +293,14 @@ def test_any_arguments_exit_with_a_documented_code_and_never_show_the_secret(
     assert result.exit_code in EXIT_CODES, (args, result.output)
     assert SECRET not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("hours", ["17758715", "1e300", "nan", "inf", "-1"])
+def test_replies_since_out_of_range_is_bad_input_not_a_traceback(
+    served: tuple[Sandbox, dict[str, str]], hours: str
+) -> None:
+    """Found by the property above: ``--since 17758715`` overflowed the date (a traceback)."""
+    _, env = served
+    result = invoke(env, ["replies", "--since", hours])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "--since" in result.output
