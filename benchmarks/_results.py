@@ -422,23 +422,35 @@ def run(
     shared_note: str = "",
     command: str = "python -m benchmarks.results",
     progress: Callable[[str], object] = lambda line: print(line, file=sys.stderr, flush=True),
+    partial: Callable[[str], object] = lambda text: None,
 ) -> str:
-    """Run the benchmarks (those whose name contains one of ``only``, if given); the Markdown."""
+    """Run the benchmarks (those whose name contains one of ``only``, if given); the Markdown.
+
+    ``partial`` gets the report so far after each benchmark (those not run yet say so), so an
+    interrupted run still leaves what it measured."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     chosen = [b for b in registry if not only or any(part in b.name for part in only)]
-    results = []
+    results: list[Result] = []
+
+    def text() -> str:
+        waiting = [
+            Result(b, missing="not measured: the run stopped before it") for b in chosen[len(results) :]
+        ]
+        return report(
+            [*results, *waiting],
+            targets,
+            command=command + (" --quick" if quick else ""),
+            repeats=1 if quick else repeats,
+            shared_note=shared_note,
+            started=started,
+            seconds=time.perf_counter() - clock,
+        )
+
     with ExitStack() as stack, redis_for_the_run(stack) as redis_url:
         for benchmark in chosen:
             progress(f"{benchmark.name} ...")
             found = measure(benchmark, quick, repeats, redis_url)
             progress(f"{benchmark.name}: {found.missing or f'{found.seconds:.1f} s'}")
             results.append(found)
-    return report(
-        results,
-        targets,
-        command=command + (" --quick" if quick else ""),
-        repeats=1 if quick else repeats,
-        shared_note=shared_note,
-        started=started,
-        seconds=time.perf_counter() - clock,
-    )
+            partial(text())
+    return text()

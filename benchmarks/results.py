@@ -54,7 +54,7 @@ REGISTRY: tuple[Benchmark, ...] = (
         "benchmarks.peers",
         "crowd",
         quick={"waiters": 300},
-        repeats=3,
+        repeats=2,
         comparisons=(
             Comparison("B/waiter", "smsapi_async.RateLimiter", higher_is_better=False),
             Comparison("CPU µs/waiter", "smsapi_async.RateLimiter", higher_is_better=False),
@@ -269,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=args.repeats,
         only=args.only,
         shared_note=SHARED_MACHINE,
+        partial=lambda so_far: args.output.write_text(so_far, encoding="utf-8"),
     )
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")

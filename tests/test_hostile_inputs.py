@@ -6,7 +6,7 @@ arguments, driven by hypothesis.
 * ``CallbackReceiver`` given any raw ASGI request answers exactly once, never with a 5xx;
 * ``smsapi bulk`` given any CSV (quoted newlines, commas, blank and non-UTF-8 lines, a BOM) reports
   every data row exactly once under its line number, sends each good row once, and exits 0 (all
-  sent), 1 (some) or 2 (none could go);
+  sent), 1 (some), 2 (none could go) or 3 (the API refused every call);
   given arbitrary bytes it exits 0, 1 or 2 without a traceback;
 * ``smsapi`` given arbitrary arguments exits with one of its documented codes, without a traceback
   and without printing the API secret.
@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smsapi_async import InvalidRequestError, RateLimiter
 from smsapi_async.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, cli
 from smsapi_async.sandbox import AccountConfig, Sandbox, SandboxConfig, serve_in_thread
 from smsapi_async.webhooks import CallbackReceiver, InvalidCallbackError, parse_callback
@@ -185,7 +186,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, str, str]]]:
         data += junk
         line += junk.count(b"\n")
         out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow([to, text])
+        csv.writer(out, lineterminator="\r\n").writerow([to, text])  # a field with \r is quoted
         chunk = out.getvalue()
         data += chunk.encode()
         if to.strip() or text.strip():  # a row of blanks is skipped, as the CLI documents
@@ -220,7 +221,9 @@ def test_bulk_reports_every_csv_row_once_by_line_and_sends_good_rows_once(
         assert result.exit_code == EXIT_OK, result.output
     elif statuses["sent"]:
         assert result.exit_code == EXIT_PARTIAL, result.output
-    else:  # nothing could go: bad input (the sandbox fails no call here)
+    elif statuses["failed"] + statuses["unknown"]:  # nothing went: the API refused (a local number)
+        assert result.exit_code == EXIT_FAILURE, result.output
+    else:  # nothing could go: bad input
         assert result.exit_code == EXIT_BAD_INPUT, result.output
     assert sorted(int(row["line"]) for row in reported) == [line for line, _, _ in expected]
     by_line = {int(row["line"]): row for row in reported}
@@ -304,3 +307,26 @@ def test_replies_since_out_of_range_is_bad_input_not_a_traceback(
     result = invoke(env, ["replies", "--since", hours])
     assert result.exit_code == EXIT_BAD_INPUT
     assert "--since" in result.output
+
+
+def test_a_rate_beyond_what_the_limiter_can_hold_is_bad_input_not_a_traceback(
+    served: tuple[Sandbox, dict[str, str]],
+) -> None:
+    """Found by the property above: ``--rate 1e308`` overflowed the limiter's deque (a traceback)."""
+    with pytest.raises(InvalidRequestError, match="at most"):
+        RateLimiter(1e308)
+    _, env = served
+    assert invoke(env, ["--rate", "1e308", "balance"]).exit_code == EXIT_BAD_INPUT
+
+
+def test_a_bare_carriage_return_in_an_unquoted_csv_field_is_bad_input_with_its_line(
+    served: tuple[Sandbox, dict[str, str]], tmp_path: Path
+) -> None:
+    """Found by the CSV property: the csv module refuses it, which was a traceback."""
+    _, env = served
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"to,text\n61400000001,fine\n61400000002,\r0\n")
+    result = invoke(env, ["bulk", str(source), "--column", "text", "--no-progress"])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "line 3" in result.output
+    assert "not valid CSV" in result.output
