@@ -9,6 +9,7 @@ machine, the Python version and the version of every library compared; a table o
 for each target the issues set, the measured figure and whether it was met.
 
 The measurement logic stays in the benchmark modules; this file only runs, aggregates and writes.
+Runs are matched row by row, so a benchmark must list its rows in the same order every time.
 A module or function that does not exist (yet) gives a "not measured" section, never a figure.
 """
 

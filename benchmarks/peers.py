@@ -171,7 +171,8 @@ def conformance(seconds: float = 5.0, rates: Sequence[float] = (2, 15), workers:
 
     asyncio.run(run_all())
     rows = []
-    for (rate, name), (times, inversions, slowdown) in runs.items():
+    for rate, name in ((rate, name) for rate in rates for name in (OURS, *PEERS)):  # a fixed order
+        times, inversions, slowdown = runs[rate, name]
         span = times[-1] - times[0] if len(times) > 1 else math.nan
         rows.append(
             (
