@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from ._sms_text import normalise_number
 
-__all__ = ["NORMALISER", "canonical_number"]
+__all__ = ["NORMALISER", "canonical_number", "country_plan"]
 
 NORMALISER: Final = "phonenumbers" if importlib.util.find_spec("phonenumbers") else "builtin"
 """Which normaliser is in use (a journal refuses a run that normalises differently)."""
@@ -69,6 +69,15 @@ def _region(countrycode: str | None) -> str | None:
         return None
     code = countrycode.strip().upper()
     return _NAMES.get(code, code)
+
+
+def country_plan(countrycode: str | None) -> tuple[str, str, tuple[int, ...]] | None:
+    """``(region, dialling code, national number lengths)`` for an ISO code or a country name the
+    API accepts (any case), or ``None`` when the country is not in the table above. The sandbox
+    formats numbers with the same table."""
+    region = _region(countrycode)
+    known = _COUNTRIES.get(region) if region else None
+    return None if known is None or region is None else (region, *known)
 
 
 def canonical_number(raw: str, countrycode: str | None = None) -> str:

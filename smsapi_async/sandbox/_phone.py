@@ -1,9 +1,9 @@
 """Phone-number normalisation, a small stand-in for the platform's libphonenumber-based formatter.
 
-Only a handful of countries are known (AU, NZ, GB, US, CA, SG, IE, IN, ZA, PH, MY, DE, FR); ``countrycode``
-may be the ISO alpha-2 code or the English country name, in any case. Numbers already in international
-format (8-15 digits, no leading 0, an optional ``+``) pass through; spaces, dots, hyphens and brackets
-are ignored.
+The countries known are the client's own table (``smsapi_async/_numbers.py``: AU, NZ, GB, US, CA, SG, IE,
+IN, ZA, PH, MY, DE, FR), so the two never disagree; ``countrycode`` may be the ISO alpha-2 code or the
+English country name, in any case. Numbers already in international format (8-15 digits, no leading 0, an
+optional ``+``) pass through; spaces, dots, hyphens and brackets are ignored.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 import attrs
+
+from .._numbers import country_plan
 
 __all__ = ["FormattedNumber", "country_dialling_code", "format_number", "normalise"]
 
@@ -22,48 +24,33 @@ class _Country:
     mobile_prefixes: tuple[str, ...]
 
 
-_COUNTRIES: dict[str, _Country] = {
-    "AU": _Country("61", (9,), ("4",)),
-    "NZ": _Country("64", (8, 9, 10), ("2",)),
-    "GB": _Country("44", (10,), ("7",)),
-    "US": _Country("1", (10,), ("",)),
-    "CA": _Country("1", (10,), ("",)),
-    "SG": _Country("65", (8,), ("8", "9")),
-    "IE": _Country("353", (9,), ("8",)),
-    "IN": _Country("91", (10,), ("6", "7", "8", "9")),
-    "ZA": _Country("27", (9,), ("6", "7", "8")),
-    "PH": _Country("63", (10,), ("9",)),
-    "MY": _Country("60", (9, 10), ("1",)),
-    "DE": _Country("49", (10, 11), ("15", "16", "17")),
-    "FR": _Country("33", (9,), ("6", "7")),
-}
-_NAMES = {
-    "AUSTRALIA": "AU",
-    "NEW ZEALAND": "NZ",
-    "UNITED KINGDOM": "GB",
-    "UK": "GB",
-    "GREAT BRITAIN": "GB",
-    "UNITED STATES": "US",
-    "USA": "US",
-    "CANADA": "CA",
-    "SINGAPORE": "SG",
-    "IRELAND": "IE",
-    "INDIA": "IN",
-    "SOUTH AFRICA": "ZA",
-    "PHILIPPINES": "PH",
-    "MALAYSIA": "MY",
-    "GERMANY": "DE",
-    "FRANCE": "FR",
+# What only the sandbox needs on top of the library's table of countries (smsapi_async/_numbers.py):
+# the national prefixes of mobile numbers, for format-number's ``type``.
+_MOBILE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "AU": ("4",),
+    "NZ": ("2",),
+    "GB": ("7",),
+    "US": ("",),
+    "CA": ("",),
+    "SG": ("8", "9"),
+    "IE": ("8",),
+    "IN": ("6", "7", "8", "9"),
+    "ZA": ("6", "7", "8"),
+    "PH": ("9",),
+    "MY": ("1",),
+    "DE": ("15", "16", "17"),
+    "FR": ("6", "7"),
 }
 _SEPARATORS = re.compile(r"[\s().\-/]")
 _INTERNATIONAL = re.compile(r"[1-9][0-9]{7,14}\Z")
 
 
 def _country(countrycode: str | None) -> _Country | None:
-    if not countrycode:
+    plan = country_plan(countrycode)
+    if plan is None:
         return None
-    key = countrycode.strip().upper()
-    return _COUNTRIES.get(_NAMES.get(key, key))
+    region, dial, lengths = plan
+    return _Country(dial, lengths, _MOBILE_PREFIXES.get(region, ("",)))
 
 
 def country_dialling_code(countrycode: str) -> str | None:
