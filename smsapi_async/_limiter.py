@@ -328,8 +328,10 @@ class RateLimiter:
 
     def pin_margin(self, seconds: float | None) -> None:
         """Hold the margin at ``seconds`` (no learning), or resume learning with ``None``."""
-        if seconds is None:
+        if seconds is None:  # learn on from the pinned margin
             self._adaptive = True
+            self._learned = max(self._learned, self._margin)
+            self._last_relax = self._now()
             self._set_margin(self._target_margin())
             return
         _check_margin("margin", seconds)
