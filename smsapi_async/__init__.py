@@ -9,6 +9,7 @@ Everything public is importable from here; modules starting with ``_`` are priva
 """
 
 from ._analysis import MAX_PARTS, ForcingCharacter, MessageAnalysis, analyze, render_placeholders
+from ._bulk import BulkProgress, BulkResult, BulkSend, OutgoingMessage
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
 from ._clock import Clock, FakeClock, SystemClock
 from ._exceptions import (
@@ -33,6 +34,7 @@ from ._exceptions import (
     TransportError,
     UnknownCallError,
 )
+from ._journal import Journal, JournalError, JournalMismatchError, SQLiteJournal
 from ._limiter import DEFAULT_SAFETY_MARGIN, Limiter, RateLimiter
 from ._pagination import AsyncPaginator, Page
 from ._sms_text import GSM7, MAX_MESSAGE_LENGTH, MAX_RECIPIENTS, UCS2, SmsParts, count_parts
@@ -94,6 +96,9 @@ __all__ = [
     "AuthenticationError",
     "BadCallerIdError",
     "Balance",
+    "BulkProgress",
+    "BulkResult",
+    "BulkSend",
     "Client",
     "Clock",
     "Contact",
@@ -110,6 +115,9 @@ __all__ = [
     "InsufficientFundsError",
     "InvalidFieldError",
     "InvalidRequestError",
+    "Journal",
+    "JournalError",
+    "JournalMismatchError",
     "KeyExistsError",
     "Keyword",
     "Limiter",
@@ -124,6 +132,7 @@ __all__ = [
     "NotFoundError",
     "NumberType",
     "OutcomeUnknownError",
+    "OutgoingMessage",
     "Page",
     "RateLimitError",
     "RateLimiter",
@@ -133,6 +142,7 @@ __all__ = [
     "ReportedMessage",
     "RequestTimeoutError",
     "ResponseParseError",
+    "SQLiteJournal",
     "SendResult",
     "SenderIds",
     "SmsApiError",

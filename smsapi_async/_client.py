@@ -13,10 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
+import anyio
 import httpx
 
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_SIZE, BodyError, read_body
 from ._clock import Clock, SystemClock
 from ._encoding import check_call_name, encode_params, is_safe_to_retry
 from ._exceptions import (
@@ -32,6 +34,7 @@ from ._exceptions import (
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
+from ._validate import whole_number
 from ._version import __version__
 from .resources.account import AccountResource
 from .resources.email import EmailResource
@@ -111,6 +114,24 @@ def _check_limiter(limiter: object) -> None:
         )
 
 
+def total_seconds(timeout: object) -> float | None:
+    """The seconds a whole exchange may take for a ``timeout=`` value (``None``: no limit).
+
+    Raises:
+        InvalidRequestError: not a positive number of seconds or an ``httpx.Timeout``.
+    """
+    if isinstance(timeout, httpx.Timeout):
+        phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t is not None]
+        for phase in phases:
+            total_seconds(phase)
+        return max(phases) if phases else None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 10**7:
+        raise InvalidRequestError(
+            f"timeout must be seconds > 0 or an httpx.Timeout, got {type(timeout).__name__}"
+        )
+    return float(timeout)
+
+
 def _mask(key: str) -> str:
     return "…" + key[-4:] if len(key) > 8 else "…"
 
@@ -137,7 +158,11 @@ class AsyncSmsClient:
             (HTTP 429 / ``OVER_LIMIT``) were dropped by the server and are always safe to
             resend; timeouts and 5xx are resent only for calls that read.
         max_retry_wait: cap on the seconds one call may spend waiting between attempts.
-        timeout: seconds (or an ``httpx.Timeout``) for each HTTP request.
+        timeout: seconds one exchange may take in all, from the first byte sent to the last byte
+            read, however slowly the server drips its answer (an ``httpx.Timeout`` also sets its
+            phases; the whole exchange then gets the longest of them).
+        max_response_size: bytes an answer may have, on the wire and once decompressed (default
+            4 MiB); a larger one is refused while it streams in.
         http_client: an ``httpx.AsyncClient`` you own (you close it); its settings are used.
         transport: an ``httpx.AsyncBaseTransport`` for the client's own ``httpx.AsyncClient``.
 
@@ -157,6 +182,7 @@ class AsyncSmsClient:
         max_retries: int = 4,
         max_retry_wait: float = 60.0,
         timeout: float | httpx.Timeout = 30.0,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -185,6 +211,8 @@ class AsyncSmsClient:
         self._max_retries = _check_max_retries(max_retries)
         self._max_retry_wait = _check_max_retry_wait(max_retry_wait)
         self._timeout: float | httpx.Timeout | None = None  # None: the HTTP client's own
+        total_seconds(timeout)  # checked here, though the HTTP client below is given it
+        self._max_response_size = whole_number("max_response_size", max_response_size, 1024, 2**40)
         self._rng = random.Random()
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -193,6 +221,7 @@ class AsyncSmsClient:
         self._headers = {
             "User-Agent": f"smsapi-async/{__version__} httpx/{httpx.__version__}",
             "Accept": "text/xml" if response_format == "xml" else "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,  # decoded by _body.read_body, within the size limit
             "Content-Type": "application/x-www-form-urlencoded",  # also on empty bodies
         }
         self._bind()
@@ -234,6 +263,7 @@ class AsyncSmsClient:
         if max_retry_wait is not None:
             clone._max_retry_wait = _check_max_retry_wait(max_retry_wait)
         if timeout is not None:
+            total_seconds(timeout)
             clone._timeout = timeout
         clone._bind()
         return clone
@@ -431,29 +461,20 @@ class AsyncSmsClient:
 
     async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
         started = time.perf_counter()
+        failure: Exception | None = None
         try:
-            response = await self._http.post(
-                url, data=form, auth=self._auth, headers=self._headers, **self._send_options
-            )
-        except _NOT_SENT as exc:
-            error_cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else NetworkError
-            raise _Retryable(
-                error_cls(f"{name}: request not sent ({type(exc).__name__})", call=name)
-            ) from exc
-        except httpx.TimeoutException as exc:
-            self._unknown_unless_safe(name, safe, f"timed out ({type(exc).__name__})", None, exc)
-            raise _Retryable(
-                RequestTimeoutError(f"{name}: timed out ({type(exc).__name__})", call=name)
-            ) from exc
-        except httpx.TransportError as exc:
-            self._unknown_unless_safe(name, safe, f"connection failed ({type(exc).__name__})", None, exc)
-            raise _Retryable(
-                NetworkError(f"{name}: connection failed ({type(exc).__name__})", call=name)
-            ) from exc
+            # the deadline covers the whole exchange, so a server dripping bytes cannot outlast it
+            with anyio.fail_after(self._deadline()):
+                status, headers, body = await self._exchange(url, form)
+        except AssertionError:  # a test double's "not mocked": a failing test, not a network error
+            raise
+        except Exception as exc:
+            failure = self._transport_failure(name, safe, exc)
+        if failure is not None:
+            # raised outside the except block, so that no httpx error (whose request holds the
+            # Authorization header and the form, the message text) is chained as cause or context
+            raise failure
 
-        status = response.status_code
-        body = response.content
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         log.debug(
             "%s: HTTP %d, %d bytes in %.1f ms",
             name,
@@ -464,19 +485,88 @@ class AsyncSmsClient:
         try:
             data = parse_body(body, self._format, status_code=status, call=name)
             raise_for_error(data, status_code=status, call=name)
-        except RateLimitError as exc:
-            raise _Retryable(exc, retry_after) from exc
         except (ApiError, ResponseParseError) as exc:
-            if status == 429:
-                raise _Retryable(
-                    RateLimitError("OVER_LIMIT", exc_text(exc), status, name), retry_after
-                ) from exc
-            if status >= 500:
-                self._unknown_unless_safe(name, safe, f"server error HTTP {status}", status, exc)
-                raise _Retryable(exc, retry_after) from exc
-            raise
+            self._fail(name, safe, status, headers, exc)
+        if not 200 <= status < 300:
+            self._contradiction(name, safe, status, headers)
         data.pop("error", None)
         return data
+
+    def _transport_failure(self, name: str, safe: bool, exc: Exception) -> Exception:
+        """What to raise when no answer could be read: a retry where that is safe, else the error."""
+        if isinstance(exc, _NOT_SENT):
+            error_cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else NetworkError
+            return _Retryable(error_cls(f"{name}: request not sent ({type(exc).__name__})", call=name))
+        if isinstance(exc, BodyError):
+            what = f"its answer could not be read ({exc})"
+            return self._unknown(name, safe, what) or ResponseParseError(
+                str(exc), status_code=None, excerpt="", call=name
+            )
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+            what = f"timed out ({type(exc).__name__})"
+            return self._unknown(name, safe, what) or _Retryable(
+                RequestTimeoutError(f"{name}: {what}", call=name)
+            )
+        # httpx's other errors, or a bug in a custom transport
+        what = f"connection failed ({type(exc).__name__})"
+        return self._unknown(name, safe, what) or _Retryable(NetworkError(f"{name}: {what}", call=name))
+
+    def _fail(
+        self, name: str, safe: bool, status: int, headers: httpx.Headers, exc: ApiError | ResponseParseError
+    ) -> NoReturn:
+        """Raise what an error answer means: a retry (rate limit; 5xx on a read), or the error.
+
+        An unreadable body under a 2xx or 5xx status leaves a call that changes state unknown; under
+        a 3xx or 4xx the server (or a proxy) refused the request, so it is a plain parse error.
+        """
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        rate_limited = isinstance(exc, RateLimitError) or (
+            isinstance(exc, ResponseParseError) and status == 429
+        )
+        if isinstance(exc, RateLimitError):
+            raise _Retryable(exc, retry_after) from None
+        if rate_limited:
+            raise _Retryable(RateLimitError("OVER_LIMIT", exc_text(exc), status, name), retry_after) from None
+        if status >= 500:
+            self._unknown_unless_safe(name, safe, f"server error HTTP {status}", status, exc)
+            raise _Retryable(exc, retry_after) from None
+        if isinstance(exc, ResponseParseError) and status < 300:
+            self._unknown_unless_safe(name, safe, f"its answer could not be read ({exc.reason})", status, exc)
+        raise exc from None
+
+    def _contradiction(self, name: str, safe: bool, status: int, headers: httpx.Headers) -> NoReturn:
+        """A ``SUCCESS`` body under a status other than 2xx contradicts itself: the body says it was
+        done, the status that it was not (429: dropped; 5xx: failed). It is never taken as a
+        success; a call that changes state is unknown (it may have happened, so it is not resent);
+        a read is treated as the status says (429 and 5xx are retried)."""
+        error = ResponseParseError(
+            f"HTTP {status} with a SUCCESS body: contradictory, so not taken as a success",
+            status_code=status,
+            excerpt="",
+            call=name,
+        )
+        self._unknown_unless_safe(name, safe, f"HTTP {status} with a SUCCESS body", status, error)
+        self._fail(name, safe, status, headers, error)
+
+    async def _exchange(self, url: str, form: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+        """One POST and its whole body, read within the size limit; redirects are never followed
+        (a send must not be re-posted to wherever a server points, nor over plain http)."""
+        async with self._http.stream(
+            "POST",
+            url,
+            data=form,
+            auth=self._auth,
+            headers=self._headers,
+            follow_redirects=False,
+            **self._send_options,
+        ) as response:
+            body = await read_body(response, self._max_response_size)
+            return response.status_code, response.headers, body
+
+    def _deadline(self) -> float | None:
+        """Seconds one exchange may take in all: the timeout, or the longest of an ``httpx.Timeout``'s."""
+        timeout = self._timeout if self._timeout is not None else self._http.timeout
+        return total_seconds(timeout)
 
     async def _trace(self, event: str, info: Mapping[str, Any]) -> None:
         # httpcore's trace hook: tell the limiter when the request really leaves (after any handshake)
@@ -488,17 +578,17 @@ class AsyncSmsClient:
                 self._on_sent()
 
     @staticmethod
+    def _unknown(name: str, safe: bool, what: str, status: int | None = None) -> OutcomeUnknownError | None:
+        """The error for a call that changes state when ``what`` went wrong after sending, else None."""
+        return None if safe else OutcomeUnknownError.after(name, what, status_code=status)
+
+    @classmethod
     def _unknown_unless_safe(
-        name: str, safe: bool, what: str, status: int | None, cause: BaseException
+        cls, name: str, safe: bool, what: str, status: int | None, cause: SmsApiError
     ) -> None:
-        if safe:
-            return
-        raise OutcomeUnknownError(
-            f"{name}: {what}; the call changes state and may or may not have taken effect, "
-            "so it was not resent. Check its result (e.g. the reporting calls) before retrying.",
-            call=name,
-            status_code=status,
-        ) from cause
+        error = cls._unknown(name, safe, what, status)
+        if error is not None:
+            raise error from cause  # our own error only, never an httpx one
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not an ``http_client`` you passed)."""

@@ -39,9 +39,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        current = now if now is not None else datetime.now(timezone.utc)
+        return max(0.0, (when - current).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):  # e.g. an offset of 10**20 hours
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now if now is not None else datetime.now(timezone.utc)
-    return max(0.0, (when - current).total_seconds())

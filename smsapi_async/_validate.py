@@ -10,6 +10,7 @@ from typing import Any
 from ._exceptions import InvalidRequestError
 
 __all__ = [
+    "MAX_ID",
     "aware_datetime",
     "custom_fields",
     "non_empty",
@@ -17,16 +18,29 @@ __all__ = [
     "optional_id",
     "optional_text",
     "positive_id",
+    "whole_number",
 ]
 
 _FIELD_NAME = re.compile(r"field_([1-9]|10)")
 
 
-def positive_id(name: str, value: Any) -> int:
-    """An id: a positive integer (``bool`` is refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"{name} must be a positive integer, got {value!r}")
+MAX_ID = 2**63 - 1
+"""The largest id the API can hold (a signed 64-bit integer)."""
+
+
+def whole_number(name: str, value: Any, minimum: int, maximum: int) -> int:
+    """An integer from ``minimum`` to ``maximum`` (``bool``, floats and numeric text are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(f"{name} must be an integer, got {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        shown = value if value.bit_length() < 128 else f"an integer of {value.bit_length()} bits"
+        raise InvalidRequestError(f"{name} must be from {minimum} to {maximum}, got {shown}")
     return value
+
+
+def positive_id(name: str, value: Any) -> int:
+    """An id: an integer from 1 to :data:`MAX_ID` (``bool`` is refused)."""
+    return whole_number(name, value, 1, MAX_ID)
 
 
 def one_of(name: str, value: str | None, allowed: Collection[str]) -> str | None:

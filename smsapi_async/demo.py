@@ -1,6 +1,7 @@
 """The demo: the real client against the sandbox on loopback. No credentials, no network.
 
     python -m smsapi_async.demo
+    python -m smsapi_async.demo --keep-serving   # then look around the sandbox's inbox; Ctrl+C stops
 
 It serves the sandbox and a callback receiver on 127.0.0.1, then, at the API's 2 calls/s: sends to
 several numbers, schedules a message and cancels it, sends to a list, receives the signed delivery
@@ -10,10 +11,12 @@ queued calls spread out by the limiter with no 429.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import anyio
@@ -80,25 +83,33 @@ class Narrator:
         self._out(f"  [{time.monotonic() - self._start:6.2f}s] {text}")
 
 
-async def run(out: Callable[[str], object] = print) -> dict[str, int]:
-    """Run the demo, printing through ``out``; returns the counts it checks (for tests)."""
+async def run(out: Callable[[str], object] = print, *, keep_serving: bool = False) -> dict[str, int]:
+    """Run the demo, printing through ``out``; returns the counts it checks (for tests).
+
+    With ``keep_serving`` the sandbox and its inbox stay up after the tour until cancelled (Ctrl+C).
+    """
     config = SandboxConfig(delivery_delay=1.0)
     sandbox = Sandbox(config)
     account = config.accounts[0]
     receiver = CallbackReceiver(account.api_secret)
     tell = Narrator(out)
     with serve_in_thread(sandbox) as api_url, serve_app_in_thread(receiver.app) as hooks_url:
+        inbox = f"{api_url}{UI_PATH}"
         tell.step("Sandbox")
         tell.say(f"API at {api_url} (2 calls/s per account, like the real one)")
         tell.say(f"callback receiver at {hooks_url}")
-        tell.say(f"inbox at {api_url}{UI_PATH} (open it while the demo runs)")
+        tell.say(f"inbox at {inbox} (open it now, or run the demo with --keep-serving)")
         async with AsyncSmsClient(account.api_key, account.api_secret, base_url=api_url) as client:
             counts = await _tour(client, api_url, hooks_url, receiver, tell)
-        rejected = sum(1 for entry in sandbox.requests if entry.get("status") == 429)
-    tell.step("Summary")
-    counts["http_429"] = rejected
-    for name, value in counts.items():
-        tell.say(f"{name:>22}: {value}")
+        counts["http_429"] = sum(1 for entry in sandbox.requests if entry.get("status") == 429)
+        tell.step("Summary")
+        for name, value in counts.items():
+            tell.say(f"{name:>22}: {value}")
+        if keep_serving:
+            _check(counts)
+            tell.step("Still serving")
+            tell.say(f"the inbox is at {inbox}: look around, reply as a phone. Ctrl+C stops.")
+            await anyio.sleep_forever()
     return counts
 
 
@@ -193,19 +204,29 @@ EXPECTED = {
 }
 
 
-def main() -> None:
+def _check(counts: dict[str, int]) -> bool:
+    wrong = {name: counts.get(name) for name, value in EXPECTED.items() if counts.get(name) != value}
+    if wrong:
+        print(f"\nThe demo did not go as expected: {wrong} (expected {EXPECTED})", file=sys.stderr)
+    return not wrong
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m smsapi_async.demo``; exits 1 if the demo did not go as described."""
+    parser = argparse.ArgumentParser(prog="python -m smsapi_async.demo", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--keep-serving", action="store_true", help="keep the sandbox and its inbox up after the tour"
+    )
+    args = parser.parse_args(argv)
     # The sandbox and the receiver are threads of this process. With the default 5 ms GIL switch
     # interval a request could reach the sandbox up to 5 ms late, as the real API (another machine)
     # never would, and eat the limiter's safety margin; switch threads faster for the demo.
     sys.setswitchinterval(0.0005)
     try:
-        counts = anyio.run(run)
+        counts = anyio.run(functools.partial(run, keep_serving=args.keep_serving))
     except KeyboardInterrupt:
-        sys.exit(130)
-    wrong = {name: counts.get(name) for name, value in EXPECTED.items() if counts.get(name) != value}
-    if wrong:
-        print(f"\nThe demo did not go as expected: {wrong} (expected {EXPECTED})", file=sys.stderr)
+        sys.exit(0 if args.keep_serving else 130)  # the tour was checked before serving on
+    if not _check(counts):
         sys.exit(1)
 
 

@@ -49,6 +49,8 @@ from .webhooks import SIGNATURE_HEADER, sign_callback
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from .sandbox._state import Response, State
+
 __all__ = [
     "Clock",
     "FakeClock",
@@ -84,7 +86,7 @@ class SandboxHarness:
         self.sandbox.advance(seconds)
         await self.sandbox.settle()
 
-    def inject_reply(self, mobile: str, message: str, **options: Any) -> Any:
+    def inject_reply(self, mobile: str, message: str, **options: Any) -> Response:
         """Simulate an SMS from ``mobile`` (a reply to the last message sent to it, or an inbound
         SMS); see :meth:`Sandbox.inject_reply`."""
         return self.sandbox.inject_reply(mobile, message, **options)
@@ -191,7 +193,7 @@ class RespxSandbox:
         self._transport = httpx.ASGITransport(app=self.sandbox.app)
 
     @property
-    def state(self) -> Any:
+    def state(self) -> State:
         """The sandbox's state: ``accounts``, ``messages`` (by id), ``responses`` (replies)."""
         return self.sandbox.state
 
@@ -220,7 +222,7 @@ class RespxSandbox:
         async with self.sandbox.running():
             await self.sandbox.settle()
 
-    def inject_reply(self, mobile: str, message: str, **options: Any) -> Any:
+    def inject_reply(self, mobile: str, message: str, **options: Any) -> Response:
         """Simulate an SMS from ``mobile`` (a reply to the last message sent to it, or an inbound
         SMS); see :meth:`Sandbox.inject_reply`. Its callback goes out at the next :meth:`settle`
         or :meth:`advance`."""
@@ -316,7 +318,9 @@ async def respx_sandbox(
     number), so callbacks are signed with the application's own API secret.
 
     * Time is virtual: ``await sms.advance(seconds)`` delivers what falls due. The sandbox limits
-      nothing unless ``config.rate_limit`` says so; the application's client still paces itself.
+      nothing unless ``config.rate_limit`` says so; the application's client still paces itself in
+      real time. A sandbox rate limit counts calls in virtual time, which only :meth:`advance` moves:
+      beyond it, calls get 429 until the test advances, however long the app's client waits.
     * Callbacks (DLRs, replies) go to ``callbacks_to``: an ASGI application (your FastAPI or Starlette
       app, called in process) or an httpx transport. Without it they go out through httpx, where
       your respx routes may answer them; one that nothing answers is recorded as a failed attempt.

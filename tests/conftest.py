@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from smsapi_async import AsyncSmsClient
 
@@ -128,6 +129,33 @@ async def make_client(anyio_backend: str) -> AsyncIterator[Callable[..., AsyncSm
         client = AsyncSmsClient(
             "test-key-0001", "test-secret-0001", transport=httpx.MockTransport(handler), **options
         )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    """respx routes for the real API URL, one per call: ``api.post("/get-balance.json")``. Every
+    route declared must be called, and a request no route matches fails the test."""
+    with respx.mock(base_url="https://api.transmitsms.com", assert_all_called=True) as router:
+        yield router
+
+
+@pytest.fixture
+async def api_client(
+    anyio_backend: str, api: respx.MockRouter
+) -> AsyncIterator[Callable[..., AsyncSmsClient]]:
+    """Factory for clients of the real API URL, answered by the ``api`` routes; limiter off unless
+    asked; closed after."""
+    made: list[AsyncSmsClient] = []
+
+    def make(**options: Any) -> AsyncSmsClient:
+        options.setdefault("rate_limit", None)
+        client = AsyncSmsClient("test-key-0001", "test-secret-0001", **options)
         made.append(client)
         return client
 

@@ -8,12 +8,19 @@ is always :class:`OutcomeUnknownError`: the message may have gone out.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gzip
 import json
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
 import httpx
 import pytest
@@ -21,7 +28,14 @@ from conftest import Recorder
 
 from smsapi_async import (
     AsyncSmsClient,
+    FakeClock,
+    InvalidRequestError,
+    NetworkError,
     OutcomeUnknownError,
+    RateLimiter,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseParseError,
     SmsApiError,
 )
 
@@ -187,3 +201,267 @@ async def test_2_a_list_where_an_object_belongs_is_a_typed_error(
 async def test_normal_answers_still_work(make_client: MakeClient, shape: Shape) -> None:
     client = make_client(Recorder(httpx.Response(200, content=shape.normal())))
     assert await shape.run(client)
+
+
+# --- 5. everything that leaves the client is in its tree; a send that may have gone out is unknown ---
+
+
+class ExplodingTransport(httpx.AsyncBaseTransport):
+    """A transport with a bug: it raises something httpx never would."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        raise RuntimeError("transport bug")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_retry_after_that_overflows_does_not_break_a_success(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    header = {"Retry-After": "Mon, 01 Jan 0001 00:00:00 +99999999999999999999"}
+    client = make_client(Recorder(httpx.Response(200, content=shape.normal(), headers=header)))
+    assert await shape.run(client)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_retry_after_that_overflows_on_a_429_falls_back_to_backoff(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    header = {"Retry-After": "Mon, 01 Jan 0001 00:00:00 +99999999999999999999"}
+    over = httpx.Response(429, json={"error": {"code": "OVER_LIMIT"}}, headers=header)
+    handler = Recorder(over)
+    with pytest.raises(SmsApiError) as info:
+        await shape.run(make_client(handler, max_retries=0))
+    assert type(info.value).__name__ == "RateLimitError"
+
+
+def streamed(status: int, body: bytes, **headers: str) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler answering with ``body`` as it comes off the wire: not yet read, nor decoded."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    return answer
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "gzip, gzip"])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_corrupt_content_encoding_is_typed(
+    make_client: MakeClient, shape: Shape, encoding: str
+) -> None:
+    handler = Recorder(streamed(200, b"not compressed at all", **{"Content-Encoding": encoding}))
+    error = await expect_typed_failure(shape, make_client(handler))
+    assert len(handler.requests) == 1
+    if not shape.changes_state:
+        assert isinstance(error, ResponseParseError)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_transport_bug_is_typed_and_a_send_is_not_resent(shape: Shape) -> None:
+    transport = ExplodingTransport()
+    async with AsyncSmsClient("test-key-0001", SECRET, transport=transport, rate_limit=None) as client:
+        error = await expect_typed_failure(shape, client.with_options(max_retries=0))
+    assert isinstance(error, (NetworkError, OutcomeUnknownError))
+    assert transport.requests == 1
+    assert_private(error)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_truncated_body_is_unknown_for_a_send_and_a_parse_error_for_a_read(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    body = shape.normal()
+    handler = Recorder(httpx.Response(200, content=body[: len(body) // 2]))
+    error = await expect_typed_failure(shape, make_client(handler, max_retries=3))
+    assert len(handler.requests) == 1
+    if not shape.changes_state:
+        assert isinstance(error, ResponseParseError)
+    assert_private(error)
+
+
+@pytest.mark.parametrize("status", [429, 503, 500, 302, 418])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_5_a_success_body_under_an_error_status_is_not_a_success(
+    make_client: MakeClient, shape: Shape, status: int
+) -> None:
+    handler = Recorder(httpx.Response(status, content=shape.normal()))
+    error = await expect_typed_failure(shape, make_client(handler, max_retries=0))
+    assert len(handler.requests) == 1
+    if status == 429 and not shape.changes_state:
+        assert isinstance(error, RateLimitError)  # a read is safe to resend once the limit allows
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_5_a_send_answered_success_under_an_error_status_is_never_resent(
+    make_client: MakeClient, status: int
+) -> None:
+    handler = Recorder(httpx.Response(status, content=SHAPES[2].normal()), httpx.Response(200, content=b"{}"))
+    clock = FakeClock()
+    client = make_client(handler, limiter=RateLimiter(2, clock=clock), max_retries=5)
+
+    async def send() -> None:
+        with pytest.raises(OutcomeUnknownError):
+            await SHAPES[2].run(client)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send)
+        await clock.run_until_idle()
+    assert len(handler.requests) == 1
+
+
+# --- 3. bounded memory: a size limit on the wire and after decompression -------------------------
+
+
+@functools.cache
+def gzip_bomb(inflated: int = 64 * 1024 * 1024) -> bytes:
+    """A valid JSON success answer padded with ``inflated`` bytes of spaces, gzipped (~64 KiB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    body = SHAPES[0].normal()
+    parts = [packer.compress(body[:-1])]
+    block = b" " * (1024 * 1024)
+    parts += [packer.compress(block) for _ in range(inflated // len(block))]
+    parts += [packer.compress(body[-1:]), packer.flush()]
+    return b"".join(parts)
+
+
+def padded(shape: Shape, size: int) -> bytes:
+    body = shape.normal()
+    return body[:-1] + b" " * size + body[-1:]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_3_a_gzip_bomb_is_refused_while_it_inflates(make_client: MakeClient, shape: Shape) -> None:
+    bomb = gzip_bomb()
+    assert len(bomb) < 200_000
+    handler = Recorder(streamed(200, bomb, **{"Content-Encoding": "gzip"}))
+    client = make_client(handler, max_retries=0)
+    tracemalloc.start()
+    try:
+        error = await expect_typed_failure(shape, client)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024  # the limit (4 MiB) plus a chunk, not 64 MiB
+    assert "limit" in str(error) or "limit" in str(error.__cause__)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_3_a_body_over_the_limit_is_refused_plain_or_declared(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    big = padded(shape, 5 * 1024 * 1024)
+    for answer in (streamed(200, big), streamed(200, big, **{"Content-Length": str(len(big))})):
+        await expect_typed_failure(shape, make_client(Recorder(answer), max_retries=0))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_3_the_limit_is_configurable_on_the_client(make_client: MakeClient, shape: Shape) -> None:
+    body = padded(shape, 20_000)
+    small = make_client(Recorder(streamed(200, body)), max_response_size=10_000, max_retries=0)
+    await expect_typed_failure(shape, small)
+    roomy = make_client(Recorder(streamed(200, body)), max_response_size=30_000)
+    assert await shape.run(roomy)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_3_gzip_and_deflate_answers_within_the_limit_are_read(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    body = shape.normal()
+    for encoding, packed in (
+        ("gzip", gzip.compress(body)),
+        ("deflate", zlib.compress(body)),
+        ("deflate", zlib.compress(body)[2:-4]),  # raw deflate, as some servers send it
+        ("identity", body),
+    ):
+        client = make_client(Recorder(streamed(200, packed, **{"Content-Encoding": encoding})))
+        assert await shape.run(client)
+
+
+@pytest.mark.parametrize("size", [0, 1023, 2**41, True, 1.5])
+def test_3_a_nonsensical_limit_is_refused(size: Any) -> None:
+    with pytest.raises(InvalidRequestError, match="max_response_size"):
+        AsyncSmsClient("k", "s", max_response_size=size)
+
+
+# --- 4. timeout= bounds the whole exchange, whatever the server drips ------------------------------
+
+
+class Drip(httpx.AsyncByteStream):
+    """A body that arrives one byte every ``interval`` seconds."""
+
+    def __init__(self, body: bytes, interval: float) -> None:
+        self.body = body
+        self.interval = interval
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for index in range(len(self.body)):
+            await anyio.sleep(self.interval)
+            yield self.body[index : index + 1]
+
+
+def dripping(body: bytes, interval: float = 0.1) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Drip(body, interval))
+
+    return answer
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_4_a_dripping_answer_ends_at_the_timeout(make_client: MakeClient, shape: Shape) -> None:
+    body = shape.normal()  # a few hundred bytes: tens of seconds at one byte per 0.1 s
+    client = make_client(Recorder(dripping(body)), timeout=0.5, max_retries=0)
+    started = time.monotonic()
+    error = await expect_typed_failure(shape, client)
+    elapsed = time.monotonic() - started
+    assert 0.4 < elapsed < 5, elapsed
+    if not shape.changes_state:
+        assert isinstance(error, RequestTimeoutError)
+
+
+async def test_4_with_options_timeout_bounds_the_whole_exchange_too(make_client: MakeClient) -> None:
+    client = make_client(Recorder(dripping(SHAPES[0].normal())), max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError):
+        await SHAPES[0].run(client.with_options(timeout=httpx.Timeout(0.3, read=0.5)))
+    assert time.monotonic() - started < 5
+
+
+async def serve_dripping(body: bytes, interval: float, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+    """A real HTTP server on 127.0.0.1 that answers every request with ``body``, a byte at a time."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await stream.receive(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n"
+                await stream.send(head.encode())
+                for index in range(len(body)):
+                    await anyio.sleep(interval)
+                    await stream.send(body[index : index + 1])
+
+    task_status.started(port)
+    await listener.serve(handle)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_4_a_real_server_dripping_over_a_socket_is_cut_at_the_timeout(shape: Shape) -> None:
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(serve_dripping, shape.normal(), 0.1)
+        async with AsyncSmsClient(
+            "test-key-0001",
+            SECRET,
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=0.6,
+            max_retries=0,
+            rate_limit=None,
+        ) as client:
+            started = time.monotonic()
+            await expect_typed_failure(shape, client)
+            assert time.monotonic() - started < 5
+        tg.cancel_scope.cancel()

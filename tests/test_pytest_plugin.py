@@ -103,6 +103,21 @@ def assert_runs_on(request, expected):
 
 async def send_welcome(client, mobile):  # the user's code under test
     return await client.sms.send(message="Welcome aboard!", to=mobile)
+
+
+async def app_welcomes(mobile):  # an app that builds its own client, from its own settings
+    from smsapi_async import AsyncSmsClient
+
+    async with AsyncSmsClient("app-key", "app-secret") as client:
+        return await send_welcome(client, mobile)
+
+
+async def check_respx_sandbox(respx_sandbox):
+    sent = await app_welcomes("61491570151")
+    await respx_sandbox.advance(5)
+    async with respx_sandbox.client() as client:
+        assert (await client.sms.stats(sent.message_id)).delivered == 1
+    assert respx_sandbox.calls == ["send-sms", "get-sms-stats"]
 """
 
 STRICT_TESTS = (
@@ -130,11 +145,18 @@ async def test_user_fixture_on_top(sms_sandbox, welcomed, request):
     assert list(sms_sandbox.sandbox.state.messages) == [welcomed.message_id]
 
 
+@pytest.mark.asyncio
+async def test_respx_sandbox(respx_sandbox, request):
+    assert_runs_on(request, "asyncio")
+    await check_respx_sandbox(respx_sandbox)
+
+
 @pytest.mark.asyncio(loop_scope="module")
 async def test_module_scoped_loop(sms_sandbox, request):
     assert_runs_on(request, "asyncio")
     assert sms_sandbox.sandbox.state.messages == {}
     await send_welcome(sms_sandbox.client, "61491570151")
+    await sms_sandbox.advance(5)  # needs the sandbox's worker, running on this same loop
 """
 )
 
@@ -151,6 +173,11 @@ async def test_sends(sms_sandbox, request):
 async def test_fresh_sandbox(sms_sandbox, request):
     assert_runs_on(request, "asyncio")
     assert sms_sandbox.sandbox.state.messages == {}
+
+
+async def test_respx_sandbox(respx_sandbox, request):
+    assert_runs_on(request, "asyncio")
+    await check_respx_sandbox(respx_sandbox)
 """
 )
 
@@ -180,6 +207,12 @@ async def welcomed(sms_sandbox):  # a user's own async fixture, run by anyio
 async def test_user_fixture_on_top(sms_sandbox, welcomed, anyio_backend, request):
     assert_runs_on(request, anyio_backend)
     assert list(sms_sandbox.sandbox.state.messages) == [welcomed.message_id]
+
+
+@pytest.mark.anyio
+async def test_respx_sandbox(respx_sandbox, anyio_backend, request):
+    assert_runs_on(request, anyio_backend)
+    await check_respx_sandbox(respx_sandbox)
 """
 )
 
@@ -189,16 +222,36 @@ def assert_no_warnings(result: pytest.RunResult) -> None:
     result.stdout.no_fnmatch_line("*Warning:*")
 
 
-def run_user_suite(pytester: pytest.Pytester, ini: str, tests: str) -> pytest.RunResult:
+CONFIG_OVERRIDE = """
+import pytest
+
+from smsapi_async.sandbox import AccountConfig, SandboxConfig
+
+
+@pytest.fixture
+def sms_sandbox_config():  # a suite's own accounts, for both fixtures
+    return SandboxConfig(rate_limit=0, accounts=(AccountConfig(api_key="k", api_secret="s", balance=7),))
+
+
+@pytest.mark.MARKER
+async def test_config_override(sms_sandbox, respx_sandbox):
+    assert (await sms_sandbox.client.account.balance()).balance == 7
+    assert respx_sandbox.sandbox.account("k").balance == 7
+"""
+
+
+def run_user_suite(
+    pytester: pytest.Pytester, ini: str, tests: str, marker: str = "asyncio"
+) -> pytest.RunResult:
     pytester.makeini(ini)
     pytester.makeconftest('pytest_plugins = ["smsapi_async.pytest_plugin"]\n')
-    pytester.makepyfile(test_user=tests)
+    pytester.makepyfile(test_user=tests, test_config=CONFIG_OVERRIDE.replace("MARKER", marker))
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-W", "error")
 
 
 def test_pytest_asyncio_strict_mode_runs_each_test_once_without_warnings(pytester: pytest.Pytester) -> None:
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), STRICT_TESTS)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
     result.stdout.no_fnmatch_line("*trio*")
     assert_no_warnings(result)
     result.stdout.fnmatch_lines(["*::test_sends PASSED*"])
@@ -206,15 +259,15 @@ def test_pytest_asyncio_strict_mode_runs_each_test_once_without_warnings(pyteste
 
 def test_pytest_asyncio_auto_mode_runs_each_test_once_without_warnings(pytester: pytest.Pytester) -> None:
     result = run_user_suite(pytester, ASYNCIO_INI.format(mode="auto"), AUTO_TESTS)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
     result.stdout.no_fnmatch_line("*trio*")
     assert_no_warnings(result)
 
 
 def test_anyio_plugin_runs_each_test_on_each_backend_without_warnings(pytester: pytest.Pytester) -> None:
     # pytest-asyncio is installed too (strict mode, its default): it must leave anyio's tests alone
-    result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), ANYIO_TESTS)
-    result.assert_outcomes(passed=4)
+    result = run_user_suite(pytester, ASYNCIO_INI.format(mode="strict"), ANYIO_TESTS, marker="anyio")
+    result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(["*test_sends?asyncio? PASSED*", "*test_sends?trio? PASSED*"])
     assert_no_warnings(result)
 
@@ -225,5 +278,5 @@ def test_a_test_no_async_runner_runs_gets_a_clear_error(pytester: pytest.Pyteste
         ASYNCIO_INI.format(mode="strict"),
         "def test_sync(sms_sandbox):\n    pass\n\nasync def test_unmarked(sms_sandbox):\n    pass\n",
     )
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=2, passed=1)
     result.stdout.fnmatch_lines(["*sms_sandbox needs an async test*@pytest.mark.asyncio*@pytest.mark.anyio*"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-import httpx
 import pytest
-from conftest import api_response, call_name, form_of
+import respx
+from conftest import api_response, form_of
 
 from smsapi_async import AsyncSmsClient, AuthenticationError
 from smsapi_async.models import Balance
@@ -24,22 +24,25 @@ pytestmark = pytest.mark.anyio
     ],
 )
 async def test_balance(
-    make_client: Callable[..., AsyncSmsClient], example: str, response_format: str, expected: Balance
+    api: respx.MockRouter,
+    api_client: Callable[..., AsyncSmsClient],
+    example: str,
+    response_format: str,
+    expected: Balance,
 ) -> None:
-    seen: list[httpx.Request] = []
+    route = api.post(f"/get-balance.{response_format}").mock(return_value=api_response(example))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return api_response(example)
+    balance = await api_client(response_format=response_format).account.balance()
 
-    balance = await make_client(handler, response_format=response_format).account.balance()
-    assert [call_name(request) for request in seen] == ["get-balance"]
-    assert form_of(seen[0]) == {}
+    assert route.call_count == 1
+    assert form_of(route.calls.last.request) == {}
     assert balance == expected
     assert isinstance(balance.balance, Decimal)
 
 
-async def test_balance_with_bad_credentials(make_client: Callable[..., AsyncSmsClient]) -> None:
-    client = make_client(lambda request: api_response("postman/error-auth-failed.json", 401))
+async def test_balance_with_bad_credentials(
+    api: respx.MockRouter, api_client: Callable[..., AsyncSmsClient]
+) -> None:
+    api.post("/get-balance.json").mock(return_value=api_response("postman/error-auth-failed.json", 401))
     with pytest.raises(AuthenticationError):
-        await client.account.balance()
+        await api_client().account.balance()

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from conftest import api_response, call_name, failure, form_of, serving, success
 
 from smsapi_async import (
@@ -154,17 +155,13 @@ async def test_lease_of_an_unavailable_number_is_invalid_field(make_client: Make
     assert caught.value.description == "This number is not available for lease."
 
 
-async def test_lease_is_never_resent_after_a_server_error(make_client: MakeClient) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(502, text="bad gateway")
-
-    client = make_client(handler)
+async def test_lease_is_never_resent_after_a_server_error(
+    api: respx.MockRouter, api_client: Callable[..., AsyncSmsClient]
+) -> None:
+    lease = api.post("/lease-number.json").respond(502, text="bad gateway")
     with pytest.raises(OutcomeUnknownError):
-        await client.numbers.lease()
-    assert len(seen) == 1
+        await api_client().numbers.lease()
+    assert lease.call_count == 1
 
 
 @pytest.mark.parametrize("response_format", ["json", "xml"])
@@ -207,8 +204,9 @@ async def test_edit_options_validates_before_any_call(make_client: MakeClient) -
     assert seen == []
 
 
-async def test_sender_ids_reads_the_caller_ids_block(make_client: MakeClient) -> None:
-    seen: list[httpx.Request] = []
+async def test_sender_ids_reads_the_caller_ids_block(
+    api: respx.MockRouter, api_client: Callable[..., AsyncSmsClient]
+) -> None:
     body: dict[str, Any] = {
         "caller_ids": {
             "Virtual Number": [61418279031],
@@ -216,15 +214,11 @@ async def test_sender_ids_reads_the_caller_ids_block(make_client: MakeClient) ->
             "Mobile Number": ["+61400000001", 61400000002],
         }
     }
+    route = api.post("/get-sender-ids.json").mock(return_value=success(**body))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return success(**body)
+    ids = await api_client().numbers.sender_ids()
 
-    ids = await make_client(handler).numbers.sender_ids()
-
-    assert call_name(seen[0]) == "get-sender-ids"
-    assert form_of(seen[0]) == {}
+    assert form_of(route.calls.last.request) == {}
     assert ids == SenderIds(
         virtual_numbers=("61418279031",),
         business_names=("ACME",),

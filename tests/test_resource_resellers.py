@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import call_name, failure, form_of, serving, success
+import respx
+from conftest import api_response, call_name, failure, form_of, serving, success
 
 from smsapi_async import (
     AsyncSmsClient,
@@ -303,17 +304,18 @@ def _client_account(apikey: Any, apisecret: Any) -> Client:
     return Client.from_api({"id": 7, "name": "sub", "apikey": apikey, "apisecret": apisecret})
 
 
-async def test_for_client_acts_with_the_client_credentials(make_client: MakeClient) -> None:
-    seen: list[httpx.Request] = []
-    parent = make_client(serving("postman/get-lists.xml", seen), response_format="xml", rate_limit=5.0)
+async def test_for_client_acts_with_the_client_credentials(
+    api: respx.MockRouter, api_client: Callable[..., AsyncSmsClient]
+) -> None:
+    get_lists = api.post("/get-lists.xml").mock(return_value=api_response("postman/get-lists.xml"))
+    parent = api_client(response_format="xml", rate_limit=5.0)
 
     sub = parent.resellers.for_client(_client_account("sub-key-123456", "sub-secret"))
     lists = await sub.lists.list().to_list()
     await parent.lists.list().to_list()
 
     assert len(lists) == 2
-    assert [basic_user(request) for request in seen] == ["sub-key-123456", "test-key-0001"]
-    assert seen[0].url.path == "/get-lists.xml"
+    assert [basic_user(call.request) for call in get_lists.calls] == ["sub-key-123456", "test-key-0001"]
     assert sub.base_url == parent.base_url
     assert sub.response_format == "xml"
     assert isinstance(sub.limiter, RateLimiter)
@@ -322,14 +324,17 @@ async def test_for_client_acts_with_the_client_credentials(make_client: MakeClie
     assert sub.limiter.rate == parent.limiter.rate == 5.0
     await sub.aclose()  # closes nothing: the parent's connections go on working
     await parent.lists.list().to_list()
+    assert get_lists.call_count == 3
 
 
-async def test_for_client_accepts_a_credentials_pair(make_client: MakeClient) -> None:
-    seen: list[httpx.Request] = []
-    parent = make_client(serving("postman/get-lists.json", seen))
+async def test_for_client_accepts_a_credentials_pair(
+    api: respx.MockRouter, api_client: Callable[..., AsyncSmsClient]
+) -> None:
+    get_lists = api.post("/get-lists.json").mock(return_value=api_response("postman/get-lists.json"))
+    parent = api_client()
     sub = parent.resellers.for_client(("pair-key", "pair-secret"))
     await sub.lists.list().first_page()
-    assert basic_user(seen[0]) == "pair-key"
+    assert basic_user(get_lists.calls.last.request) == "pair-key"
     assert sub.limiter is None  # the parent is unlimited, so is the copy
 
 

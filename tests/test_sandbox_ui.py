@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,8 @@ async def test_message_text_and_every_other_outside_value_render_inert(
     guests = await sms.client.lists.add('<b onmouseover="alert(1)">VIP</b>')
     await sms.client.lists.add_contact(guests.id, "61400000002")
     await sms.client.sms.send(message="Hi", list_id=guests.id)
-    await ui.post("/_sandbox/settings", json={"reply_callback": HOSTILE})  # not validated
+    account_url = 'https://app.example/r?x="><script>alert("x")</script>'  # a URL, if a hostile one
+    assert (await ui.post("/_sandbox/settings", json={"reply_callback": account_url})).status_code == 200
     await sms.advance(5)
     for url in [*PAGES, f"{UI}/thread/61400000002", f"{UI}?q=<script>"]:
         for variant in ({}, {"partial": "1"}):
@@ -421,3 +423,82 @@ async def test_ui_pages_are_not_logged_as_api_requests(sms: SandboxHarness, ui: 
         await ui.get(url)
     await ui.get(f"{UI}/static/inbox.js")
     assert list(sms.sandbox.requests) == []
+
+
+async def test_chaos_switches_on_the_account_page_turn_faults_on_and_off(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    account = f"{UI}/account"
+    page = Page((await ui.get(account)).text).form("chaos")
+    assert page["fields"] == {
+        "over_limit": "0",
+        "server_error": "0",
+        "drop_before": "0",
+        "drop_after": "0",
+        "slow": "0",
+        "slow_seconds": "5",
+    }
+    answer = await submit(ui, account, "chaos", over_limit="1")
+    assert answer.json()["over_limit"] == 1.0
+    assert 'class="badge on">on</span></td><td>1<' in (await ui.get(account)).text
+    refused = await ui.get("/get-balance.json", auth=("sandbox-key", "sandbox-secret"))
+    assert refused.status_code == 429  # every API request now meets the fault
+    assert (await submit(ui, account, "chaos", over_limit="0")).status_code == 200
+    assert (await sms.client.account.balance()).balance == 100
+    for bad in ({"slow": "1.5"}, {"over_limit": "nan"}, {"slow_seconds": "inf"}, {"drop_after": "x"}):
+        refused = await submit(ui, account, "chaos", **bad)
+        assert refused.status_code == 400, bad
+        assert "error" in refused.json()
+    assert not sms.sandbox.config.chaos.enabled
+
+
+async def test_a_thread_names_a_list_contact_and_the_reset_button_forgets_everything(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    guests = await sms.client.lists.add("Guests")
+    await sms.client.lists.add_contact(guests.id, "61400000011", first_name="Ada", last_name="Lovelace")
+    await sms.client.sms.send(message="Hi [firstname]", list_id=guests.id)
+    thread = (await ui.get(f"{UI}/thread/61400000011")).text
+    assert "<h1>Thread with" in thread
+    assert '<span class="sub">(Ada Lovelace)</span></h1>' in thread
+    assert "Hi Ada" in thread
+    form = Page((await ui.get(f"{UI}/account")).text).form("reset")
+    assert form["attrs"]["data-confirm"]  # the script asks before it forgets everything
+    assert (await submit(ui, f"{UI}/account", "reset")).json() == {}
+    assert "No messages yet" in (await ui.get(UI)).text
+
+
+async def test_a_tracked_link_can_be_opened_as_the_phone(
+    sms: SandboxHarness, ui: httpx.AsyncClient, received: list[httpx.Request]
+) -> None:
+    sent = await sms.client.sms.send(
+        message="Your order: [tracked-link]",
+        to=["61400000001"],
+        tracked_link_url="https://shop.example/order/1",
+        link_hits_callback="https://app.example/hits",
+    )
+    thread = f"{UI}/thread/61400000001"
+    form = Page((await ui.get(thread)).text).form("link-hit")
+    assert form["fields"] == {"message_id": str(sent.message_id), "mobile": "61400000001"}
+    assert (await submit(ui, thread, "link-hit")).json() == {"link_hits": 1}
+    assert "<dt>Link hits</dt><dd>1</dd>" in (await ui.get(thread)).text
+    await sms.sandbox.settle()
+    assert [r.url.path for r in received] == ["/hits"]
+
+
+async def test_a_scheduled_then_cancelled_message_shows_that_history(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    later = datetime.fromtimestamp(sms.sandbox.clock.now() + 3600, timezone.utc)
+    scheduled = await sms.client.sms.send(message="Tomorrow", to=["61400000001"], send_at=later)
+    thread = f"{UI}/thread/61400000001"
+    html = (await ui.get(thread)).text
+    assert 'class="badge state-scheduled">scheduled' in html
+    await sms.advance(60)
+    await sms.client.sms.cancel(scheduled.message_id)
+    await sms.advance(7200)  # long past its send time: it never goes out
+    html = (await ui.get(thread)).text
+    history = re.search(r'<ol class="history".*?</ol>', html, re.S)
+    assert history is not None
+    assert re.findall(r"state-([\w-]+)\">", history.group()) == ["accepted", "scheduled", "cancelled"]
+    assert "pending" not in history.group()

@@ -186,15 +186,19 @@ def test_the_inbox_shows_sends_live_and_a_typed_reply_reaches_the_app(
                 return [(r.msisdn, r.response) async for r in sms.sms.user_responses()]
 
         assert in_thread(read_back, backend) == [(FIRST, "Can we make it 8pm?")]
+        # the pages, their polling and their files are not API calls: the request log shows only the app's
+        assert {entry["call"] for entry in sandbox.requests} == {"send-sms", "get-user-sms-responses"}
         page.screenshot(path=str(artifacts / f"inbox-thread-{backend}.png"), full_page=True)
 
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=str(artifacts / f"inbox-thread-phone-{backend}.png"), full_page=True)
-        page.goto(f"{api_url}/_sandbox/ui")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        for path in ("", "/callbacks", "/requests", "/account"):  # wide tables scroll inside their box
+            page.goto(f"{api_url}/_sandbox/ui{path}")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         if backend == "asyncio" and os.environ.get("SMSAPI_UPDATE_DOCS_SCREENSHOT"):
             page.set_viewport_size({"width": 760, "height": 520})
+            page.goto(f"{api_url}/_sandbox/ui")
             page.screenshot(path=str(ROOT / "docs" / "inbox.png"))
 
 
@@ -233,3 +237,64 @@ def test_search_filters_as_you_type_and_keeps_the_query_in_the_url(page: Page) -
         assert page.url.endswith("?q=parcel")
         page.get_by_label("Search by number or text").fill("0400 000 001")
         expect(page.locator(".row-text")).to_have_text("Table for two please")
+
+
+def test_a_live_refresh_keeps_the_keyboard_focus_where_it_was(page: Page) -> None:
+    sandbox = Sandbox(SandboxConfig(rate_limit=0))
+    with serve_in_thread(sandbox) as api_url:
+        first = sandbox.inject_reply(FIRST, "First")
+        page.goto(f"{api_url}/_sandbox/ui")
+        page.get_by_label("Search by number or text").focus()
+        page.keyboard.press("Tab")  # the Search button
+        page.keyboard.press("Tab")  # the only row
+        assert page.evaluate("document.activeElement.id") == f"in-{first.id}"
+        sandbox.inject_reply(SECOND, "Second")
+        expect(page.locator(".rows li")).to_have_count(2)  # the list was replaced under the focus
+        assert page.evaluate("document.activeElement.id") == f"in-{first.id}"
+
+
+def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> None:
+    sandbox = Sandbox(SandboxConfig())
+    with serve_in_thread(sandbox) as api_url:
+        page.goto(f"{api_url}/_sandbox/ui/account")
+        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        page.get_by_label("Amount").fill("25")
+        page.get_by_role("button", name="Add credit").click()
+        expect(page.locator(".balance")).to_have_text("125.000 AUD")  # the live region caught up
+        page.get_by_label("429 OVER_LIMIT").fill("0.5")
+        page.get_by_label("429 OVER_LIMIT").press("Enter")  # submits the form, keyboard only
+        expect(page.get_by_text("Chaos on: over_limit.")).to_be_visible()
+        expect(page.locator("table.chaos tr", has_text="429 OVER_LIMIT").locator(".badge")).to_have_text("on")
+        assert sandbox.config.chaos.over_limit == 0.5
+        sandbox.inject_reply(FIRST, "Something to forget")
+        dialogs: list[str] = []
+        page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.get_by_role("button", name="Reset the sandbox").click()
+        assert dialogs == ["Forget every message, reply, list, callback and logged request?"]
+        assert len(sandbox.state.responses) == 1  # dismissed: nothing happened
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Reset the sandbox").click()
+        expect(page.get_by_text("The sandbox is back to its start.")).to_be_visible()
+        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        assert sandbox.state.responses == []
+
+
+def test_a_button_inside_the_live_region_still_works_after_refreshes(page: Page) -> None:
+    sandbox = Sandbox(SandboxConfig(rate_limit=0))
+    with serve_in_thread(sandbox) as api_url:
+        account = sandbox.account()
+
+        async def send() -> None:
+            async with AsyncSmsClient(account.api_key, account.api_secret, base_url=api_url) as sms:
+                await sms.sms.send(
+                    message="Track it: [tracked-link]", to=[FIRST], tracked_link_url="https://shop.example/1"
+                )
+
+        in_thread(send, "asyncio")
+        page.goto(f"{api_url}/_sandbox/ui/thread/{FIRST}")
+        expect(page.locator(".history .badge").last).to_have_text("delivered")  # refreshed at least once
+        button = page.get_by_role("button", name="Open the tracked link as this phone")
+        for hits in (1, 2):
+            button.click()
+            expect(page.locator(".facts", has_text="Link hits")).to_contain_text(f"Link hits{hits}")
+        assert page.evaluate("document.activeElement.textContent") == "Open the tracked link as this phone"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -13,7 +14,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from smsapi_async import AsyncSmsClient, AuthenticationError
-from smsapi_async.sandbox import SandboxConfig
+from smsapi_async.sandbox import AccountConfig, SandboxConfig
 from smsapi_async.testing import callback_request, deliver_callback, respx_sandbox
 from smsapi_async.webhooks import verify_signature
 
@@ -240,3 +241,80 @@ def test_callback_request_keeps_the_urls_own_query_first() -> None:
     assert request.method == "GET"
     assert str(request.url) == "https://x.example/h?a=1&b=2%203"
     assert verify_signature("a=1&b=2%203", request.headers["x-transmitsms-signature"], "s")
+
+
+# --- hostile and unusual input -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Basic !!!not-base64", "Basic " + "w6k=", "Bearer abc", "Basic Og=="]
+)
+async def test_garbage_credentials_open_no_account_and_get_the_apis_401(authorization: str) -> None:
+    async with respx_sandbox() as sms, httpx.AsyncClient() as http:
+        response = await http.post(
+            "https://api.transmitsms.com/get-balance.json", headers={"authorization": authorization}
+        )
+        assert response.status_code == 401
+        assert len(sms.state.accounts) == 1  # only the configured demo account
+
+
+@pytest.mark.parametrize("url", ["ftp://api.example.com", "not a url", "https://"])
+async def test_a_base_url_that_is_not_http_is_refused_up_front(url: str) -> None:
+    with pytest.raises(ValueError, match="base URL"):
+        async with respx_sandbox(base_url=url):
+            pass
+
+
+async def test_an_xml_client_is_answered_in_xml() -> None:
+    async with respx_sandbox() as sms, AsyncSmsClient(APP_KEY, APP_SECRET, response_format="xml") as client:
+        balance = await client.account.balance()
+        assert str(balance.balance) == "100"
+        assert sms.requests[0]["format"] == "xml"
+
+
+async def test_configured_accounts_keep_their_settings() -> None:
+    config = SandboxConfig(
+        rate_limit=0, accounts=(AccountConfig(api_key=APP_KEY, api_secret=APP_SECRET, balance=1.5),)
+    )
+    async with respx_sandbox(config) as sms, AsyncSmsClient(APP_KEY, APP_SECRET) as client:
+        assert str((await client.account.balance()).balance) == "1.5"
+        assert len(sms.state.accounts) == 1
+
+
+async def test_callbacks_to_a_transport_and_changed_midway() -> None:
+    first, second = Receiver(), Receiver()
+    async with respx_sandbox(callbacks_to=httpx.ASGITransport(app=first.app)) as sms:
+        await app_sends(dlr_callback=DLR_URL)
+        await sms.advance(5)
+        sms.callbacks_to = second.app
+        await app_sends("61491570152", dlr_callback=DLR_URL)
+        await sms.advance(5)
+        assert [dlr["mobile"] for dlr in first.received] == ["61491570151"]
+        assert [dlr["mobile"] for dlr in second.received] == ["61491570152"]
+
+
+async def test_a_sandbox_rate_limit_counts_virtual_time_which_advance_moves() -> None:
+    auth = httpx.BasicAuth(APP_KEY, APP_SECRET)
+    async with respx_sandbox(SandboxConfig(rate_limit=1)) as sms, httpx.AsyncClient(auth=auth) as http:
+        url = "https://api.transmitsms.com/get-balance.json"
+        assert (await http.post(url)).status_code == 200
+        assert (await http.post(url)).status_code == 429  # same virtual second, whatever the real time
+        await sms.advance(1)
+        assert (await http.post(url)).status_code == 200
+
+
+async def test_concurrent_sends_from_the_app_are_each_answered_once() -> None:
+    async with respx_sandbox() as sms, AsyncSmsClient(APP_KEY, APP_SECRET, rate_limit=None) as client:
+        ids: list[int] = []
+
+        async def send(index: int) -> None:
+            sent = await client.sms.send(message=f"Table {index}", to=f"614915701{index:02d}")
+            ids.append(sent.message_id)
+
+        async with anyio.create_task_group() as tg:
+            for index in range(20):
+                tg.start_soon(send, index)
+        assert sorted(ids) == sorted(sms.state.messages)
+        assert len(set(ids)) == 20
+        assert sms.calls == ["send-sms"] * 20
+        assert sorted(m.text for m in sms.state.messages.values()) == sorted(f"Table {i}" for i in range(20))

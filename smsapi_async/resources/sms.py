@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import AsyncIterable, Callable, Container, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from .._bulk import BulkInput, BulkProgress, BulkSend
 from .._convert import field, to_bool, to_str
 from .._exceptions import InvalidRequestError
 from .._sms_text import (
@@ -18,7 +21,11 @@ from .._sms_text import (
 )
 from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
+from ..tracking import DeliveryResult, ReplyCursor, ReplyStream, UpdateHandler, wait_for_delivery
 from .reports import SmsReports
+
+if TYPE_CHECKING:
+    from .._journal import Journal
 
 __all__ = ["SmsResource"]
 
@@ -112,6 +119,78 @@ class SmsResource(SmsReports):
         }
         return await self._read("send-sms", params, SendResult.from_api)
 
+    def send_bulk(
+        self,
+        messages: Iterable[BulkInput] | AsyncIterable[BulkInput],
+        *,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        batch_size: int = 500,
+        concurrency: int | None = None,
+        max_pending: int = 10_000,
+        max_parts: int | None = None,
+        optouts: Container[str] | None = None,
+        reconcile: bool = False,
+        reconcile_delay: float = 10.0,
+        ignore_unknown_keys: bool = False,
+        total: int | None = None,
+        on_progress: Callable[[BulkProgress], object] | None = None,
+    ) -> BulkSend:
+        """Send many messages in the fewest ``send-sms`` calls, with one result per recipient.
+
+        ::
+
+            async with client.sms.send_bulk(rows, journal="run.db") as results:
+                async for result in results:   # BulkResult: sent / rejected / failed / unknown
+                    ...
+
+        Args:
+            messages: an iterable or async iterable (read once, as it goes: any size) of
+                :class:`OutgoingMessage` or mappings with :meth:`send`'s keys (``message``, ``to``
+                (one number, comma-separated numbers or a list), ``from_`` or ``from``, ...).
+                Blank values count as not given, so CSV rows drop straight in.
+            journal: a file (SQLite) or a :class:`Journal` recording each call before and after
+                it is made. Rerun with the same journal and input after a crash, ``kill -9`` or
+                cancellation: nothing is sent twice, nothing is skipped. A journal of another
+                input is refused (:class:`JournalMismatchError`) before anything is sent.
+            batch_size: recipients per call, 1 to 500. Items with the same text and options
+                share calls; numbers are normalised (with ``countrycode``; the ``phonenumbers``
+                extra when installed) and sent once per text and options.
+            concurrency: calls in flight (default from the limiter's rate), so the limiter is
+                never idle while work is queued.
+            max_pending: recipients held in memory waiting for a full call; beyond it the oldest
+                group goes out early. Memory stays bounded whatever the input size.
+            max_parts: reject messages taking more SMS parts than this (before any call).
+            optouts: numbers known to have opted out (international digits); rejected.
+            reconcile: settle calls of unknown outcome (timeout, 5xx) at the end from the
+                account's sent messages (``get-user-sms-sent``, one look-up per recipient until
+                one is found); a call is resent only when provably not sent.
+            reconcile_delay: seconds to let the API record what it accepted before looking.
+            ignore_unknown_keys: ignore mapping keys ``send`` does not take (else the item is
+                rejected, so a misspelt key never goes unnoticed).
+            total: recipients expected, for progress (default ``len(messages)`` when known).
+            on_progress: called with a :class:`BulkProgress` a few times a second and at the end.
+
+        Raises:
+            InvalidRequestError: a bad argument (at once; nothing sent).
+            JournalError: while iterating: the journal is corrupt or not a journal, or
+                (:class:`JournalMismatchError`) belongs to another input; nothing was sent.
+        """
+        return BulkSend(
+            self._client,
+            messages,
+            journal=journal,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            max_pending=max_pending,
+            max_parts=max_parts,
+            optouts=optouts,
+            reconcile=reconcile,
+            reconcile_delay=reconcile_delay,
+            ignore_unknown_keys=ignore_unknown_keys,
+            total=total,
+            on_progress=on_progress,
+        )
+
     async def cancel(self, message_id: int) -> bool:
         """Cancel a scheduled message. Calls ``cancel-sms``.
 
@@ -147,4 +226,60 @@ class SmsResource(SmsReports):
         params = {"msisdn": non_empty("msisdn", msisdn), "countrycode": non_empty("countrycode", countrycode)}
         return await self._read(
             "format-number", params, lambda data: FormattedNumber.from_api(data.get("number") or {})
+        )
+
+    async def wait_for_delivery(
+        self,
+        message_id: int,
+        *,
+        timeout: float | None = 600.0,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+        fallback_interval: float = 60.0,
+        on_update: UpdateHandler | None = None,
+    ) -> DeliveryResult:
+        """Wait until every recipient of a message has a final state (delivered or bounced).
+
+        Uses the callbacks of a :class:`~smsapi_async.webhooks.CallbackReceiver` built with
+        ``client=`` this client, and polls ``get-sms-sent`` (within the rate limit) otherwise, or
+        every ``fallback_interval`` seconds as a safety net. A final state is never replaced by a
+        late ``pending``. Raises :class:`~smsapi_async.tracking.DeliveryTimeoutError` (with the
+        states known so far) after ``timeout`` seconds. See
+        :func:`smsapi_async.tracking.wait_for_delivery` for every argument.
+        """
+        return await wait_for_delivery(
+            self._client,
+            message_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            fallback_interval=fallback_interval,
+            on_update=on_update,
+        )
+
+    def reply_stream(
+        self,
+        *,
+        since: datetime | None = None,
+        cursor: ReplyCursor | None = None,
+        poll_interval: float = 30.0,
+        fallback_interval: float = 300.0,
+        overlap: float = 120.0,
+    ) -> ReplyStream:
+        """Every reply received from ``since`` on (default: now), each exactly once, as
+        :class:`~smsapi_async.webhooks.Reply` events, for as long as you iterate.
+
+        Replies come from a wired :class:`~smsapi_async.webhooks.CallbackReceiver` at once and from
+        polling ``get-user-sms-responses`` (every ``poll_interval`` seconds, or ``fallback_interval``
+        with a receiver), de-duplicated by ``response_id``. Store ``stream.cursor.to_json()`` and
+        pass ``cursor=ReplyCursor.from_json(...)`` to resume without repeats; ``overlap`` is how far
+        back each poll looks again for replies that show up late.
+        """
+        return ReplyStream(
+            self._client,
+            since=since,
+            cursor=cursor,
+            poll_interval=poll_interval,
+            fallback_interval=fallback_interval,
+            overlap=overlap,
         )

@@ -17,14 +17,18 @@ refused before they get here (see ``_samesite.py``). Errors are
 * ``POST /_sandbox/settings``              ``{api_key?, dlr_callback?, reply_callback?, link_hits_callback?}``
   → the account's callback defaults
 * ``POST /_sandbox/list-automation``       ``{list_id, forward_url, api_key?}`` → ``{}``: list-action URL
+* ``POST /_sandbox/chaos``                 ``{over_limit?, server_error?, drop_before?, drop_after?, slow?,
+  slow_seconds?}`` → every chaos setting: switch faults on (probability per request) or off (0)
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -196,6 +200,21 @@ async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, A
     return {}
 
 
+CHAOS_SETTINGS = ("over_limit", "server_error", "drop_before", "drop_after", "slow", "slow_seconds")
+
+
+async def _chaos(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
+    changes = {name: _number(data, name) for name in CHAOS_SETTINGS if data.get(name) not in (None, "")}
+    if not all(math.isfinite(value) for value in changes.values()):
+        raise _AdminError("chaos settings must be finite numbers")
+    try:
+        chaos = attrs.evolve(sandbox.config.chaos, **changes)
+    except ValueError as exc:
+        raise _AdminError(str(exc)) from None
+    sandbox.config = attrs.evolve(sandbox.config, chaos=chaos)
+    return attrs.asdict(chaos)
+
+
 ADMIN_ROUTES = [
     _route("/_sandbox/state", "GET", _state),
     _route("/_sandbox/requests", "GET", _requests),
@@ -207,4 +226,5 @@ ADMIN_ROUTES = [
     _route("/_sandbox/credit", "POST", _credit),
     _route("/_sandbox/settings", "POST", _settings),
     _route("/_sandbox/list-automation", "POST", _list_automation),
+    _route("/_sandbox/chaos", "POST", _chaos),
 ]

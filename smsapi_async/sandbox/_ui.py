@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +45,13 @@ MAX_ROWS = 200
 """At most this many rows on a page (the newest); the page says how many matched."""
 
 _FILES = Path(__file__).parent / "ui"
+CHAOS_FAULTS = (
+    ("over_limit", "429 OVER_LIMIT"),
+    ("server_error", "502 HTML error page"),
+    ("drop_before", "connection dropped before processing"),
+    ("drop_after", "connection dropped after processing"),
+    ("slow", "slow answer"),
+)
 _DIGITS_ONLY = re.compile(r"[\s()+.\-]")
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -188,36 +195,48 @@ def _inbound(sandbox: Sandbox, msisdn: str | None = None) -> Iterator[Inbound]:
         )
 
 
-def matches(query: str, msisdn: str, *texts: str) -> bool:
-    """Whether a search for ``query`` finds an SMS to/from ``msisdn`` with these texts.
+def matcher(query: str) -> Callable[..., bool]:
+    """A test of ``(msisdn, *texts)``: does a search for ``query`` find an SMS to/from ``msisdn``?
 
     Case-insensitive substring of the number or any text; a query that is a phone number written with
     spaces, ``+``, dashes, dots or brackets matches the digits, and a national ``0`` prefix is ignored.
     """
     query = query.strip()
-    if not query:
-        return True
     digits = _DIGITS_ONLY.sub("", query)
-    if digits.isdigit() and (digits in msisdn or (digits.startswith("0") and digits[1:] in msisdn)):
-        return True
+    numbers = [digits, digits[1:]] if digits.startswith("0") else [digits]
+    numbers = [n for n in numbers if n] if digits.isdigit() else []
     needle = query.casefold()
-    return any(needle in text.casefold() for text in (msisdn, *texts))
+
+    def test(msisdn: str, *texts: str) -> bool:
+        if any(number in msisdn for number in numbers):
+            return True
+        return any(needle in text.casefold() for text in (msisdn, *texts))
+
+    return test
+
+
+def matches(query: str, msisdn: str, *texts: str) -> bool:
+    """``matcher(query)(msisdn, *texts)``."""
+    return matcher(query)(msisdn, *texts)
 
 
 def inbox_rows(sandbox: Sandbox, query: str = "") -> list[Row]:
     """Every SMS out (one row per recipient) and in, newest first, filtered by ``query``."""
     now = sandbox.clock.now()
+    found = matcher(query)
     rows = [
         Row(
-            at=item.at,
+            at=message.send_at,
             direction="out",
-            msisdn=item.recipient.msisdn,
-            text=item.recipient.text,
-            state=item.state,
-            counterpart=item.message.sender,
-            key=f"out-{item.message.id}-{item.recipient.msisdn}",
+            msisdn=recipient.msisdn,
+            text=recipient.text,
+            state=state_of(message, recipient, now),
+            counterpart=message.sender,
+            key=f"out-{message.id}-{recipient.msisdn}",
         )
-        for item in _outbound(sandbox, now)
+        for message in sandbox.state.messages.values()
+        for recipient in message.recipients
+        if found(recipient.msisdn, recipient.text, message.sender)
     ]
     rows += [
         Row(
@@ -230,8 +249,8 @@ def inbox_rows(sandbox: Sandbox, query: str = "") -> list[Row]:
             key=f"in-{response.id}",
         )
         for response in sandbox.state.responses
+        if found(response.msisdn, response.text, response.longcode or "")
     ]
-    rows = [row for row in rows if matches(query, row.msisdn, row.text, row.counterpart)]
     rows.sort(key=lambda row: row.at, reverse=True)  # stable: equal times keep creation order reversed
     return rows
 
@@ -278,7 +297,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, iso=_iso, phone=_phone)
-    env.globals.update(ui=UI_PATH)
+    env.globals.update(ui=UI_PATH, chaos_faults=CHAOS_FAULTS)
     return env
 
 
@@ -314,9 +333,16 @@ async def _thread(request: Request) -> Response:
     msisdn = request.path_params["msisdn"]
     if not msisdn.isdigit() or len(msisdn) > 20:
         return HTMLResponse("Not a phone number", status_code=404, headers=SECURITY_HEADERS)
+    items = thread_items(sandbox, msisdn)
+    names = [
+        " ".join(filter(None, (item.recipient.first_name, item.recipient.last_name)))
+        for item in items
+        if isinstance(item, Outbound)
+    ]
     context = {
         "msisdn": msisdn,
-        "items": thread_items(sandbox, msisdn),
+        "name": next((name for name in reversed(names) if name), ""),  # as the latest send knew it
+        "items": items,
         "opted_out": _opted_out_of(sandbox, msisdn),
         "accounts": sandbox.state.accounts,
     }

@@ -79,16 +79,23 @@
       (data.is_optout ? ": the number is now opted out." : "."),
     credit: (data) => `Balance now ${data.balance}.`,
     advance: (data) => `Sandbox time is now ${data.now} UTC.`,
+    reset: () => "The sandbox is back to its start.",
+    "link-hit": (data) => `Link opened (${data.link_hits} hit${data.link_hits === 1 ? "" : "s"}).`,
+    chaos: (data) => {
+      const on = ["over_limit", "server_error", "drop_before", "drop_after", "slow"].filter((name) => data[name] > 0);
+      return on.length ? `Chaos on: ${on.join(", ")}.` : "Chaos off.";
+    },
   };
 
   async function submitAdmin(form) {
     const out = form.querySelector("[data-form-status]");
-    const button = form.querySelector('button[type="submit"]');
     const body = {};
     for (const [name, value] of new FormData(form)) {
       if (value !== "") body[name] = value;
     }
-    button.disabled = true;
+    if (form.dataset.busy) return; // not `disabled`: that would throw the keyboard focus away
+    form.dataset.busy = "1";
+    form.setAttribute("aria-busy", "true");
     out.dataset.state = "busy";
     out.textContent = "Sending…";
     try {
@@ -113,22 +120,24 @@
       out.dataset.state = "error";
       out.textContent = "The sandbox did not answer.";
     } finally {
-      button.disabled = false;
+      delete form.dataset.busy;
+      form.removeAttribute("aria-busy");
     }
   }
 
-  for (const form of document.querySelectorAll("form[data-admin]")) {
-    form.addEventListener("submit", (event) => {
+  // Delegated: forms inside the live region are replaced by refreshes.
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-admin]");
+    if (!form) return;
+    event.preventDefault();
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    submitAdmin(form);
+  });
+  document.addEventListener("keydown", (event) => {
+    const area = event.target.closest("form[data-admin] textarea");
+    if (area && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
-      submitAdmin(form);
-    });
-    for (const area of form.querySelectorAll("textarea")) {
-      area.addEventListener("keydown", (event) => {
-        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-          event.preventDefault();
-          form.requestSubmit();
-        }
-      });
+      area.form.requestSubmit();
     }
-  }
+  });
 })();
