@@ -74,8 +74,12 @@ TIMER_SLACK = 0.002
 LATENCY_SAMPLES = 32
 """How many recent request latencies the jitter estimate looks at."""
 
-MIN_LATENCY_SAMPLES = 4
+MIN_LATENCY_SAMPLES = 2
 """Latencies needed before their spread counts."""
+
+COLD_START_MARGIN = 0.05
+"""The margin assumed from the first timed send until ``MIN_LATENCY_SAMPLES`` answers are timed:
+a new connection is often counted later than the warm ones after it."""
 
 RELAX_AFTER = 30.0
 """Seconds without a 429 after which what 429s taught is halved."""
@@ -115,6 +119,8 @@ class Reservation:
         limiter = self._limiter
         if limiter is not None and self._sent_at is None:
             self._sent_at = limiter._finalize()
+            if not limiter._timing:
+                limiter._start_timing()
 
     def not_sent(self) -> None:
         """The request never left (no connection could be made): give its place back."""
@@ -174,6 +180,8 @@ class RateLimiter:
         clock: where time comes from; :class:`~smsapi_async.FakeClock` in tests.
 
     **The margin policy** (``adaptive=True``): the margin is the largest of ``safety_margin``;
+    50 ms from the first send reported through :meth:`reserve` until two answers are timed (a
+    request on a new connection is often counted later than the warm ones after it);
     the spread of recent request latencies, ``1.25 x (p90 - p10)`` of the last 32 (a server that
     counts a request some time after it arrives shows it as latency that varies by as much); and
     what 429s taught: each 429 on a request this limiter paced doubles the margin it had. What
@@ -196,6 +204,7 @@ class RateLimiter:
         "_cap",
         "_clock",
         "_floor",
+        "_head_sleep",
         "_interval",
         "_last_relax",
         "_latencies",
@@ -212,6 +221,7 @@ class RateLimiter:
         "_sends",
         "_spread",
         "_tat",
+        "_timing",
         "_tolerance",
         "_unsent",
         "_waiters",
@@ -260,17 +270,20 @@ class RateLimiter:
         # the uncontended path reads the time without a method call of ours in between
         self._now = time.monotonic if type(self._clock) is SystemClock else self._clock.now
         self._tat = -math.inf  # theoretical arrival time of the next grant (GCRA)
+        self._interval = (1.0 + self._floor) / self._rate
         self._paused_until = -math.inf
         self._sends: deque[float] = deque(maxlen=cap)  # the latest send times, ascending
         self._unsent = 0  # grants whose requests have not left yet
         self._waiters: deque[_Waiter] = deque()  # front is the head; cancelled ones skipped lazily
         self._live = 0
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
+        self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
         self._owner: Any = None  # the event loop whose tasks are queued
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._spread = 0.0
         self._learned = 0.0
         self._last_relax = -math.inf
+        self._timing = False  # whether any send was timed (then latencies will come)
         self._ready = -math.inf
         self._set_margin(self._floor)
 
@@ -339,16 +352,27 @@ class RateLimiter:
         self._set_margin(float(seconds))
 
     def _set_margin(self, margin: float) -> None:
+        interval = (1.0 + margin) / self._rate
+        if interval < self._interval and self._tat != -math.inf:
+            # narrower: the next grant is one new interval after the last one (wider needs no
+            # shift: the window rule, on real sends, already holds the new margin)
+            self._tat += interval - self._interval
         self._margin = margin
         self._window = 1.0 + margin
-        self._interval = (1.0 + margin) / self._rate
+        self._interval = interval
         self._tolerance = (self._burst - 1) * self._interval
         self._update()
 
     def _target_margin(self) -> float:
         if not self._adaptive:
             return self._margin
-        return min(self._max_margin, max(self._floor, self._spread, self._learned))
+        cold = COLD_START_MARGIN if self._timing and len(self._latencies) < MIN_LATENCY_SAMPLES else 0.0
+        return min(self._max_margin, max(self._floor, self._spread, self._learned, cold))
+
+    def _start_timing(self) -> None:
+        self._timing = True
+        if self._adaptive:
+            self._set_margin(self._target_margin())
 
     def _update(self) -> None:
         """Recompute when the next grant may go (every change of state comes through here)."""
@@ -365,6 +389,10 @@ class RateLimiter:
         if nudge is not None and window != math.inf:
             self._nudge = None
             nudge.set()
+        head_sleep = self._head_sleep
+        if head_sleep is not None and self._ready < head_sleep[1]:
+            self._head_sleep = None
+            head_sleep[0].cancel()
 
     def has_capacity(self) -> bool:
         """Whether ``acquire()`` would return at once, without waiting."""
@@ -420,7 +448,7 @@ class RateLimiter:
         elif self._learned and now - self._last_relax >= RELAX_AFTER:
             self._learned = self._learned / 2 if self._learned / 2 > self._floor else 0.0
             self._last_relax = now
-        if sent_at is not None and not rejected:
+        if sent_at is not None:
             latencies = self._latencies
             latencies.append(now - sent_at)
             if len(latencies) >= MIN_LATENCY_SAMPLES:
@@ -494,8 +522,11 @@ class RateLimiter:
                 if ready == math.inf:  # a full window of pending sends: wait until one leaves
                     nudge = self._nudge = anyio.Event()
                     await nudge.wait()
-                else:
-                    await self._clock.sleep(ready - now)
+                else:  # woken early if the next grant moves earlier (see _update)
+                    with anyio.CancelScope() as scope:
+                        self._head_sleep = (scope, ready)
+                        await self._clock.sleep(ready - now)
+                    self._head_sleep = None
             # keep the schedule through a late wake-up (the window rule still counts real sends)
             tat = self._tat
             self._tat = (tat if tat > now - TIMER_SLACK else now - TIMER_SLACK) + self._interval
@@ -519,6 +550,7 @@ class RateLimiter:
             self._waiters.clear()
             self._live = 0
             self._nudge = None
+            self._head_sleep = None
         self._owner = token
         self._waiters.append(waiter)
         self._live += 1

@@ -398,10 +398,32 @@ async def advance(limiter: RateLimiter, seconds: float) -> None:
     await clock.advance(seconds)
 
 
+async def warmed_up(limiter: RateLimiter) -> RateLimiter:
+    """``limiter`` after two answers timed at the same latency: no spread, cold start over."""
+    for _ in range(2):
+        await advance(limiter, 1.0)
+        reservation = await limiter.reserve()
+        reservation.sent()
+        reservation.answered()
+    assert limiter.margin == limiter.safety_margin
+    return limiter
+
+
+async def test_the_margin_is_wide_from_the_first_timed_send_until_two_answers_are_timed() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    reservation = await limiter.reserve()
+    assert limiter.margin == DEFAULT_SAFETY_MARGIN  # not timed yet: plain acquire() users never are
+    reservation.sent()
+    assert limiter.margin == 0.05
+    reservation.answered()
+    await warmed_up(limiter)
+
+
 async def test_429s_widen_the_margin_up_to_its_bound_and_clean_spells_narrow_it() -> None:
     # a server that counts late but answers at once: latencies show nothing, 429s teach
     clock = FakeClock()
-    limiter = RateLimiter(2, clock=clock, max_safety_margin=0.05)
+    limiter = await warmed_up(RateLimiter(2, clock=clock, max_safety_margin=0.05))
     margins = []
     for _ in range(5):
         await rejected_once(limiter)
@@ -429,7 +451,8 @@ async def test_429s_widen_the_margin_up_to_its_bound_and_clean_spells_narrow_it(
 
 async def test_a_pinned_margin_does_not_move_until_released() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(2, clock=clock, adaptive=False)
+    limiter = await warmed_up(RateLimiter(2, clock=clock))
+    limiter.pin_margin(DEFAULT_SAFETY_MARGIN)
     await rejected_once(limiter)
     assert limiter.margin == DEFAULT_SAFETY_MARGIN
     limiter.pin_margin(0.03)
