@@ -8,6 +8,9 @@
 Everything public is importable from here; modules starting with ``_`` are private.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._analysis import MAX_PARTS, ForcingCharacter, MessageAnalysis, analyze, render_placeholders
 from ._bulk import BulkProgress, BulkResult, BulkSend, OutgoingMessage
 from ._client import DEFAULT_BASE_URL, AsyncSmsClient
@@ -26,6 +29,7 @@ from ._exceptions import (
     NoAccessError,
     NotFoundError,
     OutcomeUnknownError,
+    PaginationError,
     RateLimitError,
     RecipientsError,
     RequestTimeoutError,
@@ -73,6 +77,26 @@ from .models import (
     UserSentMessage,
     VirtualNumber,
 )
+
+if TYPE_CHECKING:
+    from ._redis_limiter import RedisLimiterError, RedisRateLimiter, account_key
+
+_LAZY = {
+    # the Redis-backed limiter loads only when asked for (and redis only when it connects)
+    "RedisLimiterError": "._redis_limiter",
+    "RedisRateLimiter": "._redis_limiter",
+    "account_key": "._redis_limiter",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CONTACT_STATUSES",
@@ -134,10 +158,13 @@ __all__ = [
     "OutcomeUnknownError",
     "OutgoingMessage",
     "Page",
+    "PaginationError",
     "RateLimitError",
     "RateLimiter",
     "Recipient",
     "RecipientsError",
+    "RedisLimiterError",
+    "RedisRateLimiter",
     "Reply",
     "ReportedMessage",
     "RequestTimeoutError",
@@ -154,6 +181,7 @@ __all__ = [
     "UserSentMessage",
     "VirtualNumber",
     "__version__",
+    "account_key",
     "analyze",
     "count_parts",
     "render_placeholders",

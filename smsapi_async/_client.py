@@ -6,11 +6,12 @@ import contextvars
 import copy
 import enum
 import ipaddress
+import itertools
 import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal, NoReturn
@@ -21,6 +22,19 @@ import httpx
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_SIZE, BodyError, read_body
 from ._clock import Clock, SystemClock
 from ._encoding import check_call_name, encode_params, is_safe_to_retry
+from ._events import (
+    CallFinished,
+    CallStarted,
+    ClientEvent,
+    EventHook,
+    LimiterPaused,
+    OutcomeUnknown,
+    RateLimited,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+    emit,
+)
 from ._exceptions import (
     ApiError,
     InvalidRequestError,
@@ -185,6 +199,7 @@ class AsyncSmsClient:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: Sequence[EventHook] = (),
     ) -> None:
         key = _credential(api_key, ENV_API_KEY, "key")
         secret = _credential(api_secret, ENV_API_SECRET, "secret")
@@ -202,12 +217,17 @@ class AsyncSmsClient:
             limiter = RateLimiter(rate_limit)
         elif limiter is not None:
             _check_limiter(limiter)
+        if limiter is not None and getattr(limiter, "key", "") is None and hasattr(limiter, "for_account"):
+            limiter = limiter.for_account(key)  # a shared limiter not yet named: this account's
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
         reserve = getattr(limiter, "reserve", None)
         self._reserve: Callable[[], Awaitable[Reservation]] | None = reserve if callable(reserve) else None
         on_sent = getattr(limiter, "request_sent", None)
         self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
+        # a shared limiter (RedisRateLimiter) pushes pauses and late sends to the other processes
+        flush = getattr(limiter, "flush", None)
+        self._flush_limiter: Callable[[], Awaitable[None]] | None = flush if callable(flush) else None
         self._max_retries = _check_max_retries(max_retries)
         self._max_retry_wait = _check_max_retry_wait(max_retry_wait)
         self._timeout: float | httpx.Timeout | None = None  # None: the HTTP client's own
@@ -224,7 +244,22 @@ class AsyncSmsClient:
             "Accept-Encoding": ACCEPT_ENCODING,  # decoded by _body.read_body, within the size limit
             "Content-Type": "application/x-www-form-urlencoded",  # also on empty bodies
         }
+        self._hooks: list[EventHook] = []
+        for hook in event_hooks:
+            self.add_event_hook(hook)
         self._bind()
+
+    def add_event_hook(self, hook: EventHook) -> None:
+        """Call ``hook(event)`` for everything this client (and its copies) does: calls started and
+        finished, requests sent, responses, 429s, limiter pauses, retries, unknown outcomes.
+
+        Events carry call names, attempt numbers, status and error codes and timings, never
+        parameters or credentials (see :mod:`smsapi_async.events`). Hooks run inline: keep them
+        quick; an exception in one is logged and the call goes on.
+        """
+        if not callable(hook):
+            raise InvalidRequestError(f"an event hook must be callable, got {hook!r}")
+        self._hooks.append(hook)
 
     def _bind(self) -> None:
         """Resources and per-request options, which refer to this object (copies bind again)."""
@@ -280,6 +315,9 @@ class AsyncSmsClient:
         clock (none if this client has none). A custom limiter cannot be copied, so then pass
         ``limiter=`` (a limiter, or ``None`` for no limiting).
         """
+        for_account = getattr(self._limiter, "for_account", None)
+        if limiter is _Inherit.LIMITER and callable(for_account):
+            limiter = for_account(api_key)  # a shared limiter: the same store, this account's key
         if limiter is _Inherit.LIMITER:
             own = self._limiter
             if own is not None and not isinstance(own, RateLimiter):
@@ -308,6 +346,7 @@ class AsyncSmsClient:
             max_retries=self._max_retries,
             max_retry_wait=self._max_retry_wait,
             http_client=self._http,
+            event_hooks=self._hooks,
         )
 
     def callback_url(self, base: str, *, ttl: float | timedelta = DEFAULT_URL_TTL) -> str:
@@ -381,13 +420,32 @@ class AsyncSmsClient:
         form = encode_params(merged)
         safe = is_safe_to_retry(name) if safe_to_retry is None else bool(safe_to_retry)
         url = f"{self._base_url}/{name}.{self._format}"
-        return await self._request(name, url, form, safe)
+        if not self._hooks:
+            return await self._request(name, url, form, safe)
+        return await self._observed(name, url, form, safe)
+
+    async def _observed(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        observed = _Observed(self._hooks, next(_CALL_IDS), name)
+        token = _OBSERVED.set(observed)
+        emit(self._hooks, CallStarted(observed.call_id, name))
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return await self._request(name, url, form, safe)
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            _OBSERVED.reset(token)
+            duration = time.perf_counter() - started
+            emit(self._hooks, CallFinished(observed.call_id, name, observed.attempt, duration, error))
 
     async def _request(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
         retries = 0
         waited = 0.0
         while True:
             reservation: Reservation | None = None
+            queued_from = time.perf_counter()
             if self._limiter is not None:
                 waited += self._check_pause(name, waited)
                 if self._reserve is not None:
@@ -395,6 +453,7 @@ class AsyncSmsClient:
                 else:
                     await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
+            _emit(RequestSent, time.perf_counter() - queued_from, attempt="next")
             sending = _SENDING.set(reservation)
             try:
                 result = await self._attempt(name, url, form, safe)
@@ -411,16 +470,23 @@ class AsyncSmsClient:
                 _SENDING.reset(sending)
                 if reservation is not None:
                     reservation.close()  # anything unreported (errors, cancellation) counts as sent
+            hint = delay  # the server's Retry-After, if it gave one
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
+            if isinstance(error, RateLimitError):
+                _emit(RateLimited, hint)
             rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
             if rate_limited:
                 # the server asked the whole account to be quiet, whether or not this caller retries
                 self._limiter.pause(delay)  # type: ignore[union-attr]
+                _emit(LimiterPaused, delay, attempt=None)
+                if self._flush_limiter is not None:  # a shared limiter tells the other processes
+                    await self._flush_limiter()
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
                 raise error from cause
             retries += 1
+            _emit(RetryScheduled, delay, type(error).__name__)
             if rate_limited:
                 # the pause is counted against max_retry_wait by _check_pause before the resend
                 log.info(
@@ -475,6 +541,7 @@ class AsyncSmsClient:
             # Authorization header and the form, the message text) is chained as cause or context
             raise failure
 
+        elapsed = time.perf_counter() - started
         log.debug(
             "%s: HTTP %d, %d bytes in %.1f ms",
             name,
@@ -486,7 +553,9 @@ class AsyncSmsClient:
             data = parse_body(body, self._format, status_code=status, call=name)
             raise_for_error(data, status_code=status, call=name)
         except (ApiError, ResponseParseError) as exc:
+            _responded(status, getattr(exc, "code", None), elapsed)
             self._fail(name, safe, status, headers, exc)
+        _responded(status, None, elapsed)
         if not 200 <= status < 300:
             self._contradiction(name, safe, status, headers)
         data.pop("error", None)
@@ -576,11 +645,16 @@ class AsyncSmsClient:
                 reservation.sent()
             elif self._on_sent is not None:
                 self._on_sent()
+            if self._flush_limiter is not None:  # a shared limiter tells the other processes
+                await self._flush_limiter()
 
     @staticmethod
     def _unknown(name: str, safe: bool, what: str, status: int | None = None) -> OutcomeUnknownError | None:
         """The error for a call that changes state when ``what`` went wrong after sending, else None."""
-        return None if safe else OutcomeUnknownError.after(name, what, status_code=status)
+        if safe:
+            return None
+        _emit(OutcomeUnknown, what)
+        return OutcomeUnknownError.after(name, what, status_code=status)
 
     @classmethod
     def _unknown_unless_safe(
@@ -622,6 +696,47 @@ _SENDING: contextvars.ContextVar[Reservation | None] = contextvars.ContextVar(
     "smsapi_async_sending", default=None
 )
 """The limiter reservation of the request this task is sending (read by the trace hook)."""
+
+
+class _Observed:
+    """The call an event hook hears about (kept in a context variable while the call runs)."""
+
+    __slots__ = ("attempt", "call", "call_id", "hooks")
+
+    def __init__(self, hooks: list[EventHook], call_id: int, call: str) -> None:
+        self.hooks = hooks
+        self.call_id = call_id
+        self.call = call
+        self.attempt = 0
+
+
+_CALL_IDS = itertools.count(1)
+"""Call numbers for event hooks: unique across every client of the process."""
+
+_OBSERVED: contextvars.ContextVar[_Observed | None] = contextvars.ContextVar(
+    "smsapi_async_observed", default=None
+)
+
+
+def _emit(
+    kind: Callable[..., ClientEvent], *fields: Any, attempt: Literal["this", "next"] | None = "this"
+) -> None:
+    """Tell the hooks of the call in progress, if it has any: ``kind(call_id, call, [attempt,]
+    *fields)``, with this attempt's number or (``"next"``) the next one's."""
+    observed = _OBSERVED.get()
+    if observed is None:
+        return
+    if attempt is None:
+        event = kind(observed.call_id, observed.call, *fields)
+    else:
+        if attempt == "next":
+            observed.attempt += 1
+        event = kind(observed.call_id, observed.call, observed.attempt, *fields)
+    emit(observed.hooks, event)
+
+
+def _responded(status: int, code: str | None, elapsed: float) -> None:
+    _emit(ResponseReceived, status, code, elapsed)
 
 
 def _report(reservation: Reservation, error: SmsApiError, cause: BaseException | None) -> None:

@@ -16,6 +16,7 @@
     │   ├── AlreadySentError                    ALREADY_SENT
     │   └── ContactError                        BAD_MOBILE, BAD_MOBILE_COUNTRY, OPTOUT, DUPLICATE_DELETED
     ├── ResponseParseError                      body not understood (HTML page, truncated, hostile)
+    │   └── PaginationError                     a paginated walk met repeated pages or a runaway count
     └── TransportError                          no usable answer came back
         ├── NetworkError                        could not connect, or the connection broke
         ├── RequestTimeoutError                 the request timed out
@@ -44,6 +45,7 @@ __all__ = [
     "NoAccessError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "PaginationError",
     "RateLimitError",
     "RecipientsError",
     "RequestTimeoutError",
@@ -208,6 +210,18 @@ class ResponseParseError(SmsApiError):
     def __str__(self) -> str:
         where = f"{self.call}: " if self.call else ""
         return f"{where}{self.reason} (HTTP {self.status_code}); body starts {self.excerpt!r}"
+
+
+class PaginationError(ResponseParseError):
+    """A paginated walk cannot go on without yielding an item twice or never ending: the server
+    answers every page with rows already seen, or its page count keeps growing. Every item read
+    before it was yielded."""
+
+    def __init__(self, reason: str, *, call: str | None = None) -> None:
+        super().__init__(reason, status_code=None, excerpt="", call=call)
+
+    def __str__(self) -> str:
+        return f"{self.call}: {self.reason}" if self.call else self.reason
 
 
 class TransportError(SmsApiError):

@@ -10,27 +10,43 @@ A paginated method returns an :class:`AsyncPaginator` at once (no request yet):
 Walking asks for ``max=100`` per page (the API's default of 10 would cost ten times the
 rate-limited calls). The walk ends when ``page.number >= page.count``, on an empty page, or after
 ``limit`` items. Each call only says where its items and totals are (:class:`PageSpec`).
+
+A walk never yields an item twice and always ends, whatever the server says:
+
+* an item already yielded (the same row, field for field) is skipped: rows shift to later pages when
+  new ones arrive during a walk;
+* a page holding nothing but items already yielded means the server ignores ``page``: the walk
+  raises :class:`PaginationError` rather than yield copies or loop;
+* pages that appear while the walk runs are followed, up to twice the page count the first page
+  reported plus two (and never beyond :data:`MAX_WALK_PAGES`); a count that keeps growing past that
+  raises :class:`PaginationError`.
+
+The error comes after every item read so far was yielded; use ``limit`` to bound a walk yourself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 from ._convert import as_list, field, reading, to_int
-from ._exceptions import InvalidRequestError
+from ._exceptions import InvalidRequestError, PaginationError
 
 if TYPE_CHECKING:
     from ._client import AsyncSmsClient
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "AsyncPaginator", "Page", "PageSpec"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "MAX_WALK_PAGES", "AsyncPaginator", "Page", "PageSpec"]
 
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100
+MAX_WALK_PAGES = 1_000_000
+"""No walk fetches more pages than this (a hundred million rows; days of rate-limited calls)."""
 
 
 @attrs.frozen
@@ -69,6 +85,12 @@ class Page(Generic[T]):
     def is_last(self) -> bool:
         """Whether no page follows this one."""
         return not self.items or self.number >= self.count
+
+
+def _fingerprint(item: Any) -> bytes:
+    """A row as sent, reduced to 16 bytes: equal rows, equal fingerprints."""
+    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _check_positive(name: str, value: int | None, upper: int | None = None) -> None:
@@ -111,15 +133,20 @@ class AsyncPaginator(Generic[T]):
 
     async def fetch_page(self, number: int) -> Page[T]:
         """Fetch page ``number`` (1-based) with this paginator's page size."""
+        page, _ = await self._fetch(number)
+        return page
+
+    async def _fetch(self, number: int) -> tuple[Page[T], list[bytes]]:
+        """Page ``number`` and a fingerprint of each of its rows, as sent."""
         _check_positive("page", number)
         data = await self._client.call(self._call, self._params, page=number, max=self._page_size)
         with reading(self._call):
-            return self._page(data, number)
+            raw_items = as_list(data.pop(self._spec.items_key, None))
+            return self._page(data, raw_items, number), [_fingerprint(item) for item in raw_items]
 
-    def _page(self, data: dict[str, Any], number: int) -> Page[T]:
+    def _page(self, data: dict[str, Any], raw_items: list[Any], number: int) -> Page[T]:
         block = data.pop("page", None)
-        raw_items = data.pop(self._spec.items_key, None)
-        items = tuple(self._convert(item) for item in as_list(raw_items))
+        items = tuple(self._convert(item) for item in raw_items)
         totals = {key: field(key, to_int, data) for key in self._spec.total_keys if key in data}
         for key in totals:
             del data[key]
@@ -134,11 +161,28 @@ class AsyncPaginator(Generic[T]):
         return await self.fetch_page(self._start)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
-        """Every page from ``start_page`` to the last (or until ``limit`` items were seen)."""
+        """Every page from ``start_page`` to the last (or until ``limit`` items were seen); items
+        already yielded are left out (see the module docstring for how a walk always ends).
+
+        Raises:
+            PaginationError: the server repeats pages, or its page count keeps growing.
+        """
         number = self._start
         seen = 0
+        yielded: set[bytes] = set()
+        last_allowed: int | None = None
         while True:
-            page = await self.fetch_page(number)
+            page, keys = await self._fetch(number)
+            fresh = [item for item, key in zip(page.items, keys, strict=True) if key not in yielded]
+            if keys and not fresh:
+                raise PaginationError(
+                    f"page {number} holds only rows already seen: the server is ignoring the page "
+                    "parameter, so the walk stops rather than repeat them",
+                    call=self._call,
+                )
+            yielded.update(keys)
+            if len(fresh) < len(page.items):
+                page = attrs.evolve(page, items=tuple(fresh))
             if self._limit is not None and seen + len(page.items) >= self._limit:
                 yield attrs.evolve(page, items=page.items[: self._limit - seen])
                 return
@@ -147,6 +191,14 @@ class AsyncPaginator(Generic[T]):
             # the requested number counts too: a server that ignores `page` must not loop us forever
             if page.is_last or number >= page.count:
                 return
+            if last_allowed is None:
+                last_allowed = min(MAX_WALK_PAGES, 2 * max(page.count, number) + 2)
+            if number >= last_allowed:
+                raise PaginationError(
+                    f"the page count keeps growing (now {page.count} at page {number}); the walk "
+                    f"stops at page {last_allowed}, twice the count first reported plus two",
+                    call=self._call,
+                )
             number += 1
 
     async def __aiter__(self) -> AsyncIterator[T]:

@@ -36,6 +36,7 @@ _PhpArray = dict[int | str, _PhpValue]
 
 _INT_KEY = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 _PHP_INT_MAX = 2**63 - 1
+_MAX_NESTING = 64  # PHP's default max_input_nesting_level; deeper names are dropped, not recursed into
 
 
 class _InvalidUtf8(Exception):
@@ -88,6 +89,10 @@ def php_parse_pairs(pairs: Sequence[tuple[str, str]]) -> _PhpArray:
         if split is None:
             continue
         base, indexes = split
+        if len(indexes) > _MAX_NESTING:
+            # PHP's max_input_nesting_level: the pair is dropped and so is what its name held
+            result.pop(_php_key(base), None)
+            continue
         keys: list[int | str | None] = [_php_key(base)]
         keys += [None if i is None else _php_key(i) for i in indexes]
         target = result

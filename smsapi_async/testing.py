@@ -16,10 +16,10 @@ On a real loopback socket, with the API's real 2 calls/s limit (end-to-end tests
 
 Behind respx, for an application that builds its own ``AsyncSmsClient()`` (no code change in the app)::
 
-    async with respx_sandbox() as sms:
+    async with respx_sandbox(callbacks_to=app) as sms:    # app: your ASGI app, which receives callbacks
         await app_sends_a_booking_confirmation()       # its client talks to https://api.transmitsms.com
         (message,) = sms.state.messages.values()
-        await sms.advance(5)                           # the DLR goes to the app's callback URL
+        await sms.advance(5)                           # the DLR is delivered to the app, signed
 
 For pytest, add ``pytest_plugins = ["smsapi_async.pytest_plugin"]`` to your ``conftest.py`` to get the
 ``sms_sandbox`` and ``respx_sandbox`` fixtures (see :mod:`smsapi_async.pytest_plugin`). The sandbox needs

@@ -24,7 +24,7 @@ import anyio.abc
 import attrs
 import httpx
 import pytest
-from conftest import Recorder
+from conftest import Recorder, form_of
 
 from smsapi_async import (
     AsyncSmsClient,
@@ -32,6 +32,7 @@ from smsapi_async import (
     InvalidRequestError,
     NetworkError,
     OutcomeUnknownError,
+    PaginationError,
     RateLimiter,
     RateLimitError,
     RequestTimeoutError,
@@ -465,3 +466,86 @@ async def test_4_a_real_server_dripping_over_a_socket_is_cut_at_the_timeout(shap
             await expect_typed_failure(shape, client)
             assert time.monotonic() - started < 5
         tg.cancel_scope.cancel()
+
+
+# --- 6. a walk never yields an item twice and always ends -----------------------------------------
+
+WALKS: dict[str, tuple[Callable[[AsyncSmsClient], Any], str]] = {
+    "responses": (lambda client: client.sms.responses(message_id=1, page_size=2), "responses"),
+    "lists": (lambda client: client.lists.list(page_size=2), "lists"),
+    "members": (lambda client: client.lists.members(5, page_size=2), "members"),
+}
+
+
+def page_answer(key: str, ids: list[int], number: int, count: int) -> httpx.Response:
+    rows = [{"id": i, "msisdn": 61400000000 + i, "response": TEXT, "name": f"row {i}"} for i in ids]
+    return httpx.Response(
+        200, json={"page": {"number": number, "count": count}, "total": 99, key: rows, "error": SUCCESS}
+    )
+
+
+async def collect(walk: Any, into: list[Any]) -> None:
+    async for item in walk:
+        into.append(item)
+
+
+def requested_page(request: httpx.Request) -> int:
+    return int(form_of(request)["page"])
+
+
+@pytest.mark.parametrize("walk", list(WALKS))
+async def test_6_a_server_ignoring_page_gives_each_item_once_then_a_typed_error(
+    make_client: MakeClient, walk: str
+) -> None:
+    paginate, key = WALKS[walk]
+    handler = Recorder(lambda request: page_answer(key, [1, 2], 1, 5))
+    items: list[Any] = []
+    with pytest.raises(PaginationError, match="ignoring the page") as info:
+        await collect(paginate(make_client(handler)), items)
+    assert len(items) == 2
+    assert len(handler.requests) == 2
+    assert info.value.call in ("get-sms-responses", "get-lists", "get-list")
+
+
+@pytest.mark.parametrize("walk", list(WALKS))
+async def test_6_a_page_count_growing_with_every_page_ends(make_client: MakeClient, walk: str) -> None:
+    paginate, key = WALKS[walk]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = requested_page(request)
+        return page_answer(key, [2 * number, 2 * number + 1], number, number + 1)
+
+    handler = Recorder(answer)
+    items: list[Any] = []
+    with pytest.raises(PaginationError, match="keeps growing"):
+        await collect(paginate(make_client(handler)), items)
+    assert len(handler.requests) == 6  # twice the first count (2) plus two
+    assert len(items) == 12
+
+
+@pytest.mark.parametrize("walk", list(WALKS))
+async def test_6_pages_appearing_during_a_walk_are_followed_and_shifted_rows_not_repeated(
+    make_client: MakeClient, walk: str
+) -> None:
+    paginate, key = WALKS[walk]
+    # two rows arrive after page 1 was read: rows 2-3 shift to page 2, and a third page appears
+    answers = {1: ([1, 2], 2), 2: ([2, 3], 3), 3: ([4, 5], 3)}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = requested_page(request)
+        ids, count = answers[number]
+        return page_answer(key, ids, number, count)
+
+    items = await paginate(make_client(Recorder(answer))).to_list()
+    assert len(items) == 5
+
+
+async def test_6_a_walk_with_a_huge_first_count_still_ends(make_client: MakeClient) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = requested_page(request)
+        return page_answer("responses", [number], number, 10**18)
+
+    handler = Recorder(answer)
+    walk = make_client(handler).sms.responses(message_id=1, limit=5)
+    assert len(await walk.to_list()) == 5
+    assert len(handler.requests) == 5

@@ -502,3 +502,23 @@ async def test_a_scheduled_then_cancelled_message_shows_that_history(
     assert history is not None
     assert re.findall(r"state-([\w-]+)\">", history.group()) == ["accepted", "scheduled", "cancelled"]
     assert "pending" not in history.group()
+
+
+async def test_the_inbox_simulates_an_sms_to_a_virtual_number_or_a_reply(
+    sms: SandboxHarness, ui: httpx.AsyncClient
+) -> None:
+    form = Page((await ui.get(UI)).text).form("inbound")
+    selects = [c for c in form["controls"] if c.get("name") == "to"]
+    assert len(selects) == 1
+    html = (await ui.get(UI)).text
+    assert '<option value="61400000000">+61 400 000 000, virtual number of Sandbox Account</option>' in html
+    answer = await submit(ui, UI, "inbound", mobile="61400000005", to="61400000000", message="JOIN")
+    assert answer.status_code == 200
+    (response,) = sms.sandbox.state.responses
+    assert (response.msisdn, response.longcode, response.message_id) == ("61400000005", "61400000000", 0)
+    inbox = (await ui.get(UI)).text
+    assert "to +61 400 000 000" in inbox
+    assert f'href="{UI}/thread/61400000005"' in inbox
+    bad = await submit(ui, UI, "inbound", mobile="not a number", message="hi")
+    assert bad.status_code == 400
+    assert "not a valid international number" in bad.json()["error"]

@@ -285,6 +285,8 @@ async def test_the_store_bound_caps_memory_under_a_flood_of_distinct_callbacks()
 
 hostile_queries = st.one_of(
     st.binary(max_size=400).map(lambda b: quote(b, safe="=&%+")),
+    st.text(st.sampled_from("[]=&%ab.+ "), max_size=300),
+    st.integers(0, 6000).map(lambda n: "status" + "%5B%5D" * n + "=1&" + raw(DLR)),
     st.lists(
         st.tuples(
             st.sampled_from(
@@ -297,7 +299,7 @@ hostile_queries = st.one_of(
 )
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=hostile_queries, signature=st.one_of(st.none(), st.text(max_size=70)), verify=st.booleans())
 def test_hostile_callbacks_never_get_a_5xx(

@@ -135,6 +135,15 @@ def test_verify_never_raises_on_hostile_input(query: bytes | str, signature: str
     assert verify_callback_url(query, SECRET) in (True, False)
 
 
+def test_hostile_nesting_is_dropped_as_php_does_instead_of_recursing() -> None:
+    deep = "a" + "%5B%5D" * 3000 + "=1&b=2"  # PHP drops names nested over 64 levels
+    assert verify_signature(deep, sign_callback([("b", "2")], SECRET), SECRET)
+    limit = [("a" + "[x]" * 64, "1"), ("b", "2")]
+    assert sign_callback(limit, SECRET) != sign_callback([("b", "2")], SECRET)  # 64 levels are kept
+    over = [("a", "0"), ("a" + "[x]" * 65, "1"), ("b", "2")]
+    assert sign_callback(over, SECRET) == sign_callback([("b", "2")], SECRET)  # and "a" goes too
+
+
 # --- signed callback URLs ---------------------------------------------------------------------------
 
 NOW = 1_700_000_000.0

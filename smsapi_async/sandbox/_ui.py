@@ -325,7 +325,13 @@ async def _inbox(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
     query = _query(request)
     rows = inbox_rows(sandbox, query)
-    return _render(request, "inbox", "Inbox", {"q": query, "rows": rows[:MAX_ROWS], "total": len(rows)})
+    context = {
+        "q": query,
+        "rows": rows[:MAX_ROWS],
+        "total": len(rows),
+        "accounts": list(sandbox.state.accounts.values()),
+    }
+    return _render(request, "inbox", "Inbox", context)
 
 
 async def _thread(request: Request) -> Response:

@@ -150,7 +150,12 @@ class CallbackReceiver:
             self.stats["malformed"] += 1
             return 414, f"reason: too_large (query over {self._max_bytes} bytes)"
         if self._verify:
-            refused = self._authenticate(raw, signature)
+            try:
+                refused = self._authenticate(raw, signature)
+            except Exception:  # a bug of ours must not turn hostile input into a 5xx
+                log.exception("callback signature check failed unexpectedly; refusing the callback")
+                self.stats["forged"] += 1
+                refused = 403, "signature could not be checked"
             if refused is not None:
                 return refused
         try:
@@ -159,6 +164,10 @@ class CallbackReceiver:
             self.stats["malformed"] += 1
             log.info("callback refused: %s", exc)
             return 400, f"reason: {exc.reason} ({exc})"
+        except Exception:  # same: input never causes a 5xx
+            self.stats["malformed"] += 1
+            log.exception("callback could not be parsed")
+            return 400, "reason: bad_value (unparseable)"
         key = dedup_digest(event)
         try:
             new = await self._dedup.claim(key)

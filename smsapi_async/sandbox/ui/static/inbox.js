@@ -74,8 +74,8 @@
   // What an admin action answered, in words.
   const DONE = {
     inbound: (data) =>
-      `Reply ${data.response_id} received` +
-      (data.message_id ? ` (to message ${data.message_id})` : "") +
+      `SMS ${data.response_id} received` +
+      (data.message_id ? ` (a reply to message ${data.message_id})` : "") +
       (data.is_optout ? ": the number is now opted out." : "."),
     credit: (data) => `Balance now ${data.balance}.`,
     advance: (data) => `Sandbox time is now ${data.now} UTC.`,

@@ -1,0 +1,837 @@
+"""A rate limiter shared by every process and host of an account, kept in Redis (or Valkey).
+
+The schedule lives in **one Redis hash per account** and is changed only by one Lua script, which
+reads the time from the Redis server (``TIME``): no client clock ever decides a grant, so hosts
+whose clocks disagree, or processes whose monotonic clocks start anywhere, share one schedule.
+The script implements GCRA (virtual scheduling), the same algorithm as the in-process
+:class:`~smsapi_async.RateLimiter`, with the same interval (rate, safety margin and timer slack),
+so any ``rate + 1`` slots across the whole fleet span at least ``1 + safety_margin +
+TIMER_SLACK`` seconds of Redis time.
+
+Waiting is local and fair: each process queues its callers first come first served behind **one**
+head, and only the head talks to Redis. It *reserves* the next slot (the script answers "yours is
+in N µs"), sleeps until then, and *claims* it (the script checks that no pause came meanwhile and
+that the last grant taken, by anyone, is an interval old). Slots go out in the order processes
+ask, so processes take turns instead of racing for each slot: about two round trips per grant
+whatever the number of processes or waiters, nobody polls, nobody starves.
+
+What the client learns is shared through the same hash:
+
+* ``pause(seconds)`` (the client calls it on HTTP 429) holds every process of the account;
+* ``request_sent()`` (the client calls it when a request's first bytes leave) pushes the shared
+  schedule when a request left late (after a TCP/TLS handshake), so the server, which counts
+  arrivals, still sees at most ``rate`` in any second.
+
+Both take effect locally at once and reach Redis on the next :meth:`RedisRateLimiter.flush`,
+which the client awaits right after calling them (and which the head runs before each grant).
+
+Outages: see :class:`RedisRateLimiter` (default: fail closed, with backoff).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import re
+import threading
+from collections import deque
+from types import TracebackType
+from typing import Any, Protocol
+
+import anyio
+import anyio.lowlevel
+import sniffio
+
+from ._clock import Clock, SystemClock
+from ._exceptions import InvalidRequestError, SmsApiError
+from ._limiter import (
+    DEFAULT_MAX_SAFETY_MARGIN,
+    DEFAULT_SAFETY_MARGIN,
+    LATENCY_SAMPLES,
+    MIN_LATENCY_SAMPLES,
+    RELAX_AFTER,
+    TIMER_SLACK,
+    RateLimiter,
+)
+from ._resp import RespConnection, RespError, parse_redis_url
+
+__all__ = ["RedisLimiterError", "RedisRateLimiter", "SharedReservation", "account_key"]
+
+log = logging.getLogger("smsapi_async.limiter")
+
+WINDOW = 1.0
+"""The API counts calls in windows of one second."""
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+_TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY", "NOSCRIPT")
+
+# One script, four operations on one hash (times in µs on the Redis server's clock). Two GCRA
+# schedules: `tat` hands out numbered slots in the order processes ask, `ctat` spaces the grants
+# actually taken, so that a process waking late for its slot cannot bring its request closer than
+# one interval (less the timer slack) to the next one. A slot is taken in number order (`served`
+# is the last taken), unless the one before it is `grace` overdue (its holder died, was cancelled
+# or is very late): so processes take turns, and none can starve another by being quicker.
+# A missing hash (first use, expiry after idle_ttl, a restart or a flush) starts with no grant for
+# `hold`: whoever granted last before the loss may have done so a moment ago. So does a caller that
+# just reconnected (`fence`): Redis may have come back from a snapshot older than its last grant.
+#   acquire: reserve the next slot and, if it is now, take it: {1, now, 0, 0, number}; else
+#            {0, now, wait, pause left, number}: claim it after `wait`
+#   claim:   take slot `arg`: {1, now, 0, 0, arg}, or {0, now, wait, pause left, arg}: claim again
+#   pause:   nobody is granted until now + arg
+#   sent:    a request left at `arg` (server time): the next grant is at least one interval later
+#   rejected: the server answered 429 to a request paced here: double the shared margin
+# Every reply ends with the margin in force (µs).
+_SCRIPT = """
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local key = KEYS[1]
+local op = ARGV[1]
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
+local most = tonumber(ARGV[5])
+local slack = tonumber(ARGV[6])
+local ttl = tonumber(ARGV[7])
+local arg = tonumber(ARGV[8])
+local hold = tonumber(ARGV[9])
+local fence = ARGV[10] == '1'
+local grace = tonumber(ARGV[11])
+local spread = tonumber(ARGV[12])
+local relax_after = tonumber(ARGV[13])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local state = redis.call('HMGET', key, 'tat', 'ctat', 'pause', 'seq', 'served', 'learned', 'relaxed')
+local tat = tonumber(state[1])
+local ctat = tonumber(state[2]) or 0
+local paused = tonumber(state[3]) or 0
+local seq = tonumber(state[4]) or 0
+local served = tonumber(state[5]) or 0
+local learned = tonumber(state[6]) or 0
+local relaxed = tonumber(state[7]) or 0
+local dirty = false
+-- the margin: what 429s taught every process (halved after each quiet spell), or this caller's own
+-- floor and latency spread if larger, never above the most allowed
+if learned > 0 and now - relaxed >= relax_after then
+  if learned / 2 > floor then learned = learned / 2 else learned = 0 end
+  relaxed = now
+  dirty = true
+end
+local margin = math.min(most, math.max(floor, spread, learned))
+if op == 'rejected' then
+  learned = math.min(most, math.max(learned, 2 * margin))
+  relaxed = now
+  margin = math.min(most, math.max(floor, spread, learned))
+  dirty = true
+end
+local interval = (1000000 + margin + slack) / rate
+local tolerance = (burst - 1) * interval
+local granted = 0
+local wait = 0
+if tat == nil or fence then
+  tat = math.max(tat or 0, now + tolerance + hold)
+  ctat = math.max(ctat, tat)
+  dirty = true
+end
+local function resync()
+  -- later reservations start after the grants taken and the slots still reserved
+  tat = math.max(tat, ctat + (seq - served) * interval)
+end
+local function claim(n)
+  local ready = ctat - tolerance
+  if paused > now then
+    wait = paused - now
+  elseif now < ready then
+    wait = ready - now
+  elseif n > served + 1 and now < ready + grace then
+    wait = ready + grace - now
+  else
+    ctat = math.max(ctat, now - slack) + interval
+    served = math.max(served, n)
+    resync()
+    granted = 1
+    dirty = true
+  end
+end
+local number = arg
+if op == 'acquire' then
+  local slot = math.max(tat - tolerance, paused, now)
+  tat = math.max(tat, slot) + interval
+  seq = seq + 1
+  number = seq
+  dirty = true
+  if slot > now then
+    wait = slot - now
+  else
+    claim(number)
+  end
+elseif op == 'claim' then
+  claim(number)
+elseif op == 'pause' then
+  paused = math.max(paused, now + arg)
+  dirty = true
+elseif op == 'sent' then
+  if arg + interval > ctat + tolerance then
+    ctat = arg + interval
+    resync()
+    dirty = true
+  end
+end
+if dirty then
+  redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'ctat', string.format('%.0f', ctat),
+    'pause', string.format('%.0f', paused), 'seq', seq, 'served', served,
+    'learned', string.format('%.0f', learned), 'relaxed', string.format('%.0f', relaxed))
+  local last = math.max(tat, ctat, paused)
+  redis.call('PEXPIRE', key, ttl + math.max(0, math.ceil((last - now) / 1000)))
+end
+return {granted, now, wait, math.max(0, paused - now), number, math.floor(margin)}
+"""
+_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+
+MIN_SEND_LAG = 0.001
+"""A request leaving later than this (or half the margin, if more) after its grant moves the
+shared schedule (see :meth:`RedisRateLimiter.request_sent`)."""
+
+CLAIM_GRACE = 0.025
+"""Seconds a reserved slot is kept for its holder once it could be taken (then the next may go)."""
+
+BACKOFF_FIRST = 0.05
+BACKOFF_CAP = 2.0
+
+
+class RedisLimiterError(SmsApiError):
+    """The shared limiter cannot work with this Redis (wrong password, wrong key type, ...).
+
+    An unreachable or restarting Redis is not an error: callers wait (or fall back, if asked).
+    """
+
+
+def account_key(api_key: str) -> str:
+    """The name under which an account's schedule is kept, derived from its API key.
+
+    A SHA-256 digest (prefixed so it is specific to this library): the key never appears in Redis,
+    and the same API key gives the same name on every host.
+    """
+    digest = hashlib.sha256(b"smsapi-async\x00" + api_key.encode("utf-8")).hexdigest()
+    return "acct-" + digest[:32]
+
+
+class _Backend(Protocol):
+    async def run(self, key: str, args: list[str]) -> list[int]: ...
+
+
+def _is_redis_py(client: Any) -> bool:
+    return type(client).__module__.startswith(("redis.", "valkey."))
+
+
+class _RedisPyBackend:
+    """A ``redis.asyncio`` (or ``valkey.asyncio``) client: asyncio only."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def run(self, key: str, args: list[str]) -> list[int]:
+        try:
+            reply = await self.client.evalsha(_SCRIPT_SHA, 1, key, *args)
+        except Exception as exc:
+            if type(exc).__name__ != "NoScriptError" and not str(exc).startswith("NOSCRIPT"):
+                raise
+            reply = await self.client.eval(_SCRIPT, 1, key, *args)
+        return [int(value) for value in reply]
+
+
+class _RespBackend:
+    """The built-in anyio connection (any backend, from a URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.connection = RespConnection(url)
+
+    async def run(self, key: str, args: list[str]) -> list[int]:
+        try:
+            reply = await self.connection.execute("EVALSHA", _SCRIPT_SHA, 1, key, *args)
+        except RespError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            reply = await self.connection.execute("EVAL", _SCRIPT, 1, key, *args)
+        return [int(value) for value in reply]
+
+
+class _Connector:
+    """Where to reach Redis: a client you gave us, or a URL we open per event loop."""
+
+    def __init__(self, redis: Any) -> None:
+        self._client: _Backend | None = None
+        self._url: str | None = None
+        if isinstance(redis, str):
+            self._url = redis
+            try:
+                parse_redis_url(redis)
+            except ValueError as exc:
+                raise InvalidRequestError(str(exc)) from None
+        elif _is_redis_py(redis) and callable(getattr(redis, "evalsha", None)):
+            self._client = _RedisPyBackend(redis)
+        else:
+            raise InvalidRequestError(
+                f"redis must be a redis.asyncio client or a redis:// URL, got {type(redis).__name__}"
+            )
+        self._per_loop: dict[int, tuple[object, _Backend]] = {}
+        self._lock = threading.Lock()
+
+    def backend(self) -> _Backend:
+        if self._client is not None:
+            return self._client
+        assert self._url is not None
+        token = anyio.lowlevel.current_token()
+        with self._lock:
+            found = self._per_loop.get(id(token))
+            if found is not None and found[0] is token:
+                return found[1]
+            backend = self._open(self._url)
+            self._per_loop = {id(token): (token, backend)}  # older loops are gone
+            return backend
+
+    @staticmethod
+    def _open(url: str) -> _Backend:
+        if sniffio.current_async_library() == "asyncio":
+            try:
+                import redis.asyncio  # noqa: PLC0415 -- the optional extra, loaded only when used
+            except ImportError:  # the extra is not installed: the built-in connection works too
+                return _RespBackend(url)
+            return _RedisPyBackend(redis.asyncio.Redis.from_url(url))
+        return _RespBackend(url)
+
+    def __repr__(self) -> str:
+        if self._url is not None:
+            s = parse_redis_url(self._url)
+            return f"{'rediss' if s['tls'] else 'redis'}://{s['unix_path'] or s['host']}"
+        return type(self._client.client).__name__ if isinstance(self._client, _RedisPyBackend) else "redis"
+
+
+def _transient(exc: BaseException) -> bool:
+    """A Redis failure that waiting can cure (as opposed to a misconfiguration)."""
+    if isinstance(exc, (OSError, TimeoutError, anyio.BrokenResourceError, anyio.EndOfStream)):
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"ConnectionError", "TimeoutError", "BusyLoadingError"}:
+        return True
+    return str(exc).upper().startswith(_TRANSIENT_REPLIES)
+
+
+class SharedReservation:
+    """A grant from :meth:`RedisRateLimiter.reserve`: report what became of its request, as with a
+    :class:`~smsapi_async.Reservation` (the client does). The first report wins."""
+
+    __slots__ = ("_limiter", "_sent_at")
+
+    def __init__(self, limiter: RedisRateLimiter) -> None:
+        self._limiter: RedisRateLimiter | None = limiter
+        self._sent_at: float | None = None
+
+    def sent(self) -> None:
+        """The request's first bytes are leaving now (a late one moves the shared schedule)."""
+        limiter = self._limiter
+        if limiter is not None and self._sent_at is None:
+            self._sent_at = limiter.clock.now()
+            limiter.request_sent(self._sent_at)
+
+    def not_sent(self) -> None:
+        """The request never left: its slot simply goes unused."""
+        self._limiter = None
+
+    def answered(self, *, rejected: bool = False) -> None:
+        """The server answered; ``rejected`` for a 429 (the shared margin doubles)."""
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None:
+            limiter._learn(self._sent_at, rejected)
+
+    def close(self) -> None:
+        """Nothing more will be reported."""
+        self._limiter = None
+
+
+class _Waiter:
+    __slots__ = ("cancelled", "event")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.cancelled = False
+
+
+class RedisRateLimiter:
+    """Allow at most ``rate`` calls per second **for all processes and hosts** of one account.
+
+    Args:
+        redis: a ``redis.asyncio.Redis`` client (asyncio only; you close it), or a URL:
+            ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS) or
+            ``unix:///path``. With a URL the limiter connects per event loop: through
+            ``redis.asyncio`` under asyncio (extra ``redis``), through a small built-in
+            connection under trio.
+        key: the account's name in Redis, 1-128 of ``A-Z a-z 0-9 . _ : -`` (e.g. ``"acme-prod"``).
+            Leave it out and :class:`~smsapi_async.AsyncSmsClient` names it from a SHA-256 of its
+            API key (see :func:`account_key`); the key itself is never stored. The hash is
+            ``<prefix>:{<key>}:rate``: the braces are a Redis Cluster hash tag, so each account is
+            one slot and the script touches only that key.
+        rate, burst, safety_margin: as for :class:`~smsapi_async.RateLimiter`. Every process of
+            an account must use the same values (the script uses the caller's).
+        prefix: the first part of the Redis key (default ``smsapi``).
+        idle_ttl: seconds an idle account's hash is kept (default one day). After it expires, or
+            after Redis lost it (restart without persistence, flush, eviction), the first grant
+            waits one interval: whoever granted last before the loss may have done so just now.
+        fallback_rate: what to do while Redis is unreachable. ``None`` (default): **fail closed**,
+            callers wait and the head retries with capped exponential backoff (50 ms to 2 s),
+            so nothing is sent unaccounted for. A number: each process grants locally at this
+            rate meanwhile; choose at most ``rate / processes`` (the processes cannot
+            coordinate then). When Redis answers again the first shared grant waits one second
+            after this process's last local one. Either way, a process that reconnects starts
+            with one interval of quiet.
+        call_timeout: seconds one Redis round trip may take before it counts as an outage.
+        clock: where local waits come from (durations only; decisions use the Redis clock).
+
+    Use it wherever a :class:`~smsapi_async.RateLimiter` goes: ``AsyncSmsClient(limiter=...)``,
+    ``await limiter.acquire()`` or ``async with limiter:``. Callers in one process are served
+    first come first served; processes compete for each grant at Redis.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        key: str | None = None,
+        rate: float = 2.0,
+        burst: int = 1,
+        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        adaptive: bool = True,
+        max_safety_margin: float = DEFAULT_MAX_SAFETY_MARGIN,
+        prefix: str = "smsapi",
+        idle_ttl: float = 86_400.0,
+        fallback_rate: float | None = None,
+        call_timeout: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        # RateLimiter checks rate, burst and margins, so both accept exactly the same settings
+        self._shape = RateLimiter(
+            rate, burst, safety_margin=safety_margin, adaptive=adaptive, max_safety_margin=max_safety_margin
+        )
+        self._adaptive = bool(adaptive)
+        self._margin = float(safety_margin)  # the margin in force, as Redis last said
+        if key is not None and not (isinstance(key, str) and KEY_PATTERN.fullmatch(key)):
+            raise InvalidRequestError("key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+        if not (isinstance(prefix, str) and KEY_PATTERN.fullmatch(prefix)):
+            raise InvalidRequestError("prefix must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+        for name, value in (("idle_ttl", idle_ttl), ("call_timeout", call_timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise InvalidRequestError(f"{name} must be a positive number of seconds, got {value!r}")
+        if fallback_rate is not None:
+            RateLimiter(fallback_rate)  # same checks
+            if fallback_rate > rate:
+                raise InvalidRequestError("fallback_rate must not exceed rate")
+        self._connector = redis if isinstance(redis, _Connector) else _Connector(redis)
+        self._key = key
+        self._prefix = prefix
+        self._idle_ttl = float(idle_ttl)
+        self._fallback_rate = fallback_rate
+        self._call_timeout = float(call_timeout)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._family: dict[str, RedisRateLimiter] = {}
+        self._rng = random.Random()
+        self._grace = str(round(CLAIM_GRACE * 1_000_000))
+        self._ops: dict[tuple[str, int], int] = {}
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._spread = 0.0
+        self._pending_rejected = 0
+        self._waiters: deque[_Waiter] = deque()
+        self._live = 0
+        self._not_before = -math.inf  # local clock: the head asks Redis no earlier
+        self._paused_until = -math.inf  # local clock: pauses this process knows of
+        self._pending_pause: float | None = None  # local clock: a pause not yet in Redis
+        self._pending_sent: float | None = None  # Redis µs: a late send not yet in Redis
+        self._offset: float | None = None  # Redis seconds minus local seconds (an upper bound)
+        self._granted_at = -math.inf  # local clock: when this process's last grant arrived
+        self._granted_server_us = 0
+        self._fence = False  # reconnected since the last grant: start with one interval of quiet
+        self._failures = 0
+        self._outage_since: float | None = None
+        self._fallback: RateLimiter | None = None
+        self._last_local_grant = -math.inf
+        self._next_probe = -math.inf
+        self.grants = 0
+        """Grants this process received (from Redis or, in an outage, locally)."""
+        self.redis_calls = 0
+        """Round trips to Redis this process made (grant attempts, pauses, late sends)."""
+        self.last_wait = 0.0
+        """Seconds the last caller waited in :meth:`acquire`."""
+
+    # -- what it is ---------------------------------------------------------------------------------
+    @property
+    def key(self) -> str | None:
+        """The account's name in Redis (``None`` until a client names it)."""
+        return self._key
+
+    @property
+    def redis_key(self) -> str:
+        """The Redis key holding the schedule: ``<prefix>:{<key>}:rate``."""
+        return f"{self._prefix}:{{{self._require_key()}}}:rate"
+
+    @property
+    def rate(self) -> float:
+        """Calls per second across the fleet (before the safety margin)."""
+        return self._shape.rate
+
+    @property
+    def burst(self) -> int:
+        """How many calls may go back to back after a quiet spell."""
+        return self._shape.burst
+
+    @property
+    def safety_margin(self) -> float:
+        """The least margin: seconds added to each 1-second window of grants."""
+        return self._shape.safety_margin
+
+    @property
+    def max_safety_margin(self) -> float:
+        """The most the learned margin may grow to."""
+        return self._shape.max_safety_margin
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the margin is learned (``False`` once pinned)."""
+        return self._adaptive
+
+    @property
+    def margin(self) -> float:
+        """The margin in force, as Redis last answered (shared by every process of the account)."""
+        return self._margin
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two grants under saturation, fleet-wide, at the current margin."""
+        return (1.0 + self._margin + TIMER_SLACK) / self.rate
+
+    def pin_margin(self, seconds: float | None) -> None:
+        """Hold this process's margin at ``seconds`` (no learning), or resume learning with ``None``.
+
+        Pin it the same in every process: each grant is spaced by its caller's margin.
+        """
+        if seconds is None:
+            self._adaptive = True
+            return
+        self._shape.pin_margin(seconds)  # the same checks
+        self._adaptive = False
+        self._margin = float(seconds)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock local waits use."""
+        return self._clock
+
+    @property
+    def waiting(self) -> int:
+        """How many callers of this process are queued."""
+        return self._live
+
+    @property
+    def outage(self) -> bool:
+        """Whether Redis is currently unreachable from this process."""
+        return self._outage_since is not None
+
+    @property
+    def last_grant_time(self) -> float | None:
+        """When Redis granted this process's last call: seconds since the epoch on the Redis
+        server's clock (``None`` before the first grant, or after a local fallback grant)."""
+        return self._granted_server_us / 1_000_000 if self._granted_server_us else None
+
+    def paused_for(self) -> float:
+        """Seconds left in the latest pause this process knows of (its own or another's)."""
+        return max(0.0, self._paused_until - self._clock.now())
+
+    def for_account(self, api_key: str) -> RedisRateLimiter:
+        """The limiter of another account (e.g. a reseller's client account) on the same Redis,
+        with these settings and a key derived from ``api_key``; the same object for the same key."""
+        name = account_key(api_key)
+        if name == self._key:
+            return self
+        found = self._family.get(name)
+        if found is None:
+            found = RedisRateLimiter(
+                self._connector,
+                key=name,
+                rate=self.rate,
+                burst=self.burst,
+                safety_margin=self.safety_margin,
+                adaptive=self._adaptive,
+                max_safety_margin=self.max_safety_margin,
+                prefix=self._prefix,
+                idle_ttl=self._idle_ttl,
+                fallback_rate=self._fallback_rate,
+                call_timeout=self._call_timeout,
+                clock=self._clock,
+            )
+            found._family = self._family
+            self._family[name] = found
+        return found
+
+    def _require_key(self) -> str:
+        if self._key is None:
+            raise InvalidRequestError(
+                "this RedisRateLimiter has no key: pass key=, or give it to AsyncSmsClient(limiter=...)"
+            )
+        return self._key
+
+    # -- what the client tells it -------------------------------------------------------------------
+    def pause(self, seconds: float) -> None:
+        """Hold every caller of this account, in every process, for ``seconds`` from now.
+
+        Takes effect here at once and in the other processes once :meth:`flush` has run (the
+        client awaits it right after; the head of the queue also runs it before each grant).
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise InvalidRequestError(f"pause needs a number of seconds, got {seconds!r}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise InvalidRequestError(f"pause needs a non-negative number of seconds, got {seconds!r}")
+        until = self._clock.now() + seconds
+        self._paused_until = max(self._paused_until, until)
+        self._pending_pause = max(self._pending_pause or -math.inf, until)
+
+    def request_sent(self, at: float | None = None) -> None:
+        """Note that a granted request actually left at ``at`` (default: now, on this clock).
+
+        A request leaving more than half the margin (at least :data:`MIN_SEND_LAG`) after its
+        grant arrived (it waited for a connection) moves the shared schedule: the next grant, in
+        any process, is at least one interval after this send (in Redis time, estimated
+        conservatively from the last round trip). Smaller lags are the normal way from a grant to
+        the socket; the other half of the margin is left for the network's jitter.
+        """
+        sent = self._clock.now() if at is None else at
+        if self._offset is None or sent - self._granted_at <= max(MIN_SEND_LAG, self._margin / 2):
+            return
+        server_us = (sent + self._offset) * 1_000_000
+        self._pending_sent = max(self._pending_sent or -math.inf, server_us)
+        self._not_before = max(self._not_before, sent + self.interval)
+
+    async def flush(self) -> None:
+        """Push pauses and late sends this process learned to Redis now (best effort: if Redis
+        is unreachable they stay pending and the head pushes them before its next grant)."""
+        if self._pending_pause is None and self._pending_sent is None and not self._pending_rejected:
+            return
+        try:
+            await self._push_pending()
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            self._failed(exc)
+
+    async def _push_pending(self) -> None:
+        pause, self._pending_pause = self._pending_pause, None
+        if pause is not None:
+            remaining = pause - self._clock.now()
+            if remaining > 0:
+                try:
+                    await self._run("pause", round(remaining * 1_000_000))
+                except BaseException:
+                    self._pending_pause = max(self._pending_pause or -math.inf, pause)
+                    raise
+        rejected, self._pending_rejected = self._pending_rejected, 0
+        if rejected:
+            try:
+                await self._run("rejected")
+            except BaseException:
+                self._pending_rejected += rejected
+                raise
+        sent, self._pending_sent = self._pending_sent, None
+        if sent is not None:
+            try:
+                await self._run("sent", round(sent))
+            except BaseException:
+                self._pending_sent = max(self._pending_sent or -math.inf, sent)
+                raise
+
+    async def _run(
+        self, op: str, arg: int = 0, *, hold: float | None = None, fence: bool = False
+    ) -> list[int]:
+        key = self.redis_key
+        us = 1_000_000
+        hold_us = round((self.interval if hold is None else hold) * us)
+        if self._adaptive:
+            floor, most, spread = self.safety_margin, self.max_safety_margin, self._spread
+        else:
+            floor = most = self._margin
+            spread = 0.0
+        args = [
+            op,
+            repr(self.rate),
+            str(self.burst),
+            str(round(floor * us)),
+            str(round(most * us)),
+            str(round(TIMER_SLACK * us)),
+            str(math.ceil(self._idle_ttl * 1000)),
+            str(arg),
+            str(hold_us),
+            "1" if fence else "0",
+            self._grace,
+            str(round(spread * us)),
+            str(round(RELAX_AFTER * us)),
+        ]
+        backend = self._connector.backend()
+        started = self._clock.now()
+        self.redis_calls += 1
+        with anyio.fail_after(self._call_timeout):
+            reply = await backend.run(key, args)
+        self._ops[op, reply[0]] = self._ops.get((op, reply[0]), 0) + 1
+        if len(reply) != 6:
+            raise RedisLimiterError(f"unexpected reply from the limiter script: {len(reply)} values")
+        # the server read its clock after we sent: server - local <= reply - started
+        self._offset = reply[1] / 1_000_000 - started
+        self._margin = reply[5] / 1_000_000
+        if reply[3] > 0:
+            self._paused_until = max(self._paused_until, self._clock.now() + reply[3] / 1_000_000)
+        if self._outage_since is not None:
+            log.info(
+                "shared limiter %s: Redis reachable again after %.1f s",
+                self.redis_key,
+                self._clock.now() - self._outage_since,
+            )
+        self._failures = 0
+        self._outage_since = None
+        return reply
+
+    def _failed(self, exc: BaseException) -> float:
+        """Note a Redis failure; returns the backoff before the next attempt."""
+        now = self._clock.now()
+        self._fence = True
+        self._failures += 1
+        if self._outage_since is None:
+            self._outage_since = now
+            policy = "holding calls" if self._fallback_rate is None else "granting locally"
+            log.warning(
+                "shared limiter %s: Redis unreachable (%s); %s until it answers",
+                self.redis_key,
+                type(exc).__name__,
+                policy,
+            )
+        step = min(BACKOFF_CAP, BACKOFF_FIRST * 2.0 ** (self._failures - 1))
+        return step / 2 + self._rng.uniform(0, step / 2)
+
+    def _learn(self, sent_at: float | None, rejected: bool) -> None:
+        if not self._adaptive:
+            return
+        if rejected:
+            self._pending_rejected += 1  # pushed by the next flush (the client flushes after 429s)
+            return
+        if sent_at is None:
+            return
+        latencies = self._latencies
+        latencies.append(self._clock.now() - sent_at)
+        if len(latencies) >= MIN_LATENCY_SAMPLES:  # as RateLimiter: 1.25 x (p90 - p10)
+            ordered = sorted(latencies)
+            low = ordered[(len(ordered) - 1) // 10]
+            high = ordered[len(ordered) - 1 - (len(ordered) - 1) // 10]
+            self._spread = 1.25 * (high - low)
+
+    # -- waiting ------------------------------------------------------------------------------------
+    async def reserve(self) -> SharedReservation:
+        """Wait for permission to make one call whose departure the caller will report (the
+        client does: late sends then move the shared schedule, 429s widen the shared margin)."""
+        await self.acquire()
+        return SharedReservation(self)
+
+    async def acquire(self) -> None:
+        """Wait for permission to make one call (first come first served within this process).
+
+        Cancelling a waiting caller leaks nothing: its place passes to the next in line (a grant
+        already taken at Redis is simply not used).
+        """
+        self._require_key()
+        waiter = _Waiter()
+        self._waiters.append(waiter)
+        self._live += 1
+        started = self._clock.now()
+        try:
+            if self._waiters[0] is not waiter:
+                await waiter.event.wait()  # set when this waiter becomes the head
+            await self._take()
+            self.grants += 1
+            self.last_wait = self._clock.now() - started
+        finally:
+            self._leave(waiter)
+
+    async def _take(self) -> None:
+        """The head's loop: reserve the next slot at Redis, sleep until it, claim it."""
+        op = "acquire"
+        number = 0
+        while True:
+            now = self._clock.now()
+            ready = max(self._not_before, self._paused_until)
+            if now < ready:
+                await self._clock.sleep(ready - now)
+                continue
+            if self._fallback is not None and now < self._next_probe:
+                await self._grant_locally()
+                return
+            try:
+                await self._push_pending()
+                if op == "acquire":
+                    hold = self.interval
+                    if self._fallback is not None:  # back from local grants: one window of quiet
+                        hold = max(hold, self._last_local_grant + WINDOW + self.safety_margin - now)
+                    reply = await self._run("acquire", hold=hold, fence=self._fence)
+                    self._fence = False
+                    self._fallback = None
+                else:
+                    reply = await self._run("claim", number)
+            except Exception as exc:
+                if not _transient(exc):
+                    raise RedisLimiterError(f"shared limiter: Redis refused the script: {exc}") from exc
+                op = "acquire"  # a reservation made before the outage may be gone with Redis
+                delay = self._failed(exc)
+                if self._fallback_rate is None:
+                    self._not_before = self._clock.now() + delay
+                    continue
+                if self._fallback is None:
+                    self._fallback = RateLimiter(self._fallback_rate, clock=self._clock)
+                self._next_probe = self._clock.now() + delay
+                await self._grant_locally()
+                return
+            arrived = self._clock.now()
+            if reply[0] == 1:
+                self._granted_at = arrived
+                self._granted_server_us = reply[1]
+                return
+            op, number = "claim", reply[4]  # our slot; cancelled before it comes, it goes unused
+            self._not_before = arrived + reply[2] / 1_000_000
+
+    async def _grant_locally(self) -> None:
+        assert self._fallback is not None
+        await self._fallback.acquire()
+        self._granted_server_us = 0
+        self._last_local_grant = self._clock.now()
+
+    def _leave(self, waiter: _Waiter) -> None:
+        self._live -= 1
+        waiters = self._waiters
+        if not waiters or waiters[0] is not waiter:
+            waiter.cancelled = True  # still queued behind the head; dropped when it reaches the front
+            return
+        waiters.popleft()
+        while waiters and waiters[0].cancelled:
+            waiters.popleft()
+        if waiters:
+            waiters[0].event.set()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimiter({self._connector!r}, key={self._key!r}, rate={self.rate:g}, "
+            f"burst={self.burst}, waiting={self._live}, paused_for={self.paused_for():.3f}, "
+            f"outage={self.outage})"
+        )
