@@ -475,10 +475,23 @@ class RateLimiter:
         if not self._waiters:
             now = self._now()
             if now >= self._ready:
+                # _update() inlined for the uncontended path: no waiter, so no head to wake
                 tat = self._tat
-                self._tat = (tat if tat > now else now) + self._interval
-                self._sends.append(now)
-                self._update()
+                tat = (tat if tat > now else now) + self._interval
+                self._tat = tat
+                sends = self._sends
+                sends.append(now)
+                ready = tat - self._tolerance
+                allowed = self._cap - self._unsent
+                if allowed <= 0:
+                    ready = math.inf
+                elif allowed <= len(sends):
+                    window = sends[-allowed] + self._window
+                    if window > ready:  # noqa: PLR1730  (max() is a call: slower here)
+                        ready = window
+                if self._paused_until > ready:  # noqa: PLR1730
+                    ready = self._paused_until
+                self._ready = ready
                 return
         await self._wait()
         now = self._now()
