@@ -48,7 +48,7 @@ from ._exceptions import (
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
-from ._validate import whole_number
+from ._validate import is_unicode, whole_number
 from ._version import __version__
 from .resources.account import AccountResource
 from .resources.email import EmailResource
@@ -72,8 +72,21 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 
 def _check_base_url(base_url: str) -> str:
-    url = httpx.URL(base_url)
-    host = url.host
+    if not isinstance(base_url, str):
+        raise InvalidRequestError(f"base_url must be a string, got {type(base_url).__name__}")
+    try:
+        url = httpx.URL(base_url)
+        host = url.host
+    except (httpx.InvalidURL, UnicodeError, ValueError):  # e.g. a host IDNA cannot encode
+        raise InvalidRequestError("base_url is not a valid URL") from None
+    if url.userinfo:
+        # they would sit in the client's repr and in httpx's log lines; the API takes the
+        # credentials as api_key and api_secret
+        raise InvalidRequestError(
+            "base_url must not hold credentials (user:password@); pass api_key/api_secret"
+        )
+    if url.query or url.fragment:
+        raise InvalidRequestError("base_url must not have a query or fragment")
     if url.scheme == "https" and host:
         return str(url).rstrip("/")
     if url.scheme == "http" and _is_loopback(host):
@@ -97,10 +110,8 @@ def _credential(value: str | None, env: str, what: str) -> str:
     value = os.environ.get(env) if value is None else value
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"an API {what} is required: pass it to AsyncSmsClient or set ${env}")
-    try:
-        value.encode("utf-8")  # httpx sends Basic auth as UTF-8
-    except UnicodeEncodeError:
-        raise InvalidRequestError(f"the API {what} is not valid Unicode text") from None
+    if not is_unicode(value):  # httpx sends Basic auth as UTF-8
+        raise InvalidRequestError(f"the API {what} is not valid Unicode text")
     return value
 
 

@@ -292,16 +292,23 @@ def api_field(
     key: str | None = None,
     aliases: Sequence[str] = (),
     default: Any = None,
+    private: bool = False,
 ) -> Any:
     """Declare a model field: its converter, its API key when that differs from the field name (or
     is not a Python name), other spellings seen in the wild, and the value when the key is absent
-    (run through the converter)."""
+    (run through the converter). A ``private`` field (message text) shows only its length in
+    ``repr``, so that logging a model never logs what someone wrote."""
     return attrs.field(
         converter=convert,
         default=default,
         kw_only=True,
+        repr=_length_only if private else True,
         metadata={"api_key": key, "aliases": tuple(aliases)},
     )
+
+
+def _length_only(value: str | None) -> str:
+    return "None" if value is None else f"<{len(value)} characters>"
 
 
 def from_api(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -332,19 +339,27 @@ def from_api(cls: type[T], data: Mapping[str, Any]) -> T:
     try:
         return cls(**kwargs)
     except (TypeError, ValueError, ArithmeticError, ResponseParseError) as exc:
-        failed = _failing_field(cls, kwargs)
-        if failed is None:  # a nested model failed, or a converter bug: still a typed error
-            reason = exc.reason if isinstance(exc, ResponseParseError) else type(exc).__name__
-            raise ResponseParseError(f"{cls.__name__}: {reason}", status_code=None, excerpt="") from None
-        name, nested = failed
-        key = keys_of.get(name, name)
-        if isinstance(nested, ResponseParseError):
-            raise ResponseParseError(
-                f"{cls.__name__}.{key} → {nested.reason}", status_code=None, excerpt=nested.excerpt
-            ) from None
-        raise ResponseParseError(
-            f"{cls.__name__}.{key}: {_why(nested)}", status_code=None, excerpt=shown_value(kwargs[name])
-        ) from None
+        # built here, raised below: a converter's own error may quote the value (message text)
+        error = _field_error(cls, kwargs, keys_of, exc)
+    raise error
+
+
+def _field_error(
+    cls: type[Any], kwargs: Mapping[str, Any], keys_of: Mapping[str, str], exc: Exception
+) -> ResponseParseError:
+    failed = _failing_field(cls, kwargs)
+    if failed is None:  # a nested model failed, or a converter bug: still a typed error
+        reason = exc.reason if isinstance(exc, ResponseParseError) else type(exc).__name__
+        return ResponseParseError(f"{cls.__name__}: {reason}", status_code=None, excerpt="")
+    name, nested = failed
+    key = keys_of.get(name, name)
+    if isinstance(nested, ResponseParseError):
+        return ResponseParseError(
+            f"{cls.__name__}.{key} → {nested.reason}", status_code=None, excerpt=nested.excerpt
+        )
+    return ResponseParseError(
+        f"{cls.__name__}.{key}: {_why(nested)}", status_code=None, excerpt=shown_value(kwargs[name])
+    )
 
 
 def require_mapping(cls: type[Any], data: Any) -> Mapping[str, Any]:
@@ -404,7 +419,7 @@ def field(
         return convert(value)
     except (TypeError, ValueError, ArithmeticError) as exc:
         reason = f"{owner}{'.' if owner else ''}{key}: {_why(exc)}"
-        raise ResponseParseError(reason, status_code=None, excerpt=shown_value(value)) from None
+    raise ResponseParseError(reason, status_code=None, excerpt=shown_value(value))
 
 
 @contextmanager
@@ -414,17 +429,19 @@ def reading(call: str) -> Iterator[None]:
     (a message was perhaps sent; retrying could send it twice), with the parse error as its cause."""
     try:
         yield
-    except (ResponseParseError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
-        if isinstance(exc, ResponseParseError):
-            error = exc
-            error.call = call
-        else:  # a converter bug on odd data: still never outside the tree
-            error = ResponseParseError(
-                f"unreadable answer ({type(exc).__name__})", status_code=None, excerpt="", call=call
-            )
-        if is_safe_to_retry(call):
-            raise error from None
-        raise OutcomeUnknownError.after(call, f"its answer could not be read ({error.reason})") from error
+    except ResponseParseError as exc:
+        error = exc
+        error.call = call
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+        # a converter bug on odd data: still never outside the tree
+        error = ResponseParseError(
+            f"unreadable answer ({type(exc).__name__})", status_code=None, excerpt="", call=call
+        )
+    else:
+        return
+    if is_safe_to_retry(call):
+        raise error
+    raise OutcomeUnknownError.after(call, f"its answer could not be read ({error.reason})") from error
 
 
 def extra_field() -> Any:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._exceptions import InvalidRequestError
+from ._validate import is_unicode
 
 __all__ = [
     "SAFE_PREFIXES",
@@ -59,10 +60,8 @@ def _format_scalar(key: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates, e.g. bytes decoded with "surrogateescape"
-            raise InvalidRequestError(f"parameter {key!r} is not valid Unicode text") from None
+        if not is_unicode(value):  # lone surrogates, e.g. bytes decoded with "surrogateescape"
+            raise InvalidRequestError(f"parameter {key!r} is not valid Unicode text")
         return value
     if isinstance(value, int):
         return str(value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple, Protocol, runtime_checkable
 
@@ -92,6 +92,9 @@ class Journal(Protocol):
 
     def lookup(self, index: int, number: str) -> RecipientRecord | None:
         """The record of the recipient ``number`` of input item ``index``, if journaled."""
+
+    def journaled(self) -> Iterator[tuple[str, str]]:
+        """Every (group, number) journaled, to resume de-duplication (read once, at the start)."""
 
     def seen(self, group: str, number: str) -> bool:
         """Whether ``number`` is journaled for a call with these text and options (a duplicate)."""
@@ -215,6 +218,10 @@ class SQLiteJournal:
         if row is None:
             return None
         return RecipientRecord(int(row[0]), str(row[1]), row[2], str(row[3]), bool(row[4]))
+
+    def journaled(self) -> Iterator[tuple[str, str]]:
+        for group, number in self._db.execute("SELECT grp, number FROM recipients"):
+            yield str(group), str(number)
 
     def seen(self, group: str, number: str) -> bool:
         row = self._db.execute(

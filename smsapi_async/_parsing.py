@@ -13,6 +13,7 @@ so an XML bomb is a :class:`ResponseParseError`, never a hang or a memory blow-u
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -29,10 +30,34 @@ MAX_DEPTH = 64
 _EXCERPT = 200
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?$)', re.DOTALL)  # closed, or cut off by the excerpt
+_XML_TEXT = re.compile(r">([^<]+)(?=<|$)")
+_XML_ATTRIBUTE = re.compile(r"""=\s*(?:"[^"]*"?|'[^']*'?)""")
+
+
 def excerpt(body: bytes) -> str:
-    """The start of a body, decoded leniently, for error messages."""
+    """The start of a body, decoded leniently, for error messages: structure kept, values not.
+
+    In a JSON or API-XML body every string value (and every element's text) is blanked to ``…``,
+    because any of them may be message text, a password or a sub-account's API secret; keys,
+    numbers and tags stay, which is what diagnosing a broken answer needs. Other bodies (an HTML
+    error page from a proxy) are shown as they are.
+    """
     text = body[:_EXCERPT].decode("utf-8", errors="replace")
+    start = text.lstrip()
+    if start.startswith(("{", "[")):
+        text = _JSON_STRING.sub(_blank_json_value, text)
+    elif start.startswith("<?xml") or "<response" in text:
+        text = _XML_ATTRIBUTE.sub(
+            '="…"', _XML_TEXT.sub(lambda m: ">…" if m.group(1).strip() else m.group(0), text)
+        )
     return text + ("…" if len(body) > _EXCERPT else "")
+
+
+def _blank_json_value(match: re.Match[str]) -> str:
+    rest = match.string[match.end() :].lstrip()
+    is_key = match.group(0).endswith('"') and len(match.group(0)) > 1 and rest.startswith(":")
+    return match.group(0) if is_key else '"…"'
 
 
 def parse_body(
@@ -47,30 +72,39 @@ def parse_body(
     def fail(reason: str) -> ResponseParseError:
         return ResponseParseError(reason, status_code=status_code, excerpt=excerpt(body), call=call)
 
+    # Every failure is raised outside its except block: the parser's own error (a JSONDecodeError
+    # holds the whole body in .doc) must not ride along as __context__.
     if not body.strip():
         raise fail("empty response body")
+    reason = ""
     if response_format == "xml":
         try:
             root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
         except defusedxml.DefusedXmlException as exc:
-            raise fail(f"refused hostile XML ({type(exc).__name__})") from None
+            reason = f"refused hostile XML ({type(exc).__name__})"
         except (ParseError, ValueError) as exc:
-            raise fail(f"malformed XML ({exc})") from None
+            reason = f"malformed XML ({exc})"
+        if reason:
+            raise fail(reason)
         if root.tag != "response":
             raise fail(f"XML root is <{root.tag}>, expected <response>")
         try:
-            data = xml_to_dict(root)
+            tree = xml_to_dict(root)
         except XmlTooDeepError:
-            raise fail("XML nested too deeply") from None
-        return data if data is not None else {}
+            reason = "XML nested too deeply"
+        if reason:
+            raise fail(reason)
+        return tree if tree is not None else {}
     try:
         data = json.loads(body.decode("utf-8"), parse_int=_parse_int)
     except UnicodeDecodeError:
-        raise fail("response is not UTF-8") from None
+        reason = "response is not UTF-8"
     except json.JSONDecodeError as exc:
-        raise fail(f"malformed JSON ({exc.msg} at char {exc.pos})") from None
+        reason = f"malformed JSON ({exc.msg} at char {exc.pos})"
     except RecursionError:
-        raise fail("JSON nested too deeply") from None
+        reason = "JSON nested too deeply"
+    if reason:
+        raise fail(reason)
     if not isinstance(data, dict):
         raise fail(f"JSON body is a {type(data).__name__}, expected an object")
     return data

@@ -282,7 +282,7 @@ class _Connector:
         if self._client is not None:
             return self._client
         assert self._url is not None
-        token = anyio.lowlevel.current_token()
+        token = anyio.lowlevel.current_token().native_token  # the event loop itself
         with self._lock:
             found = self._per_loop.get(id(token))
             if found is not None and found[0] is token:
@@ -310,7 +310,17 @@ class _Connector:
 
 def _transient(exc: BaseException) -> bool:
     """A Redis failure that waiting can cure (as opposed to a misconfiguration)."""
-    if isinstance(exc, (OSError, TimeoutError, anyio.BrokenResourceError, anyio.EndOfStream)):
+    if isinstance(
+        exc,
+        (
+            OSError,
+            TimeoutError,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+        ),
+    ):
         return True
     names = {cls.__name__ for cls in type(exc).__mro__}
     if names & {"ConnectionError", "TimeoutError", "BusyLoadingError"}:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 __all__ = ["RespConnection", "RespError", "RespProtocolError", "parse_redis_url"]
@@ -24,6 +25,14 @@ MAX_LINE = 64 * 1024
 MAX_BULK = 1024 * 1024
 MAX_ITEMS = 1024
 MAX_DEPTH = 8
+
+
+_STREAM_ERRORS = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+)
 
 
 class RespError(Exception):
@@ -84,7 +93,8 @@ class RespConnection:
 
     async def execute(self, *args: str | bytes | int | float) -> Any:
         """Send one command and return its reply (``RespError`` for an error reply)."""
-        token = anyio.lowlevel.current_token()
+        # the loop's own token: anyio's current_token() wraps it in a new object on every call
+        token = anyio.lowlevel.current_token().native_token
         if self._token is not token:  # a new event loop: the old connection belongs to the old one
             self._stream = self._reader = None
             self._lock = anyio.Lock()
@@ -97,6 +107,9 @@ class RespConnection:
                 return await self._roundtrip(args)
             except RespError:
                 raise
+            except _STREAM_ERRORS as exc:  # the server went away mid-exchange (restart, network)
+                await self._drop()
+                raise ConnectionError(f"Redis connection lost ({type(exc).__name__})") from exc
             except BaseException:
                 await self._drop()
                 raise
@@ -173,7 +186,7 @@ class RespConnection:
 
     async def aclose(self) -> None:
         """Close the connection (a later call reconnects)."""
-        if self._token is anyio.lowlevel.current_token():
+        if self._token is anyio.lowlevel.current_token().native_token:
             await self._drop()
         else:
             self._stream = self._reader = None

@@ -16,6 +16,7 @@ from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from ._exceptions import InvalidRequestError
+from ._validate import shown
 
 __all__ = [
     "GSM7",
@@ -106,7 +107,7 @@ def count_parts(message: str) -> SmsParts:
 def check_message(message: object) -> str:
     """A message: non-blank text of at most :data:`MAX_MESSAGE_LENGTH` characters."""
     if not isinstance(message, str) or not message.strip():
-        raise InvalidRequestError(f"message must be non-empty text, got {message!r}")
+        raise InvalidRequestError(f"message must be non-empty text, got {shown('message', message)}")
     if len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidRequestError(
             f"message is {len(message)} characters; send-sms accepts at most {MAX_MESSAGE_LENGTH}"
@@ -119,7 +120,9 @@ def check_parts(message: str, max_parts: object) -> str:
     if max_parts is None:
         return message
     if isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1:
-        raise InvalidRequestError(f"max_parts must be a whole number >= 1, got {max_parts!r}")
+        raise InvalidRequestError(
+            f"max_parts must be a whole number >= 1, got {shown('max_parts', max_parts)}"
+        )
     encoding, parts = count_parts(message)
     if parts > max_parts:
         raise InvalidRequestError(
@@ -142,11 +145,11 @@ def normalise_number(name: str, value: object) -> str:
     allows at most 15); a local number (``0491570156``) is fine together with ``countrycode``.
     """
     if not isinstance(value, str):
-        raise InvalidRequestError(f"{name} must be a phone number as a string, got {value!r}")
+        raise InvalidRequestError(f"{name} must be a phone number as a string, got {shown(name, value)}")
     match = _NUMBER.fullmatch(_NUMBER_PUNCTUATION.sub("", value))
     if match is None:
         raise InvalidRequestError(
-            f"{name} {value!r} is not a phone number: expected 6 to 15 digits, optionally with a "
+            f"{name} {shown(name, value)} is not a phone number: expected 6 to 15 digits, optionally with a "
             "leading + and spaces, dots, hyphens or brackets"
         )
     return match.group(1)
@@ -161,7 +164,9 @@ def normalise_numbers(name: str, numbers: str | Iterable[str]) -> list[str]:
         for item in items:
             result.setdefault(normalise_number(name, item), None)
     except TypeError:
-        raise InvalidRequestError(f"{name} must be an iterable of phone numbers, got {numbers!r}") from None
+        raise InvalidRequestError(
+            f"{name} must be an iterable of phone numbers, got {shown(name, numbers)}"
+        ) from None
     if not result:
         raise InvalidRequestError(f"{name} must hold at least one phone number")
     if len(result) > MAX_RECIPIENTS:
@@ -180,15 +185,16 @@ def check_sender(value: object) -> str:
     """A sender ID: a number of up to 15 digits (a leading ``+`` is dropped) or an alphanumeric ID of
     up to 11 ASCII letters and digits with no spaces (recipients cannot reply to those)."""
     if not isinstance(value, str):
-        raise InvalidRequestError(f"from_ must be a string, got {value!r}")
+        raise InvalidRequestError(f"from_ must be a string, got {shown('from_', value)}")
     numeric = _NUMERIC_SENDER.fullmatch(value)
     if numeric:
         return numeric.group(1)
     if value.lstrip("+").isascii() and value.lstrip("+").isdigit():
-        raise InvalidRequestError(f"from_ {value!r}: a numeric sender has at most 15 digits")
+        raise InvalidRequestError(f"from_ {shown('from_', value)}: a numeric sender has at most 15 digits")
     if not _ALPHA_SENDER.fullmatch(value):
         raise InvalidRequestError(
-            f"from_ {value!r}: an alphanumeric sender is 1 to 11 letters and digits, without spaces"
+            f"from_ {shown('from_', value)}: an alphanumeric sender is 1 to 11 letters and digits, "
+            "without spaces"
         )
     return value
 
@@ -196,13 +202,15 @@ def check_sender(value: object) -> str:
 def check_url(name: str, value: object) -> str:
     """An absolute ``http://`` or ``https://`` URL with a host and no whitespace."""
     if not isinstance(value, str) or any(char.isspace() for char in value):
-        raise InvalidRequestError(f"{name} must be an http(s) URL without spaces, got {value!r}")
+        raise InvalidRequestError(f"{name} must be an http(s) URL without spaces, got {shown(name, value)}")
     try:
         parts = urlsplit(value)
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError(f"{name} must be an absolute http:// or https:// URL, got {value!r}")
+        raise InvalidRequestError(
+            f"{name} must be an absolute http:// or https:// URL, got {shown(name, value)}"
+        )
     return value
 
 
@@ -212,5 +220,5 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 def check_email(name: str, value: object) -> str:
     """An e-mail address (a plausibility check only: ``local@domain.tld``)."""
     if not isinstance(value, str) or not _EMAIL.fullmatch(value):
-        raise InvalidRequestError(f"{name} must be an e-mail address, got {value!r}")
+        raise InvalidRequestError(f"{name} must be an e-mail address, got {shown(name, value)}")
     return value

@@ -11,17 +11,48 @@ from ._exceptions import InvalidRequestError
 
 __all__ = [
     "MAX_ID",
+    "PRIVATE_PARAMETERS",
     "aware_datetime",
     "custom_fields",
+    "is_unicode",
     "non_empty",
     "one_of",
     "optional_id",
     "optional_text",
     "positive_id",
+    "shown",
     "whole_number",
 ]
 
 _FIELD_NAME = re.compile(r"field_([1-9]|10)")
+
+
+PRIVATE_PARAMETERS = frozenset(
+    {"message", "password", "api_secret", "apisecret", "welcome_message", "members_message"}
+)
+"""Parameters whose values an error message never shows: message text and credentials."""
+
+_SHOWN_TEXT = 40
+
+
+def shown(name: str, value: Any) -> str:
+    """A refused argument as an error message may show it: short text and numbers as they are;
+    private parameters, bytes and long text only by type and length (they may be what someone
+    wrote, or a password)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        if name in PRIVATE_PARAMETERS or not isinstance(value, str) or len(value) > _SHOWN_TEXT:
+            unit = "characters" if isinstance(value, str) else "bytes"
+            return f"{type(value).__name__} of {len(value)} {unit}"
+        return repr(value)
+    if name in PRIVATE_PARAMETERS:
+        return type(value).__name__
+    if (
+        value is None
+        or isinstance(value, (bool, float))
+        or (isinstance(value, int) and value.bit_length() < 128)
+    ):
+        return repr(value)
+    return type(value).__name__
 
 
 MAX_ID = 2**63 - 1
@@ -38,6 +69,15 @@ def whole_number(name: str, value: Any, minimum: int, maximum: int) -> int:
     return value
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (no lone surrogates, as "surrogateescape" leaves)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # its .object is the whole text: never let it be a __context__
+        return False
+    return True
+
+
 def positive_id(name: str, value: Any) -> int:
     """An id: an integer from 1 to :data:`MAX_ID` (``bool`` is refused)."""
     return whole_number(name, value, 1, MAX_ID)
@@ -46,7 +86,9 @@ def positive_id(name: str, value: Any) -> int:
 def one_of(name: str, value: str | None, allowed: Collection[str]) -> str | None:
     """One of the documented values of an enumerated parameter; ``None`` (not sent) passes."""
     if value is not None and value not in allowed:
-        raise InvalidRequestError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise InvalidRequestError(
+            f"{name} must be one of {', '.join(map(repr, allowed))}; got {shown(name, value)}"
+        )
     return value
 
 
@@ -63,7 +105,7 @@ def optional_text(name: str, value: Any) -> str | None:
 def non_empty(name: str, value: Any) -> str:
     """A required text value: a non-blank string."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError(f"{name} must be a non-empty string, got {value!r}")
+        raise InvalidRequestError(f"{name} must be a non-empty string, got {shown(name, value)}")
     return value
 
 
@@ -91,7 +133,7 @@ def custom_fields(fields: Mapping[str, Any] | None) -> dict[str, str]:
     result: dict[str, str] = {}
     for key, value in fields.items():
         if not isinstance(key, str) or not _FIELD_NAME.fullmatch(key):
-            raise InvalidRequestError(f"custom fields are named field_1 … field_10; got {key!r}")
+            raise InvalidRequestError(f"custom fields are named field_1 … field_10; got {shown('key', key)}")
         if value is None:
             continue
         result[key] = str(value)

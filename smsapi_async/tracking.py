@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._exceptions import InvalidRequestError, SmsApiError
+from ._pagination import MAX_PAGE_SIZE
 from ._validate import positive_id
 from .webhooks._events import DeliveryReport, Reply
 from .webhooks._hub import Subscription
@@ -44,6 +45,8 @@ __all__ = [
     "supersedes",
     "wait_for_delivery",
 ]
+
+_FULL_POLL_EVERY = 5
 
 UpdateHandler = Callable[[DeliveryReport], "Awaitable[None] | None"]
 
@@ -119,6 +122,15 @@ class DeliveryTracker:
         self.message_id = message_id
         self._states: dict[str, DeliveryReport] = {}
         self.recipients_known = False
+        self.polls = 0
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    @property
+    def final_count(self) -> int:
+        """How many recipients have a final state."""
+        return sum(1 for state in self._states.values() if state.is_final)
 
     def apply(self, report: DeliveryReport) -> bool:
         """Take ``report`` into account; ``True`` if it changed the recipient's status (a report
@@ -179,7 +191,9 @@ async def wait_for_delivery(
         timeout: seconds to wait at most (``None``: no limit; receipts may take up to 72 hours).
         poll_interval, max_poll_interval: without a receiver, ``get-sms-sent`` is polled after
             ``poll_interval`` seconds, then twice as long each time up to ``max_poll_interval``.
-            One poll costs one call per 100 recipients.
+            A poll walks every page (one call per 100 recipients); for a message of more than
+            100 recipients it first asks ``get-sms-stats`` (one call) and walks the pages only when
+            those counters show new final states, or every fifth poll.
         fallback_interval: with a receiver wired to the client, callbacks bring the states and
             ``get-sms-sent`` is polled only this often, in case some are lost.
         on_update: called with a recipient's state each time its status changes: a status is
@@ -236,6 +250,16 @@ async def wait_for_delivery(
 async def _poll_recipients(
     client: AsyncSmsClient, tracker: DeliveryTracker, on_update: UpdateHandler | None
 ) -> None:
+    if tracker.recipients_known and len(tracker) > MAX_PAGE_SIZE and tracker.polls % _FULL_POLL_EVERY:
+        # A large message costs one call per 100 recipients to walk; its counters cost one call.
+        # Walk only when they show more final states than already known (and every few polls anyway,
+        # in case the counters lag).
+        tracker.polls += 1
+        stats = await client.sms.stats(tracker.message_id)
+        bounced = max(stats.bounced, stats.soft_bounced + stats.hard_bounced)
+        if stats.delivered + bounced <= tracker.final_count:
+            return
+    tracker.polls += 1
     mobiles: list[str] = []
     async for recipient in client.sms.sent(tracker.message_id):
         mobiles.append(recipient.msisdn)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-START_TIMEOUT = 10.0
+from benchmarks._redis import RedisServer, free_port
+from benchmarks._redis import started_server as start_in
+
+__all__ = ["RedisServer", "free_port", "redis_server_binary", "started_server"]
 
 
 def redis_server_binary() -> str:
@@ -30,92 +30,6 @@ def redis_server_binary() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def ping(port: int, timeout: float = 0.5) -> bool:
-    """Whether a Redis server answers PING on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """One redis-server process on 127.0.0.1, no persistence, stopped by :meth:`stop`."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.binary = redis_server_binary()
-        self.directory = directory
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [
-            self.binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--dir",
-            str(self.directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-        ]
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ping(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{tail}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def restart(self, down: float) -> None:
-        """Stop the server (losing every key), stay down ``down`` seconds, start it on the same port."""
-        self.stop()
-        time.sleep(down)
-        self.start()
-
-
 def started_server(directory: Path) -> RedisServer:
-    """A running server (a few tries, in case another process took the free port meanwhile)."""
-    for attempt in range(3):
-        server = RedisServer(directory)
-        try:
-            server.start()
-        except RuntimeError:
-            if attempt == 2:
-                raise
-            continue
-        return server
-    raise AssertionError("unreachable")
+    """A running redis-server of the test's own (skipped, or failed in CI, without redis-server)."""
+    return start_in(directory, binary=redis_server_binary())

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from conftest import Recorder, form_of
 
+import smsapi_async
 from smsapi_async import (
     AsyncSmsClient,
     FakeClock,
@@ -549,3 +550,148 @@ async def test_6_a_walk_with_a_huge_first_count_still_ends(make_client: MakeClie
     walk = make_client(handler).sms.responses(message_id=1, limit=5)
     assert len(await walk.to_list()) == 5
     assert len(handler.requests) == 5
+
+
+# --- 8. privacy: what reprs, errors, excerpts and chained causes show -----------------------------
+
+PASSWORD = "hunter2-pass-0001"
+
+
+def chain(error: BaseException) -> list[BaseException]:
+    """The error and everything chained to it, as cause or context."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def assert_nothing_private_in_chain(error: BaseException) -> None:
+    assert_private(error)
+    for link in chain(error):
+        assert not isinstance(link, httpx.HTTPError), f"an httpx error is chained: {link!r}"
+        for value in vars(link).values():
+            assert not isinstance(value, (httpx.Request, httpx.Response)), repr(link)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("gone"),
+        httpx.ConnectError("refused"),
+        RuntimeError("bug"),
+    ],
+    ids=lambda fault: type(fault).__name__,
+)
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_8_no_chained_cause_carries_the_request(
+    make_client: MakeClient, shape: Shape, fault: Exception
+) -> None:
+    with pytest.raises(SmsApiError) as info:
+        await shape.run(make_client(Recorder(fault), max_retries=0))
+    assert_nothing_private_in_chain(info.value)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_8_an_excerpt_of_a_truncated_answer_blanks_every_string_value(
+    make_client: MakeClient, shape: Shape
+) -> None:
+    body = shape.normal()
+    cut = body[: body.index(TEXT.encode()) + 10]  # cut inside the text itself
+    error = await expect_typed_failure(shape, make_client(Recorder(httpx.Response(200, content=cut))))
+    parse_error = error if isinstance(error, ResponseParseError) else error.__cause__
+    assert isinstance(parse_error, ResponseParseError)
+    assert TEXT[:10] not in parse_error.excerpt
+    assert (
+        '"message' in parse_error.excerpt or '"responses' in parse_error.excerpt
+    )  # keys stay, for diagnosis
+
+
+async def test_8_a_truncated_get_client_keeps_the_sub_accounts_secret_out_of_the_excerpt(
+    make_client: MakeClient,
+) -> None:
+    body = json.dumps({"id": 7, "name": "Shop", "apikey": "sub-key-123456", "apisecret": "sub-secret-abcdef"})
+    truncated = body[: body.index("sub-secret") + 12].encode()
+    for response_format, content in (
+        ("json", truncated),
+        ("xml", b"<response><id>7</id><apikey>sub-key-123456</apikey><apisecret>sub-secret-abc"),
+    ):
+        client = make_client(Recorder(httpx.Response(200, content=content)), response_format=response_format)
+        with pytest.raises(ResponseParseError) as info:
+            await client.resellers.get_client(7)
+        shown = "".join(traceback.format_exception(info.value))
+        assert "sub-secret" not in shown
+        assert "sub-key-123456" not in shown
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["MessageInfo", "Reply", "DeliveryStatus", "UserSentMessage", "MessageLogEntry", "ReportedMessage"],
+)
+def test_8_model_reprs_show_message_text_as_its_length(model: str) -> None:
+    cls = getattr(smsapi_async, model)
+    data = {"message": TEXT, "response": TEXT, "original_message": TEXT, "id": 1, "message_id": 1}
+    shown = repr(cls.from_api(data))
+    assert TEXT not in shown
+    assert f"<{len(TEXT)} characters>" in shown
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://user:pw-0001@api.transmitsms.com",
+        "https://:pw-0001@api.transmitsms.com",
+        "http://u:pw-0001@127.0.0.1:1",
+    ],
+)
+def test_8_a_base_url_with_credentials_is_refused_without_showing_them(base_url: str) -> None:
+    with pytest.raises(InvalidRequestError, match="credentials") as info:
+        AsyncSmsClient("k", "s", base_url=base_url)
+    assert "pw-0001" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "target", ["https://elsewhere.example/send-sms.json", "http://api.transmitsms.com/send-sms.json"]
+)
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+async def test_8_redirects_are_never_followed_whatever_the_http_client_says(
+    shape: Shape, target: str
+) -> None:
+    handler = Recorder(
+        httpx.Response(307, headers={"Location": target}), httpx.Response(200, content=shape.normal())
+    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
+    async with (
+        http,
+        AsyncSmsClient("test-key-0001", SECRET, http_client=http, rate_limit=None, max_retries=0) as client,
+    ):
+        with pytest.raises(SmsApiError):  # the redirect is refused, not followed
+            await shape.run(client)
+    assert [str(request.url.host) for request in handler.requests] == ["api.transmitsms.com"]
+
+
+async def test_8_bytes_for_text_are_refused_without_showing_them(make_client: MakeClient) -> None:
+    handler = Recorder(httpx.Response(200, content=SHAPES[2].normal()))
+    client = make_client(handler)
+    secret_text = TEXT.encode()
+    attempts = [
+        lambda: client.sms.send(message=secret_text, to="61400000001"),  # type: ignore[arg-type]
+        lambda: client.sms.reply(to="61400000001", message=secret_text, from_="Shop"),  # type: ignore[arg-type]
+        lambda: client.resellers.add_client("Shop", "a@b.co", PASSWORD.encode(), "61400000001"),  # type: ignore[arg-type]
+        lambda: client.resellers.edit_client(7, password=PASSWORD.encode()),  # type: ignore[arg-type]
+        lambda: client.resellers.add_client(
+            "Shop", "a@b.co", PASSWORD, "61400000001", api_secret=PASSWORD.encode()
+        ),  # type: ignore[arg-type]
+        lambda: client.resellers.edit_client(7, password=" "),
+        lambda: client.sms.send(message=TEXT * 30, to="61400000001"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidRequestError) as info:
+            await attempt()
+        shown = "".join(traceback.format_exception(info.value))
+        assert PASSWORD not in shown
+        assert TEXT not in shown
+        assert repr(secret_text)[:20] not in shown
+    assert handler.requests == []

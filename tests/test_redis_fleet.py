@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from redis_server import RedisServer, started_server
 
+from benchmarks.shared_limiter import most_in_one_second
 from smsapi_async.sandbox import Sandbox, SandboxConfig
 from smsapi_async.sandbox._server import serve_app_in_thread
 
@@ -32,17 +33,6 @@ SAFETY_MARGIN = 0.05
 """Seconds of arrival jitter each second of grants absorbs (the default is 5 ms). The sandbox stamps
 a request when its handler runs, and with five Python processes on a busy 2-core machine that can
 come tens of milliseconds after the request arrived: more than a real network's jitter."""
-
-
-def most_in_one_second(times: Sequence[float]) -> int:
-    """Most arrivals inside any window ``(t - 1, t]``, the sandbox's own definition."""
-    ordered = sorted(times)
-    best = start = 0
-    for end, t in enumerate(ordered):
-        while t - ordered[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 class Arrivals:

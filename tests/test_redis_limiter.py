@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -24,6 +26,7 @@ import redis
 import redis.asyncio
 from redis_server import RedisServer, free_port, started_server
 
+from benchmarks.shared_limiter import most_in_one_second
 from smsapi_async import (
     AsyncSmsClient,
     FakeClock,
@@ -35,6 +38,9 @@ from smsapi_async import (
 )
 from smsapi_async._limiter import TIMER_SLACK
 from smsapi_async._resp import RespConnection, RespProtocolError
+from smsapi_async.testing import served_sandbox_client
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.anyio
 
@@ -58,16 +64,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    ordered = sorted(times)
-    best = start = 0
-    for end, t in enumerate(ordered):
-        while t - ordered[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def grant_times(limiters: list[RedisRateLimiter], per_limiter: int) -> dict[int, list[float]]:
@@ -97,7 +93,7 @@ async def test_grants_of_several_processes_share_one_schedule_and_take_turns(red
     assert len(everything) == 36
     gaps = [b - a for a, b in itertools.pairwise(everything)]
     assert min(gaps) >= limiters[0].interval - TIMER_SLACK - 1e-6
-    assert max_in_window(everything) <= rate
+    assert most_in_one_second(everything) <= rate
     # turns: each process's grants are interleaved with the others', none waits for all the rest
     order = sorted((t, i) for i, ts in times.items() for t in ts)
     first_half = {i for _, i in order[: len(order) // 2]}
@@ -476,3 +472,24 @@ async def test_a_429_widens_the_margin_of_every_process_and_a_pinned_margin_stay
     await pinned.acquire()
     assert pinned.margin == 0.002
     assert not pinned.adaptive
+
+
+async def test_the_readme_worker_shares_a_limit_against_the_served_sandbox(redis_url: str) -> None:
+    section = README.split("## Sharing a limit across workers", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    async with served_sandbox_client(rate_limit=None) as sms:
+        account = sms.sandbox.config.accounts[0]
+        balances = []
+        async with anyio.create_task_group() as tg:  # two "workers" of one account
+
+            async def one() -> None:
+                balances.append(
+                    await namespace["worker"](account.api_key, account.api_secret, redis_url, sms.base_url)
+                )
+
+            tg.start_soon(one)
+            tg.start_soon(one)
+        assert balances == [account.balance, account.balance]
+        assert [entry["status"] for entry in sms.sandbox.requests] == [200, 200]

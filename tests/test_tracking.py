@@ -213,6 +213,30 @@ async def test_every_poll_goes_through_the_clients_limiter_and_polls_back_off() 
 
 
 @pytest.mark.anyio
+async def test_a_large_message_costs_one_call_per_check_until_its_counters_move() -> None:
+    numbers = [f"6140000{n:04d}" for n in range(1, 251)]  # three pages of recipients
+    async with sandbox() as sms:
+        sent = await sms.client.sms.send(message="Hi", to=numbers)
+        results: list[Any] = []
+
+        async def wait() -> None:
+            results.append(await sms.client.sms.wait_for_delivery(sent.message_id, timeout=20, **FAST))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            await anyio.sleep(0.8)  # nothing is delivered yet: the counters stay put
+            calls = [r["call"] for r in sms.sandbox.requests]
+            await sms.advance(5)  # now they move, and the next check walks the pages
+    checks, pages = calls.count("get-sms-stats"), calls.count("get-sms-sent")
+    assert checks >= 2
+    assert pages % 3 == 0
+    assert pages // 3 <= 1 + (checks + pages // 3) // 5  # a full walk first, then every fifth poll
+    (done,) = results
+    assert done.complete
+    assert len(done.recipients) == 250
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     "options",
     [{"timeout": 0}, {"timeout": -1}, {"poll_interval": float("nan")}, {"fallback_interval": True}],

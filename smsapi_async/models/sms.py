@@ -126,7 +126,7 @@ class MessageInfo:
     recipients: int = api_field(to_int, default=0)
     cost: Decimal = api_field(to_decimal, default=0)
     sms: int = api_field(to_int, default=0)
-    message: str = api_field(to_str, default="")
+    message: str = api_field(to_str, default="", private=True)
     list: ListSummary | None = api_field(opt(model(ListSummary)))
     delivery_stats: DeliveryStats = api_field(model(DeliveryStats))
     extra: Mapping[str, Any] = extra_field()
@@ -183,7 +183,7 @@ class DeliveryStatus(DeliveryOutcome):
     send_at: datetime | None = api_field(to_datetime)
     status_at: datetime | None = api_field(to_datetime, key="datetime")
     status: str = api_field(to_str, default="")
-    message: str = api_field(to_str, default="")
+    message: str = api_field(to_str, default="", private=True)
     extra: Mapping[str, Any] = extra_field()
 
     @classmethod
@@ -248,7 +248,7 @@ class MessageLogEntry:
     """
 
     message_id: int = api_field(to_int)
-    message: str = api_field(to_str, default="")
+    message: str = api_field(to_str, default="", private=True)
     mobile: str = api_field(to_msisdn, aliases=("msisdn",), default="")
     caller_id: str = api_field(to_msisdn, default="")
     sent_at: datetime | None = api_field(to_datetime, key="datetime_send")

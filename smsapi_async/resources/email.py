@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._exceptions import InvalidRequestError
-from .._validate import non_empty, optional_text
+from .._validate import non_empty, optional_text, shown, whole_number
 from ..models.email import EmailSmsResult
 from ._base import Resource
 
@@ -16,7 +16,7 @@ def _address(email: str) -> str:
     text = non_empty("email", email)
     if "@" not in text:
         raise InvalidRequestError(
-            f"email must be an address or a wildcard like '*@example.com'; got {text!r}"
+            f"email must be an address or a wildcard like '*@example.com'; got {shown('email', text)}"
         )
     return text
 
@@ -35,10 +35,8 @@ class EmailResource(Resource):
         characters), 2 (306), 3 (459) or 4 (612). ``number`` is the dedicated number to send from.
         Calls ``add-email``.
         """
-        if max_sms is not None and (
-            isinstance(max_sms, bool) or not isinstance(max_sms, int) or not 1 <= max_sms <= MAX_SMS_PARTS
-        ):
-            raise InvalidRequestError(f"max_sms must be 1 to {MAX_SMS_PARTS}; got {max_sms!r}")
+        if max_sms is not None:
+            whole_number("max_sms", max_sms, 1, MAX_SMS_PARTS)
         params = {
             "email": _address(email),
             "max_sms": max_sms,

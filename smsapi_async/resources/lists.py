@@ -10,7 +10,17 @@ import httpx
 from .._convert import field, list_of, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import custom_fields, non_empty, one_of, optional_id, optional_text, positive_id
+from .._validate import (
+    MAX_ID,
+    custom_fields,
+    non_empty,
+    one_of,
+    optional_id,
+    optional_text,
+    positive_id,
+    shown,
+    whole_number,
+)
 from ..models.lists import Contact, ContactList, ImportProgress, ListFieldsUpdate
 from ._base import Resource
 
@@ -24,9 +34,7 @@ _MEMBER_FILTERS = ("active", "inactive", "all")
 
 def _list_id_or_all(value: Any) -> int:
     """A list id, or 0 for "every list" (delete-from-list, optout-list-member)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidRequestError(f"list_id must be a list id, or 0 for every list; got {value!r}")
-    return value
+    return whole_number("list_id (a list id, or 0 for every list)", value, 0, MAX_ID)
 
 
 def _file_url(value: Any) -> str:
@@ -36,7 +44,9 @@ def _file_url(value: Any) -> str:
     except httpx.InvalidURL:
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidRequestError(f"file_url must be an http(s) URL the API can download; got {url!r}")
+        raise InvalidRequestError(
+            f"file_url must be an http(s) URL the API can download; got {shown('file_url', url)}"
+        )
     return url
 
 

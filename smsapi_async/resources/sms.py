@@ -19,7 +19,7 @@ from .._sms_text import (
     normalise_number,
     normalise_numbers,
 )
-from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id
+from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id, whole_number
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
 from ..tracking import DeliveryResult, ReplyCursor, ReplyStream, UpdateHandler, wait_for_delivery
 from .reports import SmsReports
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .._journal import Journal
 
 __all__ = ["SmsResource"]
+
+MAX_VALIDITY = 72 * 60
+"""``validity`` is in minutes, at most 72 hours (0 also means the maximum)."""
 
 
 def _url(name: str, value: str | None) -> str | None:
@@ -96,10 +99,8 @@ class SmsResource(SmsReports):
         """
         if (to is None) == (list_id is None):
             raise InvalidRequestError("give exactly one of to (numbers) and list_id")
-        if validity is not None and (
-            isinstance(validity, bool) or not isinstance(validity, int) or validity < 0
-        ):
-            raise InvalidRequestError(f"validity must be a whole number of minutes >= 0, got {validity!r}")
+        if validity is not None:
+            whole_number("validity (minutes)", validity, 0, MAX_VALIDITY)
         params = {
             "message": check_parts(check_message(message), max_parts),
             "to": None if to is None else normalise_numbers("to", to),

@@ -1,6 +1,6 @@
 """Receiving the platform's callbacks: typed events, signature checks, a de-duplicating receiver."""
 
-from ._dedup import DedupStore, MemoryDedupStore
+from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from ._errors import REASONS, InvalidCallbackError
 from ._events import (
     CallbackEvent,
@@ -44,6 +44,7 @@ __all__ = [
     "LinkHit",
     "ListAction",
     "MemoryDedupStore",
+    "RedisDedupStore",
     "Reply",
     "Subscription",
     "parse_callback",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DedupStore", "MemoryDedupStore"]
+from .._exceptions import InvalidRequestError
+from .._resp import RespConnection
+
+__all__ = ["DedupStore", "MemoryDedupStore", "RedisDedupStore"]
 
 
 @runtime_checkable
@@ -61,3 +65,49 @@ class MemoryDedupStore:
 
     def __repr__(self) -> str:
         return f"MemoryDedupStore(max_keys={self.max_keys}, held={len(self._keys)})"
+
+
+class RedisDedupStore:
+    """:class:`DedupStore` in Redis, shared by every process and host that uses the same Redis.
+
+    A claim is ``SET <prefix><key> 1 NX PX <ttl>``, a release ``DEL``: atomic in Redis, so of two
+    receivers getting the same callback at once only one hands it on. Keys expire after ``ttl``
+    (default two days: the platform's last retry comes about 24 hours after the first attempt).
+
+    Args:
+        url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) or
+            ``unix:///path``; spoken to over anyio sockets, so it works under asyncio and trio.
+        ttl: how long an accepted callback is remembered, seconds or a ``timedelta``.
+        prefix: prepended to every key (use one per application sharing the Redis).
+
+    An unreachable Redis makes :meth:`claim` raise, which the receiver answers 503 so the platform
+    retries later. Use it from one event loop at a time.
+    """
+
+    def __init__(
+        self, url: str, *, ttl: float | timedelta = timedelta(days=2), prefix: str = "smsapi-cb:"
+    ) -> None:
+        seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+        valid = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        if not valid or not 0.001 <= seconds < 10**9:
+            raise InvalidRequestError(f"ttl must be a positive duration, got {ttl!r}")
+        try:
+            self._connection = RespConnection(url)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        self._ttl_ms = int(seconds * 1000)
+        self.prefix = prefix
+
+    async def claim(self, key: str) -> bool:
+        reply = await self._connection.execute("SET", self.prefix + key, "1", "NX", "PX", self._ttl_ms)
+        return reply is not None
+
+    async def release(self, key: str) -> None:
+        await self._connection.execute("DEL", self.prefix + key)
+
+    async def aclose(self) -> None:
+        """Close the connection (a later call reconnects)."""
+        await self._connection.aclose()
+
+    def __repr__(self) -> str:
+        return f"RedisDedupStore({self._connection!r}, prefix={self.prefix!r}, ttl_ms={self._ttl_ms})"

@@ -1,0 +1,345 @@
+"""Bulk sends: ``client.sms.send_bulk`` against the naive ``asyncio.gather`` of one ``send`` per recipient.
+
+Run with ``python -m benchmarks.bulk`` (``--quick`` for a few-second smoke run). Three tables:
+
+* **calls**: ``send-sms`` calls for N recipients of one text, counted by the in-process sandbox
+  (target ``ceil(N / 500)``);
+* **wall time**: a served sandbox on a loopback socket enforcing a raised limit (15 calls/s), the
+  client pacing itself to it; each approach's wall time against the ideal ``calls / rate``
+  (target >= 95 %);
+* **memory**: peak Python heap (``tracemalloc``) while streaming recipients from a generator to a
+  server that answers at once and keeps nothing, so only the client side is measured (target <=
+  150 MB for 1 000 000 recipients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import httpx
+from rich.console import Console
+
+from smsapi_async import AsyncSmsClient
+from smsapi_async.sandbox import AccountConfig, SandboxConfig
+from smsapi_async.testing import sandbox_client
+
+from . import Table
+from .__main__ import render
+
+__all__ = ["calls_for_one_text", "main", "peak_memory", "wall_time"]
+
+
+def _numbers(n: int, offset: int = 0) -> Iterator[str]:
+    for i in range(offset, offset + n):
+        yield f"614{i:08d}"
+
+
+def _rows(n: int, text: str = "Sale: 20% off today") -> Iterator[dict[str, str]]:
+    for number in _numbers(n):
+        yield {"message": text, "to": number}
+
+
+async def _naive(client: AsyncSmsClient, numbers: Sequence[str], text: str) -> None:
+    """What users write without a bulk API: one send per recipient, all at once."""
+    await asyncio.gather(*(client.sms.send(message=text, to=number) for number in numbers))
+
+
+def calls_for_one_text(recipients: int = 100_000, naive_recipients: int = 2_000) -> Table:
+    """``send-sms`` calls the in-process sandbox received for one text to N recipients."""
+    config = SandboxConfig(accounts=(AccountConfig(balance=1e12),), rate_limit=0, delivery_delay=0)
+
+    async def bulk() -> int:
+        async with sandbox_client(config) as h:
+            async with h.client.sms.send_bulk(_rows(recipients)) as results:
+                progress = await results.wait()
+            assert progress.sent == recipients, progress
+            return len(h.sandbox.state.messages)
+
+    async def naive() -> int:
+        async with sandbox_client(config) as h:
+            await _naive(h.client, list(_numbers(naive_recipients)), "Sale: 20% off today")
+            return len(h.sandbox.state.messages)
+
+    bulk_calls = anyio.run(bulk)
+    naive_calls = anyio.run(naive)
+    per = 100_000
+    rows = [
+        (
+            "send_bulk",
+            f"{recipients:,}",
+            f"{bulk_calls:,}",
+            f"{math.ceil(recipients / 500):,}",
+            f"{bulk_calls * per / recipients:,.0f}",
+        ),
+        (
+            "asyncio.gather of send()",
+            f"{naive_recipients:,}",
+            f"{naive_calls:,}",
+            f"{math.ceil(naive_recipients / 500):,}",
+            f"{naive_calls * per / naive_recipients:,.0f}",
+        ),
+    ]
+    return Table(
+        title="send-sms calls for one text to N recipients",
+        columns=("approach", "recipients", "calls", "minimum", "calls per 100 000"),
+        rows=rows,
+        note="counted by the in-process sandbox",
+    )
+
+
+@contextmanager
+def _served_sandbox(rate: float) -> Iterator[str]:
+    """``python -m smsapi_async.sandbox`` in its own process (its own interpreter lock, like a remote
+    server), enforcing ``rate`` calls per second; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "smsapi_async.sandbox", "--port", str(port), "--api-key", "k"]
+    command += [
+        "--api-secret",
+        "s",
+        "--balance",
+        "1000000000",
+        "--rate-limit",
+        str(rate),
+        "--delivery-delay",
+        "0",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the sandbox did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+class _StrictServer:
+    """An in-process API that answers after ``latency`` seconds and, like the real one, refuses with
+    429 any call beyond ``rate`` in a sliding second; it keeps nothing."""
+
+    def __init__(self, rate: float, latency: float) -> None:
+        self.rate = int(rate)
+        self.latency = latency
+        self.accepted: list[float] = []
+        self.refused = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        now = time.monotonic()
+        recent = [t for t in self.accepted[-self.rate :] if t > now - 1.0]
+        await anyio.sleep(self.latency)
+        if len(recent) >= self.rate:
+            self.refused += 1
+            body = b'{"error": {"code": "OVER_LIMIT", "description": "Too many requests"}}'
+            return httpx.Response(429, content=body, headers={"Content-Type": "application/json"})
+        self.accepted.append(now)
+        to = httpx.QueryParams(request.content.decode()).get("to", "")
+        answer = {
+            "message_id": len(self.accepted),
+            "recipients": to.count(",") + 1,
+            "error": {"code": "SUCCESS"},
+        }
+        return httpx.Response(
+            200, content=json.dumps(answer).encode(), headers={"Content-Type": "application/json"}
+        )
+
+
+async def _timed_bulk(client: AsyncSmsClient, recipients: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    async with client.sms.send_bulk(_rows(recipients)) as run:
+        progress = await run.wait()
+    assert progress.sent == recipients, progress
+    return progress.calls, time.perf_counter() - started
+
+
+async def _timed_naive(client: AsyncSmsClient, recipients: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    await _naive(client, list(_numbers(recipients, 10**7)), "Hello")
+    return recipients, time.perf_counter() - started
+
+
+def wall_time(
+    rate: float = 15.0, calls: int = 150, naive_recipients: int = 150, latency: float = 0.05
+) -> Table:
+    """Wall time of the same number of calls through each approach, at a raised ``rate``: against a
+    strict in-process server with ``latency`` (the client's whole path, no server CPU in the way),
+    and against the sandbox in its own process on a loopback socket."""
+    recipients = calls * 500
+    results: list[tuple[str, str, int, int, float]] = []
+    for name, work, n in (
+        ("send_bulk", _timed_bulk, recipients),
+        ("asyncio.gather of send()", _timed_naive, naive_recipients),
+    ):
+        server = _StrictServer(rate, latency)
+
+        async def strict(work: Any = work, n: int = n, server: _StrictServer = server) -> tuple[int, float]:
+            transport = httpx.MockTransport(server)
+            async with AsyncSmsClient("k", "s", transport=transport, rate_limit=rate) as client:
+                return await work(client, n)  # type: ignore[no-any-return]
+
+        made, seconds = anyio.run(strict)
+        results.append(
+            (name, f"strict server, {latency * 1000:g} ms latency, {server.refused} x 429", n, made, seconds)
+        )
+    with _served_sandbox(rate) as url:
+
+        async def served() -> tuple[int, float]:
+            async with AsyncSmsClient("k", "s", base_url=url, rate_limit=rate) as client:
+                await client.account.balance()  # warm the connection, as a long-lived client is
+                return await _timed_bulk(client, recipients)
+
+        made, seconds = anyio.run(served)
+        results.append(("send_bulk", "sandbox process, loopback socket", recipients, made, seconds))
+    rows = [
+        (
+            name,
+            where,
+            f"{n:,}",
+            f"{made:,}",
+            f"{seconds:.2f}",
+            f"{made / rate:.2f}",
+            f"{100 * (made / rate) / seconds:.1f} %",
+            f"{n / seconds:,.0f}",
+        )
+        for name, where, n, made, seconds in results
+    ]
+    return Table(
+        title=f"Wall time against the ideal calls / rate at {rate:g} calls/s",
+        columns=(
+            "approach",
+            "server",
+            "recipients",
+            "calls",
+            "seconds",
+            "ideal s",
+            "of ideal",
+            "recipients/s",
+        ),
+        rows=rows,
+        note="ideal = calls / rate. The sandbox spends ~60 ms of CPU on a 500-recipient send, so at 15/s "
+        "it is busy on one core and can lag",
+    )
+
+
+def _server() -> httpx.MockTransport:
+    counter = iter(range(1, 10**9))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        to = httpx.QueryParams(request.content.decode()).get("to", "")
+        recipients = to.count(",") + 1
+        body = (
+            f'{{"message_id": {next(counter)}, "recipients": {recipients}, "error": {{"code": "SUCCESS"}}}}'
+        )
+        return httpx.Response(200, content=body.encode(), headers={"Content-Type": "application/json"})
+
+    return httpx.MockTransport(answer)
+
+
+def _memory_child(approach: str, recipients: int) -> None:
+    """Runs in a fresh interpreter: stream ``recipients`` through ``approach``; print peak RSS in MB
+    after the imports and at the end."""
+
+    async def bulk() -> int:
+        async with AsyncSmsClient("k", "s", transport=_server(), rate_limit=None) as client:
+            async with client.sms.send_bulk(_rows(recipients)) as run:
+                sent = 0
+                async for result in run:
+                    sent += result.status == "sent"
+            return sent
+
+    async def naive() -> int:
+        async with AsyncSmsClient("k", "s", transport=_server(), rate_limit=None) as client:
+            await _naive(client, list(_numbers(recipients)), "Sale: 20% off today")
+            return recipients
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    sent = anyio.run(bulk if approach == "bulk" else naive)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert sent == recipients, sent
+    print(json.dumps({"before": before, "peak": peak, "seconds": seconds}))
+
+
+def peak_memory(recipients: int = 1_000_000, naive_recipients: int = 100_000) -> Table:
+    """Peak resident memory of a fresh process streaming recipients through each approach to a server
+    that answers at once and keeps nothing (so only the client side is measured)."""
+    rows = []
+    for name, approach, n in (
+        ("send_bulk", "bulk", recipients),
+        ("asyncio.gather of send()", "naive", naive_recipients),
+    ):
+        code = f"from benchmarks.bulk import _memory_child; _memory_child({approach!r}, {n})"
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+        figures = json.loads(out.strip().splitlines()[-1])
+        grown = figures["peak"] - figures["before"]
+        rows.append(
+            (
+                name,
+                f"{n:,}",
+                f"{figures['peak']:.0f}",
+                f"{grown:.0f}",
+                f"{grown * 1e6 / n:,.0f}",
+                f"{figures['seconds']:.1f}",
+            )
+        )
+    return Table(
+        title="Peak memory streaming recipients from a generator",
+        columns=("approach", "recipients", "peak RSS MB", "grown MB", "bytes per recipient", "seconds"),
+        rows=rows,
+        note="a fresh process each (ru_maxrss); grown = peak minus the RSS after the imports",
+    )
+
+
+def benchmarks(quick: bool) -> list[tuple[str, Callable[[], Table]]]:
+    if quick:
+        return [
+            ("calls", lambda: calls_for_one_text(recipients=1_200, naive_recipients=50)),
+            ("wall", lambda: wall_time(rate=15.0, calls=8, naive_recipients=8)),
+            ("memory", lambda: peak_memory(recipients=2_000, naive_recipients=200)),
+        ]
+    return [("calls", calls_for_one_text), ("wall", wall_time), ("memory", peak_memory)]
+
+
+def run(quick: bool = False, console: Console | None = None) -> list[Table]:
+    """Run the bulk benchmarks, print each table, return them."""
+    console = console or Console(width=150)
+    tables = []
+    for _, bench in benchmarks(quick):
+        started = time.perf_counter()
+        table = bench()
+        render(table, console, time.perf_counter() - started)
+        tables.append(table)
+    return tables
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bulk", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (a few seconds)")
+    run(quick=parser.parse_args(argv).quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
