@@ -54,6 +54,7 @@ from ._limiter import (
     RELAX_AFTER,
     TIMER_SLACK,
     RateLimiter,
+    _still_running,
 )
 from ._resp import RespConnection, RespError, parse_redis_url
 
@@ -301,6 +302,22 @@ class _Connector:
             return _RedisPyBackend(redis.asyncio.Redis.from_url(url))
         return _RespBackend(url)
 
+    async def aclose(self) -> None:
+        """Close the connection opened for the running event loop (a client you gave is yours)."""
+        if self._client is not None:
+            return
+        token = anyio.lowlevel.current_token().native_token
+        with self._lock:
+            found = self._per_loop.get(id(token))
+            if found is None or found[0] is not token:
+                return
+            del self._per_loop[id(token)]
+        backend = found[1]
+        if isinstance(backend, _RespBackend):
+            await backend.connection.aclose()
+        elif isinstance(backend, _RedisPyBackend):
+            await backend.client.aclose()
+
     def __repr__(self) -> str:
         if self._url is not None:
             s = parse_redis_url(self._url)
@@ -361,11 +378,12 @@ class SharedReservation:
 
 
 class _Waiter:
-    __slots__ = ("cancelled", "event")
+    __slots__ = ("cancelled", "event", "orphaned")
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.cancelled = False
+        self.orphaned = False
 
 
 class RedisRateLimiter:
@@ -452,6 +470,7 @@ class RedisRateLimiter:
         self._pending_rejected = 0
         self._waiters: deque[_Waiter] = deque()
         self._live = 0
+        self._owner: Any = None  # the event loop whose tasks are queued
         self._not_before = -math.inf  # local clock: the head asks Redis no earlier
         self._paused_until = -math.inf  # local clock: pauses this process knows of
         self._pending_pause: float | None = None  # local clock: a pause not yet in Redis
@@ -587,6 +606,12 @@ class RedisRateLimiter:
                 "this RedisRateLimiter has no key: pass key=, or give it to AsyncSmsClient(limiter=...)"
             )
         return self._key
+
+    async def aclose(self) -> None:
+        """Close the connection this limiter opened from its URL for the running event loop (shared
+        with the limiters of other accounts made by :meth:`for_account`). Optional: a later call
+        reconnects. A ``redis.asyncio`` client you passed is yours to close."""
+        await self._connector.aclose()
 
     # -- what the client tells it -------------------------------------------------------------------
     def pause(self, seconds: float) -> None:
@@ -753,8 +778,7 @@ class RedisRateLimiter:
         """
         self._require_key()
         waiter = _Waiter()
-        self._waiters.append(waiter)
-        self._live += 1
+        self._enqueue(waiter)
         started = self._clock.now()
         try:
             if self._waiters[0] is not waiter:
@@ -816,7 +840,27 @@ class RedisRateLimiter:
         self._granted_server_us = 0
         self._last_local_grant = self._clock.now()
 
+    def _enqueue(self, waiter: _Waiter) -> None:
+        """Queue ``waiter``; drop waiters of an event loop that is gone (as RateLimiter does)."""
+        token = anyio.lowlevel.current_token().native_token
+        if self._waiters and self._owner is not token:
+            if _still_running(self._owner):
+                raise RuntimeError(
+                    "this RedisRateLimiter has callers waiting in another running event loop (another "
+                    "thread?); it serves one event loop at a time: give each thread its own limiter "
+                    "(they share the account's rate through Redis)"
+                )
+            for stranded in self._waiters:  # their loop is gone: they will never run again
+                stranded.orphaned = True
+            self._waiters.clear()
+            self._live = 0
+        self._owner = token
+        self._waiters.append(waiter)
+        self._live += 1
+
     def _leave(self, waiter: _Waiter) -> None:
+        if waiter.orphaned:
+            return
         self._live -= 1
         waiters = self._waiters
         if not waiters or waiters[0] is not waiter:
@@ -827,6 +871,8 @@ class RedisRateLimiter:
             waiters.popleft()
         if waiters:
             waiters[0].event.set()
+        else:
+            self._owner = None
 
     async def __aenter__(self) -> None:
         await self.acquire()

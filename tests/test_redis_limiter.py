@@ -8,6 +8,7 @@ exactly, whatever the load on the machine; only waits are checked against genero
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import re
@@ -382,8 +383,14 @@ async def test_a_redis_asyncio_client_can_be_passed_in(redis_url: str, anyio_bac
 
 def test_one_limiter_serves_consecutive_event_loops_of_either_backend(redis_url: str) -> None:
     limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=20)
+
+    async def once() -> None:
+        await limiter.acquire()
+        await limiter.aclose()  # each loop's connection closed with it: no socket left behind
+        await limiter.aclose()  # twice is harmless
+
     for backend in ("asyncio", "trio", "asyncio"):
-        anyio.run(limiter.acquire, backend=backend)
+        anyio.run(once, backend=backend)
     assert limiter.grants == 3
 
 
@@ -493,3 +500,27 @@ async def test_the_readme_worker_shares_a_limit_against_the_served_sandbox(redis
             tg.start_soon(one)
         assert balances == [account.balance, account.balance]
         assert [entry["status"] for entry in sms.sandbox.requests] == [200, 200]
+
+
+def test_waiters_of_a_closed_event_loop_never_block_a_later_run(redis_url: str) -> None:
+    # asyncio directly: the test needs a loop it can close under its waiters (the library uses anyio)
+
+    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=20)
+    limiter.pause(0.3)
+    loop = asyncio.new_event_loop()
+    stuck = [loop.create_task(limiter.acquire()) for _ in range(3)]
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert limiter.waiting == 3
+    loop.close()  # its waiters will never run again
+    assert not any(task.done() for task in stuck)
+
+    async def later() -> None:
+        with anyio.fail_after(10):
+            await limiter.acquire()
+
+    anyio.run(later, backend="trio")
+    assert limiter.grants == 1
+    assert limiter.waiting == 0
+    for task in stuck:  # what garbage collection would do to them, now rather than in a later test
+        task.get_coro().close()  # type: ignore[union-attr]
+    assert limiter.waiting == 0

@@ -431,3 +431,12 @@ async def test_every_callback_the_sandbox_sends_parses() -> None:
     (action,) = [e for e in events if isinstance(e, ListAction)]
     assert action.fields["Table"] == "7"
     assert action.is_add
+
+
+def test_reprs_show_the_length_of_message_text_never_the_text() -> None:
+    reply = parse_callback(sample_query("callback-reply.txt"))
+    hit = parse_callback(encoded(sample_query("callback-link-hits.txt")))
+    assert "This is my reply" not in repr(reply)
+    assert "<16 characters>" in repr(reply)
+    assert "link hit callback test" not in repr(hit)
+    assert "jane.citizen" not in repr(parse_callback(encoded(sample_query("callback-list-action.txt"))))

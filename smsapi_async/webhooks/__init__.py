@@ -1,4 +1,23 @@
-"""Receiving the platform's callbacks: typed events, signature checks, a de-duplicating receiver."""
+"""Receiving the platform's callbacks: typed events, signature checks, a de-duplicating receiver.
+
+A web app (ASGI: Starlette, FastAPI, any ASGI server)::
+
+    from smsapi_async.webhooks import CallbackReceiver, DeliveryReport, Event
+
+    async def on_event(event: Event) -> None:      # once per event; raise and it is retried
+        if isinstance(event, DeliveryReport) and event.is_failure:
+            ...
+
+    receiver = CallbackReceiver(on_event, client=client)    # or api_secret="..."
+    app.mount("/sms-hooks", receiver)
+
+Any other framework: ``parse_callback(raw_query)`` and ``verify_signature(raw_query, header,
+api_secret)`` (see :mod:`smsapi_async.webhooks._verify` for where each framework keeps the raw
+query string). ``client.callback_url(base)`` signs a callback URL with an expiring token the
+receiver also accepts. Events share their attributes with polled rows
+(:mod:`smsapi_async.models.delivery`), and ``client.sms.wait_for_delivery`` /
+``client.sms.reply_stream`` (:mod:`smsapi_async.tracking`) merge them with polling.
+"""
 
 from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from ._errors import REASONS, InvalidCallbackError

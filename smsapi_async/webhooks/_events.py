@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import attrs
 
-from .._convert import extra_field
+from .._convert import _length_only, extra_field
 from ..models.delivery import DeliveryOutcome
 from ..models.reports import Recipient
 from ..models.reports import Reply as PolledReply
@@ -126,7 +126,7 @@ class Reply(CallbackEvent):
     mobile: str
     longcode: str | None = None
     received_at: datetime | None = None
-    text: str = ""
+    text: str = attrs.field(default="", repr=_length_only)
     is_optout: bool = False
 
     @property
@@ -192,7 +192,7 @@ class LinkHit(CallbackEvent):
     hit_at: datetime | None = None
     link_hits: int = 1
     list_id: int = 0
-    message: str = ""
+    message: str = attrs.field(default="", repr=_length_only)
     first_name: str = ""
     last_name: str = ""
 
@@ -226,7 +226,7 @@ class ListAction(CallbackEvent):
     changed_at: datetime | None = None
     first_name: str = ""
     last_name: str = ""
-    fields: Mapping[str, str] = attrs.field(factory=dict, converter=_text_map, eq=False)
+    fields: Mapping[str, str] = attrs.field(factory=dict, converter=_text_map, eq=False, repr=False)
 
     @property
     def is_add(self) -> bool:
