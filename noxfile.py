@@ -46,3 +46,11 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, printed as tables (``-- --quick`` for a smoke run)."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The reliability soak: chaos rounds for 5 minutes per backend, memory must stay flat
+    (``SMSAPI_SOAK_SECONDS`` shortens it). The default test run deselects it."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "soak", "-s", "tests/reliability", *session.posargs)

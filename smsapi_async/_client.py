@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -48,7 +49,7 @@ from ._exceptions import (
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
-from ._validate import is_unicode, whole_number
+from ._validate import is_unicode, optional_flag, whole_number
 from ._version import __version__
 from .resources.account import AccountResource
 from .resources.email import EmailResource
@@ -79,6 +80,8 @@ def _check_base_url(base_url: str) -> str:
         host = url.host
     except (httpx.InvalidURL, UnicodeError, ValueError):  # e.g. a host IDNA cannot encode
         raise InvalidRequestError("base_url is not a valid URL") from None
+    if not _valid_host(url.raw_host.decode("ascii", "replace")):
+        raise InvalidRequestError("base_url has no valid host name")
     if url.userinfo:
         # they would sit in the client's repr and in httpx's log lines; the API takes the
         # credentials as api_key and api_secret
@@ -95,6 +98,20 @@ def _check_base_url(base_url: str) -> str:
         f"base_url must be https:// (plain http:// is allowed only for a loopback sandbox); "
         f"got {url.scheme}://{host}"
     )
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (IDNA already applied) or an IP address."""
+    if _is_loopback(host) or host.startswith("["):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in host.rstrip(".").split("."))
+    return True
 
 
 def _is_loopback(host: str) -> bool:
@@ -427,6 +444,9 @@ class AsyncSmsClient:
             ResponseParseError: the answer was not a response we understand.
         """
         check_call_name(name)
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidRequestError(f"params must be a mapping, got {type(params).__name__}")
+        optional_flag("safe_to_retry", safe_to_retry)
         merged = {**params, **fields} if params else fields
         form = encode_params(merged)
         safe = is_safe_to_retry(name) if safe_to_retry is None else bool(safe_to_retry)

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from ._convert import as_list, field, reading, to_int
-from ._exceptions import InvalidRequestError, PaginationError
+from ._exceptions import PaginationError
+from ._validate import MAX_ID, whole_number
 
 if TYPE_CHECKING:
     from ._client import AsyncSmsClient
@@ -93,13 +94,9 @@ def _fingerprint(item: Any) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _check_positive(name: str, value: int | None, upper: int | None = None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"{name} must be a positive integer, got {value!r}")
-    if upper is not None and value > upper:
-        raise InvalidRequestError(f"{name} must be at most {upper}, got {value!r}")
+def _check_positive(name: str, value: int | None, upper: int = MAX_ID) -> None:
+    if value is not None:
+        whole_number(name, value, 1, upper)
 
 
 class AsyncPaginator(Generic[T]):

@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Final, NamedTuple
-from urllib.parse import urlsplit
 
 from ._exceptions import InvalidRequestError
-from ._validate import shown
+from ._validate import check_url, shown
 
 __all__ = [
     "GSM7",
@@ -195,21 +194,6 @@ def check_sender(value: object) -> str:
         raise InvalidRequestError(
             f"from_ {shown('from_', value)}: an alphanumeric sender is 1 to 11 letters and digits, "
             "without spaces"
-        )
-    return value
-
-
-def check_url(name: str, value: object) -> str:
-    """An absolute ``http://`` or ``https://`` URL with a host and no whitespace."""
-    if not isinstance(value, str) or any(char.isspace() for char in value):
-        raise InvalidRequestError(f"{name} must be an http(s) URL without spaces, got {shown(name, value)}")
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError(
-            f"{name} must be an absolute http:// or https:// URL, got {shown(name, value)}"
         )
     return value
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from ._exceptions import InvalidRequestError
 
@@ -13,12 +15,18 @@ __all__ = [
     "MAX_ID",
     "PRIVATE_PARAMETERS",
     "aware_datetime",
+    "check_url",
     "custom_fields",
     "is_unicode",
     "non_empty",
     "one_of",
+    "optional_amount",
+    "optional_flag",
     "optional_id",
+    "optional_str",
     "optional_text",
+    "optional_texts",
+    "optional_url",
     "positive_id",
     "shown",
     "whole_number",
@@ -55,8 +63,8 @@ def shown(name: str, value: Any) -> str:
     return type(value).__name__
 
 
-MAX_ID = 2**63 - 1
-"""The largest id the API can hold (a signed 64-bit integer)."""
+MAX_ID = 10**18 - 1
+"""The largest id the API takes: its numeric fields accept up to 18 digits (within 64 bits)."""
 
 
 def whole_number(name: str, value: Any, minimum: int, maximum: int) -> int:
@@ -76,6 +84,74 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:  # its .object is the whole text: never let it be a __context__
         return False
     return True
+
+
+def check_url(name: str, value: object) -> str:
+    """An absolute ``http://`` or ``https://`` URL with a host, no whitespace, valid Unicode."""
+    if not isinstance(value, str) or any(char.isspace() for char in value) or not is_unicode(value):
+        raise InvalidRequestError(f"{name} must be an http(s) URL without spaces, got {shown(name, value)}")
+    try:
+        parts: SplitResult | None = urlsplit(value)
+        host = parts.hostname if parts is not None else None
+    except ValueError:
+        parts = host = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        got = shown(name, value)
+        raise InvalidRequestError(f"{name} must be an absolute http:// or https:// URL, got {got}")
+    return value
+
+
+def optional_url(name: str, value: Any) -> str | None:
+    """Like :func:`check_url`, but ``None`` (not sent) passes."""
+    return None if value is None else check_url(name, value)
+
+
+def optional_flag(name: str, value: Any) -> bool | None:
+    """A flag: ``True``, ``False`` or ``None`` (not sent); ``1``, ``"yes"`` and the like are refused."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def optional_str(name: str, value: Any, *, max_length: int | None = None) -> str | None:
+    """Text that may be empty (``""`` clears a value), valid Unicode; ``None`` (not sent) passes."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not is_unicode(value):
+        raise InvalidRequestError(f"{name} must be text, got {shown(name, value)}")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidRequestError(f"{name} is at most {max_length} characters, got {len(value)}")
+    return value
+
+
+MAX_AMOUNT = 10**9
+"""Money arguments (margins, top-ups) must be below this in size."""
+
+
+def optional_amount(name: str, value: Any) -> Decimal | float | int | None:
+    """A finite amount of money below :data:`MAX_AMOUNT` (``bool`` refused); ``None`` passes."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise InvalidRequestError(f"{name} must be a number, got {type(value).__name__}")
+    # float() of a Decimal is safe (huge ones become inf); of a huge int it would overflow
+    size = abs(value) if isinstance(value, int) else abs(float(value))
+    if not size < MAX_AMOUNT:  # also refuses NaN
+        raise InvalidRequestError(f"{name} must be a finite amount below {MAX_AMOUNT}")
+    return value
+
+
+def optional_texts(name: str, value: Any) -> list[str] | None:
+    """One text or an iterable of texts (e-mail addresses, numbers to forward to); ``None`` passes."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, (bytes, bytearray, Mapping)) or not isinstance(items, Iterable):
+        raise InvalidRequestError(f"{name} must be text or a list of texts, got {type(value).__name__}")
+    result = [optional_str(name, item) for item in items]
+    if any(not item or not item.strip() or "," in item for item in result):
+        raise InvalidRequestError(f"{name} must hold non-empty texts without commas")
+    return [item for item in result if item is not None]
 
 
 def positive_id(name: str, value: Any) -> int:
@@ -127,14 +203,20 @@ def aware_datetime(name: str, value: datetime | None, *, not_past: bool = False)
 
 
 def custom_fields(fields: Mapping[str, Any] | None) -> dict[str, str]:
-    """Custom list fields: only keys ``field_1`` … ``field_10``, values as text."""
-    if not fields:
+    """Custom list fields: only keys ``field_1`` … ``field_10``, values as text (or ``None``: not sent)."""
+    if fields is None:
         return {}
+    if not isinstance(fields, Mapping):
+        raise InvalidRequestError(
+            f"fields must be a mapping like {{'field_1': 'Email'}}, got {type(fields).__name__}"
+        )
     result: dict[str, str] = {}
     for key, value in fields.items():
         if not isinstance(key, str) or not _FIELD_NAME.fullmatch(key):
             raise InvalidRequestError(f"custom fields are named field_1 … field_10; got {shown('key', key)}")
         if value is None:
             continue
-        result[key] = str(value)
+        text = optional_str(key, value)
+        if text is not None:
+            result[key] = text
     return result

@@ -48,6 +48,7 @@ from ._bulk import BulkProgress, BulkResult
 from ._client import AsyncSmsClient
 from ._exceptions import InvalidRequestError, SmsApiError
 from ._journal import JournalError
+from .tracking import DeliveryTimeoutError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "main"]
 
@@ -284,23 +285,29 @@ def balance(settings: _Settings) -> None:
 
 @cli.command()
 @click.argument("message_id", type=int)
-@click.option("--wait", is_flag=True, help="Wait until no recipient is pending any more.")
+@click.option("--wait", is_flag=True, help="Wait until every recipient has a final state.")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds --wait waits at most.")
-@click.option("--every", type=float, default=5.0, show_default=True, help="Seconds between checks.")
+@click.option(
+    "--every", type=float, default=5.0, show_default=True, help="Seconds between checks (at first)."
+)
 @click.pass_obj
 def status(settings: _Settings, message_id: int, wait: bool, timeout: float, every: float) -> None:
-    """Delivery counters of a message."""
+    """Delivery counters of a message (exit 1 if --wait ran out of time)."""
 
     async def work(client: AsyncSmsClient) -> int:
+        complete = True
+        if wait:
+            try:
+                await client.sms.wait_for_delivery(message_id, timeout=timeout, poll_interval=every)
+            except DeliveryTimeoutError as exc:
+                complete = False
+                _say(
+                    settings.err, "timeout", f"{len(exc.result.pending)} recipient(s) still pending", "yellow"
+                )
         stats = await client.sms.stats(message_id)
-        with anyio.move_on_after(timeout if wait else 0):
-            while wait and stats.pending > 0:
-                settings.err.print(f"{stats.pending} pending, {stats.delivered} delivered…", highlight=False)
-                await anyio.sleep(every)
-                stats = await client.sms.stats(message_id)
         data = {"message_id": message_id, **_plain(stats)}
         _emit(settings, data, _pairs_table(f"Message {message_id}", data))
-        return EXIT_PARTIAL if wait and stats.pending else EXIT_OK
+        return EXIT_OK if complete else EXIT_PARTIAL
 
     _run(settings, work)
 
@@ -313,26 +320,25 @@ def status(settings: _Settings, message_id: int, wait: bool, timeout: float, eve
 def replies(settings: _Settings, since: float, follow: bool, every: float) -> None:
     """Replies the account received (one JSON line per reply with -o json)."""
 
+    def show(reply_id: int, message_id: int, mobile: str, text: str, received_at: datetime | None) -> None:
+        if settings.output == "json":
+            row = {"id": reply_id, "message_id": message_id, "msisdn": mobile, "response": text}
+            row["received_at"] = received_at.isoformat() if received_at else None
+            settings.out.print(json.dumps(row), highlight=False, soft_wrap=True)
+        else:
+            when = received_at.isoformat() if received_at else "?"
+            settings.out.print(f"{when}  {mobile}  {text}", highlight=False, markup=False)
+
     async def work(client: AsyncSmsClient) -> int:
-        seen: set[int] = set()
         start = datetime.now(timezone.utc) - timedelta(hours=since)
-        while True:
-            now = datetime.now(timezone.utc)
-            end = now + timedelta(minutes=1)  # the API compares whole seconds: include this one
-            fresh = [r async for r in client.sms.user_responses(start=start, end=end) if r.id not in seen]
-            for reply in sorted(fresh, key=lambda r: (r.received_at or now, r.id)):
-                seen.add(reply.id)
-                if settings.output == "json":
-                    settings.out.print(json.dumps(_plain(reply)), highlight=False, soft_wrap=True)
-                else:
-                    when = reply.received_at.isoformat() if reply.received_at else "?"
-                    settings.out.print(
-                        f"{when}  {reply.msisdn}  {reply.response}", highlight=False, markup=False
-                    )
-            if not follow:
-                return EXIT_OK
-            start = now - timedelta(minutes=5)  # overlap: replies recorded late still show
-            await anyio.sleep(every)
+        if follow:  # each reply once, from polling (and callbacks, when a receiver is wired)
+            async for event in client.sms.reply_stream(since=start, poll_interval=every):
+                show(event.response_id, event.message_id, event.mobile, event.text, event.received_at)
+        end = datetime.now(timezone.utc) + timedelta(minutes=1)  # whole seconds: include this one
+        found = [r async for r in client.sms.user_responses(start=start, end=end)]
+        for r in sorted(found, key=lambda r: (r.received_at or end, r.id)):
+            show(r.id, r.message_id, r.msisdn, r.response, r.received_at)
+        return EXIT_OK
 
     _run(settings, work)
 
@@ -617,7 +623,9 @@ def bulk(  # noqa: PLR0917
     _run(settings, work)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def sandbox(args: tuple[str, ...]) -> None:
     """Run the local sandbox (same options as python -m smsapi_async.sandbox; try --help)."""

@@ -25,7 +25,7 @@ from smsapi_async import (
     SQLiteJournal,
 )
 from smsapi_async.sandbox import AccountConfig, ChaosConfig, SandboxConfig
-from smsapi_async.testing import SandboxHarness, sandbox_client
+from smsapi_async.testing import SandboxHarness, sandbox_client, served_sandbox_client
 
 pytestmark = pytest.mark.anyio
 
@@ -301,6 +301,26 @@ async def test_under_chaos_every_recipient_ends_in_one_state_and_none_is_deliver
         assert {msisdn for msisdn, _ in delivered} <= sent | unknown
     assert seen[-1].rate_limited > 0
     assert seen[-1].done == n
+
+
+async def test_over_a_real_socket_under_chaos_nothing_is_lost_or_delivered_twice(anyio_backend: str) -> None:
+    chaos = ChaosConfig(over_limit=0.1, server_error=0.1, drop_before=0.1, drop_after=0.1)
+    config = attrs.evolve(RICH, chaos=chaos, seed=3)
+    limiter = RateLimiter(100_000, clock=InstantClock())  # back-offs cost no real time
+    n = 2000
+    async with served_sandbox_client(config, limiter=limiter, timeout=10) as h:
+        results = await collect(
+            h,
+            ({"message": f"served {i % 2}", "to": number(i)} for i in range(n)),
+            batch_size=50,
+            reconcile=True,
+            reconcile_delay=0,
+        )
+        delivered = deliveries(h)
+    assert sorted((r.index, r.number) for r in results) == [(i, number(i)) for i in range(n)]
+    assert max(delivered.values()) == 1
+    assert {r.number for r in results if r.status == "sent"} == {msisdn for msisdn, _ in delivered}
+    assert not [r for r in results if r.status == "unknown"]
 
 
 # the journal

@@ -83,6 +83,54 @@ def test_replies_lists_what_came_back(env: dict[str, str], sandbox: tuple[Sandbo
     assert [json.loads(line)["response"] for line in out.splitlines()] == ["Yes please"]
 
 
+def test_replies_follow_prints_each_new_reply_once_until_stopped(
+    env: dict[str, str], sandbox: tuple[Sandbox, str]
+) -> None:
+    run("send", "--to", "61400000004", "-m", "Coming?")
+    sandbox[0].inject_reply("61400000004", "first")
+    command = [
+        sys.executable,
+        "-m",
+        "smsapi_async.cli",
+        "-o",
+        "json",
+        "replies",
+        "--follow",
+        "--every",
+        "0.1",
+    ]
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["response"] == "first"
+        sandbox[0].inject_reply("61400000004", "second")
+        assert json.loads(process.stdout.readline())["response"] == "second"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_status_wait_gives_up_after_its_timeout_with_exit_1(env: dict[str, str]) -> None:
+    code, out, _ = run(
+        "-o", "json", "send", "--to", "61400001000", "-m", "never answered"
+    )  # ends 000: pending
+    message_id = json.loads(out)["message_id"]
+    code, out, err = run(
+        "-o", "json", "status", str(message_id), "--wait", "--timeout", "0.5", "--every", "0.1"
+    )
+    assert code == EXIT_PARTIAL
+    assert json.loads(out)["pending"] == 1
+    assert "still pending" in err
+
+
+def test_sandbox_command_takes_the_sandbox_options() -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "--help"])
+    assert result.exit_code == 0
+    assert "--rate-limit" in result.stdout
+
+
 def test_credentials_come_from_a_profile_and_are_never_needed_on_the_command_line(
     sandbox: tuple[Sandbox, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

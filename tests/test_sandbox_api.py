@@ -13,6 +13,7 @@ import defusedxml.ElementTree as DET
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as pinned
 from hypothesis import strategies as st
 
 from smsapi_async.sandbox import Sandbox, SandboxConfig, VirtualClock
@@ -439,6 +440,10 @@ _PARAM_NAMES = ["message", "to", "list_id", "message_id", "msisdn", "page", "max
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+# the case that once failed: an unknown call with the .xml suffix is answered in XML (the test used to
+# expect every 404 in JSON); pinned so it runs every time instead of when Hypothesis happens to draw it
+@pinned(call="x", fmt=".xml", method="GET", params={}, body=b"", content_type="", auth="good")
+@pinned(call="get-sms", fmt=".xml", method="PUT", params={}, body=b"", content_type="", auth="good")
 @given(
     call=st.sampled_from(_CALLS),
     fmt=st.sampled_from([".json", ".xml", "", ".JSON", "/"]),
@@ -471,7 +476,8 @@ def test_malformed_requests_never_crash(
 
     response = anyio.run(run)
     assert response.status_code in (200, 400, 401, 404, 429)
-    if fmt == ".xml" and response.status_code != 404:
-        DET.fromstring(response.content)
+    if fmt == ".xml":  # a recognised suffix: every answer, errors included, is in that format
+        assert response.headers["content-type"].startswith("text/xml")
+        assert DET.fromstring(response.content).find("error/code") is not None
     else:
         assert "error" in response.json()

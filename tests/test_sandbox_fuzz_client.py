@@ -16,6 +16,7 @@ import anyio
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as pinned
 from hypothesis import strategies as st
 
 from smsapi_async import AsyncSmsClient, AuthenticationError, InvalidRequestError, SmsApiError
@@ -178,6 +179,7 @@ def test_any_credentials_are_refused_locally_or_by_the_sandbox_with_a_typed_erro
 
 
 @FUZZ
+@pinned(call="no-such-call", fmt=".xml", body=b"", auth="good")  # once failed only when drawn
 @given(
     call=st.sampled_from(CALLS),
     fmt=st.sampled_from([".json", ".xml"]),
@@ -207,7 +209,7 @@ def test_raw_malformed_bodies_and_auth_get_a_documented_error_never_a_500(
 
     response = run(go)
     assert response.status_code in DOCUMENTED_STATUSES
-    if fmt == ".json" or response.status_code == 404:
+    if fmt == ".json":  # every answer to a .xml path is XML, a 404 for an unknown call too
         code = response.json()["error"]["code"]
     else:
         code = response.text.split("<code>", 1)[1].split("</code>", 1)[0]

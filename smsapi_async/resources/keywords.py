@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import non_empty, optional_id, optional_text
+from .._validate import (
+    non_empty,
+    optional_flag,
+    optional_id,
+    optional_str,
+    optional_text,
+    optional_texts,
+    optional_url,
+)
 from ..models.keywords import Keyword
 from ._base import Resource
 
@@ -27,16 +34,14 @@ def _options(
     forward_sms: Iterable[str] | None,
 ) -> dict[str, Any]:
     """The optional fields add-keyword and edit-keyword share, checked; ``None`` is not sent."""
-    if reference is not None and len(reference) > MAX_REFERENCE:
-        raise InvalidRequestError(f"reference is at most {MAX_REFERENCE} characters, got {len(reference)}")
     return {
-        "reference": reference,
+        "reference": optional_str("reference", reference, max_length=MAX_REFERENCE),
         "list_id": optional_id("list_id", list_id),
-        "welcome_message": welcome_message,
-        "members_message": members_message,
-        "forward_url": forward_url,
-        "forward_email": [forward_email] if isinstance(forward_email, str) else forward_email,
-        "forward_sms": [forward_sms] if isinstance(forward_sms, str) else forward_sms,
+        "welcome_message": optional_str("welcome_message", welcome_message),
+        "members_message": optional_str("members_message", members_message),
+        "forward_url": optional_url("forward_url", forward_url),
+        "forward_email": optional_texts("forward_email", forward_email),
+        "forward_sms": optional_texts("forward_sms", forward_sms),
     }
 
 
@@ -69,7 +74,7 @@ class KeywordsResource(Resource):
         params = {
             "keyword": non_empty("keyword", keyword),
             "number": non_empty("number", number),
-            "activate": activate,
+            "activate": optional_flag("activate", activate),
             **_options(
                 reference=reference,
                 list_id=list_id,

@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import httpx
-
 from .._convert import field, list_of, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
 from .._validate import (
     MAX_ID,
+    check_url,
     custom_fields,
     non_empty,
     one_of,
     optional_id,
+    optional_str,
     optional_text,
     positive_id,
-    shown,
     whole_number,
 )
 from ..models.lists import Contact, ContactList, ImportProgress, ListFieldsUpdate
@@ -35,19 +34,6 @@ _MEMBER_FILTERS = ("active", "inactive", "all")
 def _list_id_or_all(value: Any) -> int:
     """A list id, or 0 for "every list" (delete-from-list, optout-list-member)."""
     return whole_number("list_id (a list id, or 0 for every list)", value, 0, MAX_ID)
-
-
-def _file_url(value: Any) -> str:
-    url = non_empty("file_url", value)
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidRequestError(
-            f"file_url must be an http(s) URL the API can download; got {shown('file_url', url)}"
-        )
-    return url
 
 
 def _list_ids(data: Mapping[str, Any]) -> tuple[int, ...]:
@@ -153,9 +139,9 @@ class ListsResource(Resource):
         params = {
             "list_id": positive_id("list_id", list_id),
             "msisdn": non_empty("msisdn", msisdn),
-            "countrycode": countrycode,
-            "first_name": first_name,
-            "last_name": last_name,
+            "countrycode": optional_str("countrycode", countrycode),
+            "first_name": optional_str("first_name", first_name),
+            "last_name": optional_str("last_name", last_name),
             **custom_fields(fields),
             **_ARRAY,
         }
@@ -177,8 +163,8 @@ class ListsResource(Resource):
         params = {
             "list_id": positive_id("list_id", list_id),
             "msisdn": non_empty("msisdn", msisdn),
-            "first_name": first_name,
-            "last_name": last_name,
+            "first_name": optional_str("first_name", first_name),
+            "last_name": optional_str("last_name", last_name),
             **custom_fields(fields),
         }
         return await self._read("edit-list-member", params, Contact.from_api)
@@ -193,7 +179,7 @@ class ListsResource(Resource):
         params = {
             "list_id": _list_id_or_all(list_id),
             "msisdn": non_empty("msisdn", msisdn),
-            "countrycode": countrycode,
+            "countrycode": optional_str("countrycode", countrycode),
         }
         return await self._read("delete-from-list", params, _list_ids)
 
@@ -224,10 +210,10 @@ class ListsResource(Resource):
         if (list_id is None) == (name is None):
             raise InvalidRequestError("pass exactly one of list_id (an existing list) or name (a new list)")
         params = {
-            "file_url": _file_url(file_url),
+            "file_url": check_url("file_url", file_url),
             "list_id": optional_id("list_id", list_id),
             "name": optional_text("name", name),
-            "countrycode": countrycode,
+            "countrycode": optional_str("countrycode", countrycode),
             **custom_fields(fields),
         }
         return await self._read("add-contacts-bulk", params, lambda data: field("list_id", to_int, data))

@@ -6,7 +6,15 @@ from collections.abc import Iterable
 from typing import Literal
 
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import non_empty, one_of, optional_id, optional_text
+from .._validate import (
+    non_empty,
+    one_of,
+    optional_id,
+    optional_str,
+    optional_text,
+    optional_texts,
+    optional_url,
+)
 from ..models.numbers import SenderIds, VirtualNumber
 from ._base import Resource
 
@@ -59,7 +67,7 @@ class NumbersResource(Resource):
         """
         params = {
             "number": optional_text("number", number),
-            "forward_url": forward_url,
+            "forward_url": optional_url("forward_url", forward_url),
         }
         return await self._read("lease-number", params, VirtualNumber.from_api)
 
@@ -82,12 +90,12 @@ class NumbersResource(Resource):
         """
         params = {
             "number": non_empty("number", number),
-            "forward_email": [forward_email] if isinstance(forward_email, str) else forward_email,
-            "forward_sms": [forward_sms] if isinstance(forward_sms, str) else forward_sms,
-            "forward_url": forward_url,
+            "forward_email": optional_texts("forward_email", forward_email),
+            "forward_sms": optional_texts("forward_sms", forward_sms),
+            "forward_url": optional_url("forward_url", forward_url),
             "list_id": optional_id("list_id", list_id),
-            "welcome_message": welcome_message,
-            "members_message": members_message,
+            "welcome_message": optional_str("welcome_message", welcome_message),
+            "members_message": optional_str("members_message", members_message),
         }
         await self._call("edit-number-options", params)
 

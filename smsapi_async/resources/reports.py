@@ -13,7 +13,15 @@ from .._convert import field, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AsyncPaginator, PageSpec
 from .._sms_text import normalise_number
-from .._validate import aware_datetime, one_of, optional_id, optional_text, positive_id
+from .._validate import (
+    aware_datetime,
+    one_of,
+    optional_flag,
+    optional_id,
+    optional_text,
+    positive_id,
+    whole_number,
+)
 from ..models.reports import (
     MESSAGE_TYPES,
     ContactSmsRecord,
@@ -142,7 +150,7 @@ class SmsReports(Resource):
             "msisdn": _number("msisdn", msisdn),
             "start": start_utc,
             "end": end_utc,
-            "include_original": include_original,
+            "include_original": optional_flag("include_original", include_original),
         }
         return self._paginate(
             "get-sms-responses",
@@ -178,7 +186,7 @@ class SmsReports(Resource):
             "end": end_utc,
             "keywords": one_of("keywords", keywords, ("both", "only", "omit")),
             "number": _number("number", number),
-            "include_original": include_original,
+            "include_original": optional_flag("include_original", include_original),
         }
         return self._paginate(
             "get-user-sms-responses",
@@ -316,8 +324,8 @@ class SmsReports(Resource):
         ``page``/``max`` as the official PHP client does. The ``link_hits`` counter of
         :meth:`stats` and the link-hits callback are the documented alternatives.
         """
-        if page_size is not None and not (isinstance(page_size, int) and 1 <= page_size <= MAX_PAGE_SIZE):
-            raise InvalidRequestError(f"page_size must be 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+        if page_size is not None:
+            whole_number("page_size", page_size, 1, MAX_PAGE_SIZE)
         params = {
             "message_id": positive_id("message_id", message_id),
             "page": optional_id("page", page),

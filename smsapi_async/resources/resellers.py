@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
-from .._validate import aware_datetime, non_empty, one_of, optional_text, positive_id
+from .._validate import (
+    aware_datetime,
+    non_empty,
+    one_of,
+    optional_amount,
+    optional_flag,
+    optional_str,
+    optional_text,
+    positive_id,
+)
 from ..models.resellers import Client, Transaction
 from ._base import Resource
 
@@ -35,12 +44,12 @@ def _account_fields(
     if fixed_top_up_amount is not None and payment_method != "fixed":
         raise InvalidRequestError("fixed_top_up_amount goes with payment_method='fixed'")
     return {
-        "contact": contact,
-        "timezone": timezone,
-        "client_pays": client_pays,
-        "sms_margin": sms_margin,
+        "contact": optional_str("contact", contact),
+        "timezone": optional_str("timezone", timezone),
+        "client_pays": optional_flag("client_pays", client_pays),
+        "sms_margin": optional_amount("sms_margin", sms_margin),
         "payment_method": payment_method,
-        "fixed_top_up_amount": fixed_top_up_amount,
+        "fixed_top_up_amount": optional_amount("fixed_top_up_amount", fixed_top_up_amount),
     }
 
 
@@ -90,14 +99,14 @@ class ResellersResource(Resource):
         the reseller's; ``api_secret`` (up to 255 characters) is generated if omitted.
         Calls ``add-client``.
         """
-        if api_secret is not None and not 0 < len(api_secret) <= MAX_API_SECRET:
+        if optional_str("api_secret", api_secret, max_length=MAX_API_SECRET) == "":
             raise InvalidRequestError(f"api_secret must be 1 to {MAX_API_SECRET} characters")
         params = {
             "name": non_empty("name", name),
             "email": non_empty("email", email),
             "password": non_empty("password", password),
             "msisdn": non_empty("msisdn", msisdn),
-            "number_margin": number_margin,
+            "number_margin": optional_amount("number_margin", number_margin),
             "api_secret": api_secret,
             **_account_fields(
                 contact=contact,

@@ -15,11 +15,19 @@ from .._sms_text import (
     check_message,
     check_parts,
     check_sender,
-    check_url,
     normalise_number,
     normalise_numbers,
 )
-from .._validate import aware_datetime, non_empty, optional_id, optional_text, positive_id, whole_number
+from .._validate import (
+    aware_datetime,
+    non_empty,
+    optional_flag,
+    optional_id,
+    optional_text,
+    optional_url,
+    positive_id,
+    whole_number,
+)
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
 from ..tracking import DeliveryResult, ReplyCursor, ReplyStream, UpdateHandler, wait_for_delivery
 from .reports import SmsReports
@@ -31,10 +39,6 @@ __all__ = ["SmsResource"]
 
 MAX_VALIDITY = 72 * 60
 """``validity`` is in minutes, at most 72 hours (0 also means the maximum)."""
-
-
-def _url(name: str, value: str | None) -> str | None:
-    return None if value is None else check_url(name, value)
 
 
 class SmsResource(SmsReports):
@@ -112,11 +116,11 @@ class SmsResource(SmsReports):
             "replies_to_email": None
             if replies_to_email is None
             else check_email("replies_to_email", replies_to_email),
-            "tracked_link_url": _url("tracked_link_url", tracked_link_url),
-            "dlr_callback": _url("dlr_callback", dlr_callback),
-            "reply_callback": _url("reply_callback", reply_callback),
-            "link_hits_callback": _url("link_hits_callback", link_hits_callback),
-            "from_shared": from_shared,
+            "tracked_link_url": optional_url("tracked_link_url", tracked_link_url),
+            "dlr_callback": optional_url("dlr_callback", dlr_callback),
+            "reply_callback": optional_url("reply_callback", reply_callback),
+            "link_hits_callback": optional_url("link_hits_callback", link_hits_callback),
+            "from_shared": optional_flag("from_shared", from_shared),
         }
         return await self._read("send-sms", params, SendResult.from_api)
 

@@ -1,6 +1,7 @@
 """The Starlette application: routing, request parsing, auth, rate limit, chaos, rendering.
 
-Order of checks for ``/<call>.<json|xml>``: suffix (404 NOT_IMPLEMENTED, answered in JSON), jitter,
+Every answer to ``/<call>.json`` or ``/<call>.xml``, errors included, is in that format; a path with
+neither suffix gets a JSON 404. Order of checks: suffix (404 NOT_IMPLEMENTED), jitter,
 chaos fault, Basic auth (401), body size/encoding (400 FIELD_INVALID), rate limit (429 OVER_LIMIT,
 only requests that pass it are counted), call lookup (404 NOT_IMPLEMENTED), handler.
 """
@@ -206,7 +207,8 @@ async def _process(
 
 
 async def _not_supported(request: Request) -> Response:
-    return _answer(error_payload("NOT_IMPLEMENTED", "Use GET or POST"), "json", 404)
+    _, fmt = _split_call(request.path_params["call"])
+    return _answer(error_payload("NOT_IMPLEMENTED", "Use GET or POST"), fmt or "json", 404)
 
 
 class _DropConnection:

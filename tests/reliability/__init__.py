@@ -1,0 +1,1 @@
+"""The reliability suite: chaos under load, and the soak."""
