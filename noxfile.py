@@ -54,3 +54,10 @@ def soak(session: nox.Session) -> None:
     (``SMSAPI_SOAK_SECONDS`` shortens it). The default test run deselects it."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "soak", "-s", "tests/reliability", *session.posargs)
+
+
+@nox.session
+def bench_shared(session: nox.Session) -> None:
+    """The shared (Redis-backed) limiters side by side; needs redis-server (``-- --quick``)."""
+    session.install("-e", ".[bench]")
+    session.run("python", "-m", "benchmarks.shared_limiter", *session.posargs)

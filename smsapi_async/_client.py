@@ -49,7 +49,7 @@ from ._exceptions import (
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
-from ._validate import is_unicode, optional_flag, whole_number
+from ._validate import PRIVATE_PARAMETERS, is_unicode, optional_flag, whole_number
 from ._version import __version__
 from .resources.account import AccountResource
 from .resources.email import EmailResource
@@ -585,6 +585,7 @@ class AsyncSmsClient:
             raise_for_error(data, status_code=status, call=name)
         except (ApiError, ResponseParseError) as exc:
             _responded(status, getattr(exc, "code", None), elapsed)
+            _unecho(exc, form)
             self._fail(name, safe, status, headers, exc)
         _responded(status, None, elapsed)
         if not 200 <= status < 300:
@@ -716,6 +717,21 @@ class AsyncSmsClient:
             f"AsyncSmsClient(base_url={self._base_url!r}, api_key={self._key_hint!r}, "
             f"response_format={self._format!r}, limiter={self._limiter!r})"
         )
+
+
+def _unecho(exc: ApiError | ResponseParseError, form: Mapping[str, str]) -> None:
+    """Blank what a server echoes back of the private values just sent (message text, passwords)
+    in an error's description or excerpt: a proxy's error page or an API description may quote
+    the request."""
+    private = [value for key, value in form.items() if key in PRIVATE_PARAMETERS and len(value) >= 4]
+    if not private:
+        return
+    if isinstance(exc, ResponseParseError):
+        for value in private:
+            exc.excerpt = exc.excerpt.replace(value, "…")
+    elif isinstance(exc.description, str):
+        for value in private:
+            exc.description = exc.description.replace(value, "…")
 
 
 def exc_text(exc: SmsApiError) -> str:

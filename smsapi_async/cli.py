@@ -576,8 +576,9 @@ def bulk(  # noqa: PLR0917
                                     result.reason,
                                 ]
                             )
-                on_progress(sender.progress)
                 final = sender.progress
+                progress.update(task, total=final.done)  # the line count was an estimate
+                on_progress(final)
         finally:
             if report_file is not None:
                 report_file.close()

@@ -18,10 +18,12 @@ from smsapi_async import (
     Keyword,
     MessageStats,
     Page,
+    RedisRateLimiter,
     Reply,
     SendResult,
     VirtualNumber,
 )
+from smsapi_async.events import ClientEvent, RequestSent
 
 
 async def tour(client: AsyncSmsClient) -> dict[str, object]:
@@ -65,3 +67,15 @@ async def tour(client: AsyncSmsClient) -> dict[str, object]:
         "keyword": keyword.keyword,
         "clients": len(clients),
     }
+
+
+def shared(redis_url: str, api_key: str, api_secret: str) -> AsyncSmsClient:
+    """A worker's client on a limiter shared through Redis, watched by an event hook (type-checked)."""
+    waits: list[float] = []
+
+    def watch(event: ClientEvent) -> None:
+        if isinstance(event, RequestSent):
+            waits.append(event.queued)
+
+    limiter = RedisRateLimiter(redis_url, rate=2, fallback_rate=0.5)
+    return AsyncSmsClient(api_key, api_secret, limiter=limiter, event_hooks=[watch])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,9 +13,12 @@ from typing import Any
 
 import anyio
 import attrs
+import httpx
 import pytest
 
+import smsapi_async._numbers as numbers_module
 from smsapi_async import (
+    AsyncSmsClient,
     BulkProgress,
     BulkResult,
     InvalidRequestError,
@@ -236,6 +240,40 @@ async def test_progress_reports_counts_calls_and_rate(harness: SandboxHarness) -
     assert (final.done, final.total, final.sent, final.rejected, final.calls) == (1201, 1201, 1200, 1, 3)
     assert final.rate > 0
     assert [p.done for p in seen] == sorted(p.done for p in seen)
+
+
+async def test_calls_overlap_so_the_limiter_is_never_idle(anyio_backend: str) -> None:
+    """20 calls at 10/s to a server answering in 0.3 s: one after the other they would take 6 s;
+    overlapped, the limiter's pace (about 2 s) sets the time."""
+    answered = 0
+
+    async def slow_server(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        await anyio.sleep(0.3)
+        answered += 1
+        return httpx.Response(200, json={"message_id": answered, "error": {"code": "SUCCESS"}})
+
+    transport = httpx.MockTransport(slow_server)
+    async with AsyncSmsClient("key", "secret", transport=transport, rate_limit=10) as client:
+        started = time.monotonic()
+        async with client.sms.send_bulk(rows(2000), batch_size=100) as results:
+            progress = await results.wait()
+        elapsed = time.monotonic() - started
+    assert (progress.sent, progress.calls) == (2000, 20)
+    assert elapsed < 4.5  # generous: sequential calls would need 6 s
+
+
+def test_without_phonenumbers_the_apis_countrycode_rules_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(numbers_module, "NORMALISER", "builtin")
+    canonical = numbers_module.canonical_number
+    assert canonical("0491 570 156", "AU") == "61491570156"
+    assert canonical("0491570156", "australia") == "61491570156"
+    assert canonical("2513551145", "US") == "12513551145"
+    assert canonical("+61 491 570 156", "NZ") == "61491570156"
+    assert canonical("0061491570156") == "61491570156"
+    assert canonical("0491570156", "XX") == "0491570156"  # unknown country: left to the API
+    with pytest.raises(InvalidRequestError):
+        canonical("12ab")
 
 
 async def test_bad_arguments_are_refused_at_once(harness: SandboxHarness) -> None:

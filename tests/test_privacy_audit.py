@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Recorder
+from conftest import Recorder, form_of
 
 from smsapi_async import AsyncSmsClient, SmsApiError
 from smsapi_async.testing import sandbox_client
@@ -123,6 +123,11 @@ async def test_every_public_path_keeps_secrets_and_message_text_private(
     assert len(hay.errors) <= 5  # nearly every path succeeded, so its result's repr was audited
 
 
+def echo(request: httpx.Request) -> str:
+    """What a careless server quotes of a request: every form value, decoded."""
+    return " ".join(form_of(request).values())
+
+
 SEND = ("send", lambda client: client.sms.send(message=TEXT, to=["61400000001"]))
 READ = ("get", lambda client: client.sms.get(1))
 TRUNCATED_CLIENT = (
@@ -143,6 +148,12 @@ ERROR_ANSWERS: dict[str, Any] = {
     "dropped": httpx.RemoteProtocolError("gone"),
     "refused": httpx.ConnectError("refused"),
     "transport bug": RuntimeError("bug"),
+    "echoing proxy page": lambda request: httpx.Response(
+        400, content=f"<html>{echo(request)}</html>".encode()
+    ),
+    "echoing description": lambda request: httpx.Response(
+        400, json={"error": {"code": "FIELD_INVALID", "description": f"refused: {echo(request)}"}}
+    ),
     "bad number": httpx.Response(200, json={"message_id": "1e999999", "error": {"code": "SUCCESS"}}),
 }
 

@@ -26,6 +26,7 @@ import pytest
 import redis
 import redis.asyncio
 from redis_server import RedisServer, free_port, started_server
+from sample_usage import shared
 
 from benchmarks.shared_limiter import most_in_one_second
 from smsapi_async import (
@@ -524,3 +525,9 @@ def test_waiters_of_a_closed_event_loop_never_block_a_later_run(redis_url: str) 
     for task in stuck:  # what garbage collection would do to them, now rather than in a later test
         task.get_coro().close()  # type: ignore[union-attr]
     assert limiter.waiting == 0
+
+
+async def test_the_typed_sample_worker_client_is_keyed_by_its_account(redis_url: str) -> None:
+    async with shared(redis_url, "sample-key-0001", "sample-secret") as client:
+        assert isinstance(client.limiter, RedisRateLimiter)
+        assert client.limiter.key == account_key("sample-key-0001")
