@@ -23,7 +23,8 @@ def ping(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            reply = sock.recv(64)
+            return reply.startswith((b"+PONG", b"-NOAUTH"))  # up, password or not
     except OSError:
         return False
 
@@ -31,13 +32,20 @@ def ping(port: int, timeout: float = 0.5) -> bool:
 class RedisServer:
     """One redis-server process on 127.0.0.1, keys in memory only, stopped by :meth:`stop`."""
 
-    def __init__(self, directory: Path, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        binary: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         found = binary or shutil.which("redis-server")
         if found is None:
             raise FileNotFoundError("redis-server is not installed (apt-get install -y redis-server)")
         self.binary = found
         self.directory = directory
         self.port = port or free_port()
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,6 +57,7 @@ class RedisServer:
             self.binary,
             *("--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory)),
             *("--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"),
+            *self.extra_args,
         ]
         with (self.directory / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -78,10 +87,12 @@ class RedisServer:
         self.start()
 
 
-def started_server(directory: Path, binary: str | None = None) -> RedisServer:
+def started_server(
+    directory: Path, binary: str | None = None, extra_args: tuple[str, ...] = ()
+) -> RedisServer:
     """A running server (a few tries, in case another process took the free port meanwhile)."""
     for attempt in range(3):
-        server = RedisServer(directory, binary=binary)
+        server = RedisServer(directory, binary=binary, extra_args=extra_args)
         try:
             server.start()
         except RuntimeError:

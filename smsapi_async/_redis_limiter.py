@@ -340,6 +340,8 @@ def _transient(exc: BaseException) -> bool:
     ):
         return True
     names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError"}:
+        return False  # redis-py files these under ConnectionError, but waiting cures nothing
     if names & {"ConnectionError", "TimeoutError", "BusyLoadingError"}:
         return True
     return str(exc).upper().startswith(_TRANSIENT_REPLIES)

@@ -128,11 +128,15 @@ class RespConnection:
                 stream = await anyio.connect_tcp(s["host"], s["port"])
             self._stream = stream
             self._reader = BufferedByteReceiveStream(stream)
-            if s["password"] is not None:
-                auth = (s["username"], s["password"]) if s["username"] else (s["password"],)
-                await self._roundtrip(("AUTH", *auth))
-            if s["db"]:
-                await self._roundtrip(("SELECT", s["db"]))
+            try:
+                if s["password"] is not None:
+                    auth = (s["username"], s["password"]) if s["username"] else (s["password"],)
+                    await self._roundtrip(("AUTH", *auth))
+                if s["db"]:
+                    await self._roundtrip(("SELECT", s["db"]))
+            except RespError:  # refused (wrong password, no such database): not a usable connection
+                await self._drop()
+                raise
 
     async def _roundtrip(self, args: tuple[str | bytes | int | float, ...]) -> Any:
         assert self._stream is not None

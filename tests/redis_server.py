@@ -30,6 +30,6 @@ def redis_server_binary() -> str:
     return found
 
 
-def started_server(directory: Path) -> RedisServer:
+def started_server(directory: Path, extra_args: tuple[str, ...] = ()) -> RedisServer:
     """A running redis-server of the test's own (skipped, or failed in CI, without redis-server)."""
-    return start_in(directory, binary=redis_server_binary())
+    return start_in(directory, binary=redis_server_binary(), extra_args=extra_args)

@@ -531,3 +531,33 @@ async def test_the_typed_sample_worker_client_is_keyed_by_its_account(redis_url:
     async with shared(redis_url, "sample-key-0001", "sample-secret") as client:
         assert isinstance(client.limiter, RedisRateLimiter)
         assert client.limiter.key == account_key("sample-key-0001")
+
+
+async def test_a_password_and_a_database_in_the_url_work_and_a_wrong_password_raises(tmp_path: Path) -> None:
+    server = started_server(tmp_path, extra_args=("--requirepass", "s3cret-pass"))
+    try:
+        good = RedisRateLimiter(f"redis://:s3cret-pass@127.0.0.1:{server.port}/3", key=fresh_key(), rate=20)
+        with anyio.fail_after(10):
+            await good.acquire()
+            await good.acquire()
+        await good.aclose()
+        bad = RedisRateLimiter(f"redis://:wrong@127.0.0.1:{server.port}/0", key=fresh_key(), rate=20)
+        with anyio.fail_after(10), pytest.raises(RedisLimiterError) as raised:
+            await bad.acquire()  # a misconfiguration: raised, not waited out as an outage
+        assert "wrong" not in str(raised.value)
+        assert "s3cret" not in repr(good)
+    finally:
+        server.stop()
+
+
+async def test_a_lost_schedule_starts_with_an_interval_of_quiet(redis_url: str, inspect: redis.Redis) -> None:
+    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=4)
+    await limiter.acquire()
+    await anyio.sleep(limiter.interval + 0.05)  # the schedule alone would grant at once now
+    inspect.delete(limiter.redis_key)  # as a restart without persistence, a flush or an eviction would
+    seconds, micros = inspect.time()
+    lost_at = seconds + micros / 1_000_000
+    await limiter.acquire()
+    assert limiter.last_grant_time is not None
+    # whoever granted last before the loss may have done so a moment before: wait one interval
+    assert limiter.last_grant_time - lost_at >= limiter.interval - 0.002

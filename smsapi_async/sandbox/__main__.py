@@ -46,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--rate-limit", type=float, default=2.0, help="calls/s per account, 0 = off (default 2)")
     add("--jitter", type=float, default=0.0, help="max random delay before processing, seconds")
     add("--delivery-delay", type=float, default=2.0, help="seconds until a DLR (default 2)")
-    add("--callback-retry-scale", type=float, default=0.01, help="factor on 1m/5m/1h/24h retries")
+    add(
+        "--callback-retry-scale",
+        type=float,
+        default=0.01,
+        help="factor on the 1m/5m/1h/24h callback retries (default %(default)s)",
+    )
     add("--dlr-callback", type=_callback_url, help="account default DLR callback URL")
     add("--reply-callback", type=_callback_url, help="account default reply callback URL")
     add("--link-hits-callback", type=_callback_url, help="account default link-hits callback URL")

@@ -49,14 +49,25 @@ class _AdminError(Exception):
         self.text, self.status = text, status
 
 
+MAX_BODY_BYTES = 1_000_000
+MAX_AMOUNT = 1e9  # credit, in the account's currency
+
+
 async def _body(request: Request) -> dict[str, Any]:
     data: dict[str, Any] = dict(request.query_params)
-    raw = await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _AdminError(f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw:
         return data
     try:
         parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _AdminError("the body is not valid JSON") from exc
     if not isinstance(parsed, dict):
         raise _AdminError("the JSON body must be an object")
@@ -72,11 +83,22 @@ def _get(data: dict[str, Any], *names: str, required: bool = True) -> str | None
     return None
 
 
-def _number(data: dict[str, Any], name: str) -> float:
+def _number(data: dict[str, Any], name: str, *, limit: float = 1e12) -> float:
+    """A finite number within ``±limit``."""
     try:
-        return float(_get(data, name) or "")
-    except ValueError:
-        raise _AdminError(f"'{name}' must be a number") from None
+        value = float(_get(data, name) or "")
+    except (ValueError, OverflowError):
+        value = math.nan
+    if not -limit <= value <= limit:  # also refuses NaN and infinities
+        raise _AdminError(f"'{name}' must be a number between {-limit:g} and {limit:g}")
+    return value
+
+
+def _int(data: dict[str, Any], name: str) -> int:
+    value = _number(data, name)
+    if value != int(value):
+        raise _AdminError(f"'{name}' must be a whole number")
+    return int(value)
 
 
 def _url(data: dict[str, Any], name: str) -> str:
@@ -117,7 +139,7 @@ async def _state(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> An
 
 
 async def _requests(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
-    limit = int(_number(data, "limit")) if data.get("limit") else len(sandbox.requests)
+    limit = _int(data, "limit") if data.get("limit") else len(sandbox.requests)
     return {"requests": list(sandbox.requests)[-limit:] if limit > 0 else []}
 
 
@@ -132,10 +154,12 @@ async def _inbound(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> 
             _get(data, "mobile", "from", "msisdn") or "",
             _get(data, "message", "response", "text") or "",
             to=_get(data, "to", "longcode", required=False),
-            message_id=int(message_id) if message_id else None,
+            message_id=_int(data, "message_id") if message_id else None,
             api_key=_get(data, "api_key", required=False),
         )
-    except (ValueError, LookupError) as exc:
+    except LookupError as exc:
+        raise _AdminError(str(exc), 404) from None
+    except ValueError as exc:
         raise _AdminError(str(exc)) from None
     return {
         "response_id": response.id,
@@ -146,7 +170,7 @@ async def _inbound(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> 
 
 async def _link_hit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
     try:
-        hits = sandbox.link_hit(int(_number(data, "message_id")), _get(data, "mobile") or "")
+        hits = sandbox.link_hit(_int(data, "message_id"), _get(data, "mobile") or "")
     except LookupError as exc:
         raise _AdminError(str(exc), 404) from None
     return {"link_hits": hits}
@@ -168,7 +192,7 @@ async def _reset(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> An
 
 async def _credit(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
     account = _account(sandbox, data)
-    amount = _number(data, "amount")
+    amount = _number(data, "amount", limit=MAX_AMOUNT)
     sandbox.state.record_transaction(
         account, sandbox.clock.now(), amount, description="Credit Top Up", type_id=23
     )
@@ -193,7 +217,7 @@ async def _settings(sandbox: Sandbox, request: Request, data: dict[str, Any]) ->
 
 async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, Any]) -> Any:
     account = _account(sandbox, data)
-    contact_list = account.lists.get(int(_number(data, "list_id")))
+    contact_list = account.lists.get(_int(data, "list_id"))
     if contact_list is None:
         raise _AdminError("no such list", 404)
     contact_list.forward_url = _url(data, "forward_url")

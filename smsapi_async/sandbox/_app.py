@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDLERS", "build_app"]
 
+OVER_LIMIT_TEXT = "You have exceeded the rate limit for API calls"
+LOGGED_PARAMS = 50  # per request in the request log, each value cut at 200 characters
 REDACTED_PARAMS = frozenset({"password", "api_secret", "apisecret", "cvv", "number_card"})
 _CONTROL = "sandbox.control"
 _request_ids = itertools.count(1)
@@ -55,7 +57,11 @@ def _answer(payload: dict[str, Any], fmt: str, status: int = 200) -> Response:
 
 
 def _split_call(path: str) -> tuple[str, str | None]:
+    """``"send-sms.json"`` → ``("send-sms", "json")``. The official PHP client's ``//2/send-sms.json``
+    (its base URL ends in ``/`` and it adds ``/2/``) names the same call."""
     name = path.strip("/")
+    if name.startswith("2/"):
+        name = name[2:].lstrip("/")
     for fmt in ("json", "xml"):
         if name.endswith("." + fmt):
             return name[: -len(fmt) - 1], fmt
@@ -156,7 +162,7 @@ async def _handle(
 ) -> dict[str, Any]:
     """Authenticate, parse, rate-limit and run the call; failures raise ``ApiFailure``."""
     if over_limit:
-        raise ApiFailure("OVER_LIMIT", "Too many requests", 429)
+        raise ApiFailure("OVER_LIMIT", OVER_LIMIT_TEXT, 429)
     account = _authenticate(sandbox, request.headers.get("authorization"))
     entry["account_id"] = account.id
     try:
@@ -166,11 +172,12 @@ async def _handle(
     query: bytes = request.scope.get("query_string", b"")
     params = parse_params(query, request.headers.get("content-type", ""), body)
     entry["params"] = {
-        k: ("[redacted]" if k.lower() in REDACTED_PARAMS else v[:200]) for k, v in params.raw().items()
+        k[:64]: ("[redacted]" if k.lower() in REDACTED_PARAMS else v[:200])
+        for k, v in itertools.islice(params.raw().items(), LOGGED_PARAMS)
     }
     now = sandbox.clock.now()
     if not sandbox.limiter.try_acquire(account.id, now):
-        raise ApiFailure("OVER_LIMIT", "You have exceeded the rate limit for API calls", 429)
+        raise ApiFailure("OVER_LIMIT", OVER_LIMIT_TEXT, 429)
     handler = HANDLERS.get(call)
     if handler is None:
         raise ApiFailure("NOT_IMPLEMENTED", f"The call '{call[:64]}' is not implemented", 404)

@@ -18,13 +18,13 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import anyio
 import attrs
 import httpx
 
-from .._signature import SIGNATURE_HEADER, callback_signature
+from .._signature import SIGNATURE_HEADER, _parse_query, callback_signature
 from ._clock import SandboxClock
 from ._config import SandboxConfig
 from ._state import Account, datetime_text
@@ -124,10 +124,12 @@ RunImport: TypeAlias = Callable[[BulkImportJob, httpx.AsyncClient], Awaitable[No
 
 
 def callback_url(base: str, params: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
-    """Append ``params`` to ``base``'s query; return the URL and every query pair (signed set)."""
+    """Append ``params`` to ``base``'s query as given (the user's own part is not re-encoded); return
+    the URL and every query pair as the receiver decodes them (the signed set)."""
     parts = urlsplit(base)
-    existing = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode(existing + params, quote_via=quote)
+    added = urlencode(params, quote_via=quote)
+    query = f"{parts.query}&{added}" if parts.query else added
+    existing = _parse_query(parts.query) or []
     return urlunsplit(parts._replace(query=query)), existing + params
 
 
@@ -165,6 +167,10 @@ class CallbackQueue:
         self._heap.clear()
         self.deliveries.clear()
         self.notify()
+
+    def pending(self) -> int:
+        """How many jobs are queued (due or not)."""
+        return len(self._heap)
 
     def notify(self) -> None:
         if self._wakeup is not None:

@@ -129,6 +129,8 @@ def receive_inbound(
     now = sandbox.clock.now()
     state = sandbox.state
     message = state.messages.get(message_id) if message_id else None
+    if message_id and message is None:
+        raise LookupError(f"no message with id {message_id}")
     if account is None and message is not None:
         account = state.accounts[message.account_id]
     if account is None and to:

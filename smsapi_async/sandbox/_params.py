@@ -24,6 +24,7 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 _INT = re.compile(r"\s*-?[0-9]{1,18}\s*\Z")
+_DECIMAL = re.compile(r"\s*[-+]?([0-9]{1,15}(\.[0-9]{0,10})?|\.[0-9]{1,10})\s*\Z")
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 
 
@@ -85,6 +86,21 @@ class Params:
             raise field_invalid(f"Field '{name}' must be at least {minimum}")
         return number
 
+    def decimal(self, name: str, *, minimum: float = 0.0, maximum: float = 1e6) -> float | None:
+        """A finite decimal number in ``[minimum, maximum]`` (NaN and infinities are refused)."""
+        value = self.text(name)
+        if not value:
+            return None
+        try:
+            number = float(value) if _DECIMAL.match(value) else math.nan
+        except (ValueError, OverflowError):
+            number = math.nan
+        if math.isnan(number):
+            raise field_invalid(f'Field "{name}" has wrong type, expected type - numeric')
+        if not minimum <= number <= maximum:
+            raise field_invalid(f"Field '{name}' must be between {minimum:g} and {maximum:g}")
+        return number
+
     def required_int(self, name: str, *, minimum: int = 0) -> int:
         value = self.integer(name, required=True, minimum=minimum)
         assert value is not None
@@ -131,8 +147,9 @@ class Params:
         return number
 
     def page(self) -> tuple[int, int]:
-        """``(page, max)``: page >= 1; max defaults to 10 and is clamped to 100."""
-        page = self.integer("page", minimum=1) or 1
+        """``(page, max)``: page >= 1 (0, as the official PHP examples send, is the first page); max
+        defaults to 10 and is clamped to 100."""
+        page = self.integer("page", minimum=0) or 1
         size = self.integer("max", minimum=1) or DEFAULT_PAGE_SIZE
         return page, min(size, MAX_PAGE_SIZE)
 

@@ -84,8 +84,11 @@ def url_param(p: Params, name: str) -> str:
         raise field_invalid(f"Field '{name}' must be a valid http(s) URL") from None
 
 
-def summary(ctx: Context, message: Message, *, with_text: bool = False) -> dict[str, Any]:
-    """The message block of send-sms, get-sms and get-sms-sent."""
+def summary(
+    ctx: Context, message: Message, *, with_text: bool = False, just_sent: bool = False
+) -> dict[str, Any]:
+    """The message block of send-sms, get-sms and get-sms-sent. The send-sms answer
+    (``just_sent``) counts nothing yet: every recorded send-sms payload has zero delivery stats."""
     out: dict[str, Any] = {
         "message_id": message.id,
         "send_at": datetime_text(message.send_at),
@@ -97,5 +100,6 @@ def summary(ctx: Context, message: Message, *, with_text: bool = False) -> dict[
         out["list"] = {"id": message.list_id, "name": message.list_name}
     if with_text:
         out["message"] = message.text
-    out["delivery_stats"] = delivery_stats(ctx.sandbox, message, ctx.now)
+    stats = delivery_stats(ctx.sandbox, message, ctx.now)
+    out["delivery_stats"] = dict.fromkeys(stats, 0) if just_sent else stats
     return out

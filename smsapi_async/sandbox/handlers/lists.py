@@ -210,10 +210,10 @@ def _remove(ctx: Context, p: Params, optout: bool) -> dict[str, Any]:
         contact.optout = contact.optout or optout
         removed.append(contact_list.id)
         emit_list_action(ctx.sandbox, ctx.account, contact_list, contact, "delete", now=ctx.now)
-    if optout and not list_id and msisdn:
-        ctx.account.optouts.setdefault(msisdn, ctx.now)
-    if not removed:
+    if not removed:  # nothing above changed unless something was removed
         raise ApiFailure("NOT_FOUND", "Contact with such mobile does not exist in this list.")
+    if optout and not list_id:
+        ctx.account.optouts.setdefault(msisdn, ctx.now)
     return {"list_ids": removed}
 
 

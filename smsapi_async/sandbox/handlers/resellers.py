@@ -69,35 +69,37 @@ def get_clients(ctx: Context, p: Params) -> dict[str, Any]:
     )
 
 
-def _apply(ctx: Context, p: Params, client: Account) -> None:
+def _changes(ctx: Context, p: Params, client: Account | None) -> dict[str, Any]:
+    """What add-client / edit-client set on ``client`` (``None``: a new one), all validated first."""
     state = ctx.sandbox.state
+    changes: dict[str, Any] = {}
     if p.text("name"):
         name = p.required_text("name", max_len=255)
         siblings = [a for a in state.accounts.values() if a.parent_id == ctx.account.id]
         if any(a.name == name and a is not client for a in siblings):
             raise ApiFailure("KEY_EXISTS", "A client with this name already exists")
-        client.name = name
+        changes["name"] = name
     if p.text("email"):
         email = p.required_text("email", max_len=255).strip()
         if "@" not in email:
             raise field_invalid("Field 'email' is not a valid e-mail address")
         if any(a.email.lower() == email.lower() and a is not client for a in state.accounts.values()):
             raise ApiFailure("KEY_EXISTS", "User already exists")
-        client.email = email
+        changes["email"] = email
     if p.text("msisdn"):
-        client.msisdn = normalise(p.required_text("msisdn")) or ""
-        if not client.msisdn:
+        changes["msisdn"] = normalise(p.required_text("msisdn")) or ""
+        if not changes["msisdn"]:
             raise field_invalid("Field 'msisdn' is not a valid phone number")
     for name in ("contact", "timezone", "password", "payment_method"):
         if p.text(name):
-            setattr(client, name, p.text(name, max_len=255))
-    client.client_pays = p.boolean("client_pays", client.client_pays)
+            changes[name] = p.text(name, max_len=255)
+    if p.text("client_pays"):
+        changes["client_pays"] = p.boolean("client_pays", True)
     for name in ("sms_margin", "number_margin", "fixed_top_up_amount"):
-        if p.text(name):
-            try:
-                setattr(client, name, float(p.required_text(name)))
-            except ValueError:
-                raise field_invalid(f'Field "{name}" has wrong type, expected type - numeric') from None
+        value = p.decimal(name, maximum=1e6)
+        if value is not None:
+            changes[name] = value
+    return changes
 
 
 def add_client(ctx: Context, p: Params) -> dict[str, Any]:
@@ -116,18 +118,18 @@ def add_client(ctx: Context, p: Params) -> dict[str, Any]:
         reseller=False,
         numbers=(),
     )
-    client = Account(id=0, api_key="", api_secret="", name="", email="", created=ctx.now,
-                     balance=0.0, currency="", timezone="")  # fmt: skip
-    _apply(ctx, p, client)  # validate everything before the account exists
+    changes = _changes(ctx, p, None)  # everything validated before the account exists
     account = ctx.sandbox.state.add_account(config, ctx.now, parent_id=ctx.account.id)
-    _apply(ctx, p, account)
+    for name, value in changes.items():
+        setattr(account, name, value)
     return client_view(ctx, account)
 
 
 def edit_client(ctx: Context, p: Params) -> dict[str, Any]:
     require_reseller(ctx)
     client = find_client(ctx, p.required_int("client_id"))
-    _apply(ctx, p, client)
+    for name, value in _changes(ctx, p, client).items():
+        setattr(client, name, value)
     return client_view(ctx, client)
 
 

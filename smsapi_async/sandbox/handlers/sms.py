@@ -124,7 +124,7 @@ def send_sms(ctx: Context, p: Params) -> dict[str, Any]:
     if not to and not p.integer("list_id"):
         raise field_invalid("You must provide either 'list_id' or 'to'")
     sender = _sender(ctx, p.text("from"), p.boolean("from_shared", False))
-    return summary(ctx, create_message(ctx, p, text, to, sender))
+    return summary(ctx, create_message(ctx, p, text, to, sender), just_sent=True)
 
 
 def cancel_sms(ctx: Context, p: Params) -> dict[str, Any]:
