@@ -549,6 +549,8 @@ class RateLimiter:
         sends.append(now if not sends or sends[-1] <= now else sends[-1])
         self._update()
 
+    _acquire = acquire  # for reserve(), whatever a subclass makes of acquire()
+
     async def reserve(self) -> Reservation:
         """Wait for permission to make one call whose departure the caller will report.
 
@@ -556,7 +558,7 @@ class RateLimiter:
         limiter counts it as leaving at any moment from now on, so no window of sends can ever
         hold more than ``rate``, however late the request leaves.
         """
-        await self.acquire()
+        await self._acquire()
         # acquire() counted the call as leaving at its grant: count it as pending instead
         self._sends.pop()
         self._unsent += 1
