@@ -198,7 +198,7 @@ def check_sender(value: object) -> str:
     return value
 
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 
 
 def check_email(name: str, value: object) -> str:

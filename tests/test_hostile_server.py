@@ -76,6 +76,22 @@ class Shape:
         slot = next(iter(self.templates))
         return self.body(slot, "1")
 
+    def answer(self, slot: str, raw: str, response_format: str) -> httpx.Response:
+        """The holed answer as JSON, or as the API's XML (every scalar as text, lists as <item>)."""
+        body = self.body(slot, raw)
+        if response_format == "xml":
+            data = json.loads(body, parse_int=str, parse_float=str, parse_constant=str)
+            body = f"<?xml version='1.0'?><response>{as_xml(data)}</response>".encode()
+        return httpx.Response(200, content=body)
+
+
+def as_xml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "".join(f"<{key}>{as_xml(item)}</{key}>" for key, item in value.items())
+    if isinstance(value, list):
+        return "".join(f"<item>{as_xml(item)}</item>" for item in value)
+    return "" if value is None else str(value)
+
 
 def _message(**hole: Any) -> dict[str, Any]:
     fields = {"message_id": 1, "send_at": "2030-01-01 00:00:00", "recipients": 1, "cost": 0.07, "sms": 1}
@@ -145,12 +161,14 @@ def assert_private(error: BaseException) -> None:
 HUGE_EXPONENTS = ['"1e1000000"', '"-1e1000000"', "1e1000000", '"1E+999999999"', '"1e-1000000"']
 
 
+@pytest.mark.parametrize("response_format", ["json", "xml"])
 @pytest.mark.parametrize("raw", HUGE_EXPONENTS)
 @pytest.mark.parametrize(("shape", "slot"), SLOTS, ids=SLOT_IDS)
 async def test_1_a_huge_exponent_is_refused_at_once(
-    make_client: MakeClient, shape: Shape, slot: str, raw: str
+    make_client: MakeClient, shape: Shape, slot: str, raw: str, response_format: str
 ) -> None:
-    client = make_client(Recorder(httpx.Response(200, content=shape.body(slot, raw))))
+    answer = shape.answer(slot, raw, response_format)
+    client = make_client(Recorder(answer), response_format=response_format)
     started = time.perf_counter()
     error = await expect_typed_failure(shape, client)
     assert time.perf_counter() - started < 2.0  # milliseconds in fact; minutes before the fix
@@ -175,12 +193,14 @@ NOT_NUMBERS = {
 }
 
 
+@pytest.mark.parametrize("response_format", ["json", "xml"])
 @pytest.mark.parametrize("raw", list(NOT_NUMBERS.values()), ids=list(NOT_NUMBERS))
 @pytest.mark.parametrize(("shape", "slot"), SLOTS, ids=SLOT_IDS)
 async def test_2_a_number_that_is_not_one_is_a_typed_error_naming_call_and_field(
-    make_client: MakeClient, shape: Shape, slot: str, raw: str
+    make_client: MakeClient, shape: Shape, slot: str, raw: str, response_format: str
 ) -> None:
-    client = make_client(Recorder(httpx.Response(200, content=shape.body(slot, raw))))
+    answer = shape.answer(slot, raw, response_format)
+    client = make_client(Recorder(answer), response_format=response_format)
     error = await expect_typed_failure(shape, client)
     assert slot.rsplit(".", maxsplit=1)[-1] in str(error)
     assert_private(error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .._exceptions import InvalidRequestError
 from .._validate import non_empty, optional_text, shown, whole_number
 from ..models.email import EmailSmsResult
@@ -12,9 +14,13 @@ __all__ = ["EmailResource"]
 MAX_SMS_PARTS = 4
 
 
+# one address (or "*" for every address of the domain) at a dotted domain; a comma would make two
+_ADDRESS = re.compile(r"(\*|[^@\s,]+)@[^@\s,]+\.[^@\s,]+")
+
+
 def _address(email: str) -> str:
     text = non_empty("email", email)
-    if "@" not in text:
+    if not _ADDRESS.fullmatch(text):
         raise InvalidRequestError(
             f"email must be an address or a wildcard like '*@example.com'; got {shown('email', text)}"
         )

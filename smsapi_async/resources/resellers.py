@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
+from .._sms_text import check_email, normalise_number
 from .._validate import (
     aware_datetime,
     non_empty,
@@ -103,9 +104,9 @@ class ResellersResource(Resource):
             raise InvalidRequestError(f"api_secret must be 1 to {MAX_API_SECRET} characters")
         params = {
             "name": non_empty("name", name),
-            "email": non_empty("email", email),
+            "email": check_email("email", email),
             "password": non_empty("password", password),
-            "msisdn": non_empty("msisdn", msisdn),
+            "msisdn": normalise_number("msisdn", msisdn),
             "number_margin": optional_amount("number_margin", number_margin),
             "api_secret": api_secret,
             **_account_fields(
@@ -140,9 +141,9 @@ class ResellersResource(Resource):
         """
         changes = {
             "name": optional_text("name", name),
-            "email": optional_text("email", email),
+            "email": None if email is None else check_email("email", email),
             "password": optional_text("password", password),
-            "msisdn": optional_text("msisdn", msisdn),
+            "msisdn": None if msisdn is None else normalise_number("msisdn", msisdn),
             **_account_fields(
                 contact=contact,
                 timezone=timezone,

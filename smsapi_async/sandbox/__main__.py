@@ -11,7 +11,7 @@ import uvicorn
 from ._admin_cli import add_admin_arguments, run_admin, wants_admin
 from ._callbacks import UnusableUrl, check_callback_url
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
-from ._persist import StateStore
+from ._persist import StateFileError, StateStore
 from ._samesite import exposure_warning
 from ._sandbox import Sandbox
 from ._ui import UI_PATH
@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         add(f"--chaos-{fault}", type=float, default=0.0, metavar="P", help="probability 0..1")
     add("--chaos-slow-seconds", type=float, default=5.0)
     add(
-        "--db", metavar="PATH", help="keep the state in this SQLite file across restarts (your own file only)"
+        "--db",
+        metavar="PATH",
+        help="keep the state and the callback queue in this SQLite file across restarts",
     )
     add_admin_arguments(parser)
     return parser
@@ -95,8 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             slow_seconds=args.chaos_slow_seconds,
         ),
     )
-    store = StateStore(args.db) if args.db else None
-    sandbox = Sandbox(config, store=store, allowed_hosts=[*args.allow_host, args.host])
+    try:
+        store = StateStore(args.db) if args.db else None
+        sandbox = Sandbox(config, store=store, allowed_hosts=[*args.allow_host, args.host])
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     warning = exposure_warning(args.host)
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)

@@ -127,7 +127,10 @@ def _route(path: str, method: str, func: Endpoint) -> Route:
         sandbox: Sandbox = request.app.state.sandbox
         try:
             data = await _body(request)
-            return JSONResponse(await func(sandbox, request, data))
+            answer = await func(sandbox, request, data)
+            if method == "POST":
+                sandbox.persist()  # before the answer leaves: an acknowledged change is kept
+            return JSONResponse(answer)
         except _AdminError as exc:
             return JSONResponse({"error": exc.text}, status_code=exc.status)
 

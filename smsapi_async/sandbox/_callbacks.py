@@ -148,12 +148,14 @@ class CallbackQueue:
         *,
         run_job: RunJob,
         run_import: RunImport,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._config = config
         self._clock = clock
         self._transport = transport
         self._run_job = run_job
         self._run_import = run_import
+        self._on_change = on_change
         self._heap: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
@@ -166,6 +168,19 @@ class CallbackQueue:
     def clear(self) -> None:
         self._heap.clear()
         self.deliveries.clear()
+        self.notify()
+
+    def queued(self) -> list[tuple[float, Job]]:
+        """Every queued job with its due time (what ``--db`` saves)."""
+        return [(due, job) for due, _, job in sorted(self._heap, key=lambda e: (e[0], e[1]))]
+
+    def restore(self, queue: list[tuple[float, Job]], deliveries: list[CallbackDelivery]) -> None:
+        """Take back what :meth:`queued` and :attr:`deliveries` held before a restart."""
+        self._heap = []
+        for due, job in queue:
+            heapq.heappush(self._heap, (due, next(self._seq), job))
+        self.deliveries = list(deliveries)
+        self._ids = itertools.count(max((d.id for d in deliveries), default=0) + 1)
         self.notify()
 
     def pending(self) -> int:
@@ -245,6 +260,7 @@ class CallbackQueue:
                     else:
                         self._run_sync(job)
                 if jobs:
+                    self._on_change()
                     continue
                 if self._in_flight == 0:
                     waiters, self._idle_waiters = self._idle_waiters, []
@@ -306,6 +322,7 @@ class CallbackQueue:
             self.schedule(delivery.next_attempt, delivery)
         else:
             delivery.status, delivery.next_attempt = "failed", None
+        self._on_change()
         if not ok:
             logger.warning(
                 "sandbox %s callback %d to %.200s: attempt %d failed (%s); %s",

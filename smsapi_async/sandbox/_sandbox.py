@@ -71,11 +71,17 @@ class Sandbox:
             callback_transport,
             run_job=self._run_job,
             run_import=functools.partial(run_bulk_import, self),
+            on_change=self.persist,
         )
         self.limiter = SlidingWindowLimiter(self.config.rate_limit)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
-        saved = store.load() if store is not None else None
-        self.state = saved if saved is not None else State(self.config, self.clock.now())
+        self.state = State(self.config, self.clock.now())
+        if store is not None:
+            store.config = self.config
+            saved = store.load()
+            if saved is not None:
+                self.state = saved.state
+                self.callbacks.restore(saved.queue, saved.deliveries)
         self._app: ASGIApp | None = None
         self.worker_running = False
 
@@ -118,7 +124,7 @@ class Sandbox:
     def persist(self) -> None:
         """Save the state to the ``store`` given at construction, if any (``--db``)."""
         if self.store is not None:
-            self.store.save(self.state)
+            self.store.save(self.state, self.callbacks.queued(), self.callbacks.deliveries)
 
     def advance(self, seconds: float) -> float:
         """Move a virtual clock forward; raises ``TypeError`` for a real clock."""

@@ -6,7 +6,6 @@ Entities are plain mutable ``attrs`` classes; the rules of the message lifecycle
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import time
 from collections.abc import Iterator
@@ -224,6 +223,18 @@ class Account:
     imports: dict[int, BulkImport] = attrs.Factory(dict)
 
 
+_FIRST_IDS = {
+    "account": 54911,
+    "message": 340_000_001,
+    "row": 937_000_001,
+    "list": 4_200_001,
+    "response": 36_500_001,
+    "keyword": 1001,
+    "transaction": 17_400_001,
+    "number": 1,
+}
+
+
 class State:
     """All accounts, messages and responses, plus the id counters."""
 
@@ -233,21 +244,37 @@ class State:
         self.by_key: dict[str, Account] = {}
         self.messages: dict[int, Message] = {}
         self.responses: list[Response] = []
-        self._ids = {
-            "account": itertools.count(54911),
-            "message": itertools.count(340_000_001),
-            "row": itertools.count(937_000_001),
-            "list": itertools.count(4_200_001),
-            "response": itertools.count(36_500_001),
-            "keyword": itertools.count(1001),
-            "transaction": itertools.count(17_400_001),
-            "number": itertools.count(1),
-        }
+        self._ids = dict(_FIRST_IDS)
         for account in config.accounts:
             self.add_account(account, now)
 
+    @classmethod
+    def restored(
+        cls,
+        config: SandboxConfig,
+        accounts: list[Account],
+        messages: list[Message],
+        responses: list[Response],
+        ids: dict[str, int],
+    ) -> State:
+        """A state rebuilt from saved parts (see ``_persist.py``)."""
+        state = cls.__new__(cls)
+        state.config = config
+        state.accounts = {a.id: a for a in accounts}
+        state.by_key = {a.api_key: a for a in accounts}
+        state.messages = {m.id: m for m in messages}
+        state.responses = list(responses)
+        state._ids = {**_FIRST_IDS, **{k: v for k, v in ids.items() if k in _FIRST_IDS}}
+        return state
+
+    def counters(self) -> dict[str, int]:
+        """The next id of each kind (saved with the state)."""
+        return dict(self._ids)
+
     def next_id(self, kind: str) -> int:
-        return next(self._ids[kind])
+        value = self._ids[kind]
+        self._ids[kind] = value + 1
+        return value
 
     def add_account(self, config: AccountConfig, now: float, *, parent_id: int | None = None) -> Account:
         account = Account(
