@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias
@@ -79,7 +80,14 @@ def split_query(
             if name:
                 pairs.append((name, _decode(value, "value")))
         return pairs
-    items = list(query.items()) if isinstance(query, Mapping) else list(query)
+    try:
+        source = iter(query.items()) if isinstance(query, Mapping) else iter(query)
+    except TypeError:
+        raise InvalidCallbackError(
+            "bad_value",
+            f"a callback is a query string, a mapping or (name, value) pairs, not {type(query).__name__}",
+        ) from None
+    items = list(itertools.islice(source, max_params + 1))  # an endless iterable is not read whole
     _check_size(len(items), max_params)
     total = 0
     checked: list[tuple[str, str]] = []
