@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from typing import Final, TypeAlias
 from urllib.parse import unquote_to_bytes
 
+from .._validate import whole_number
 from ._errors import InvalidCallbackError
 
 __all__ = [
@@ -27,6 +29,9 @@ MAX_PARAMS: Final = 200
 """Default cap on the number of parameters of one callback."""
 
 Query: TypeAlias = "str | bytes | Mapping[str, str] | Sequence[tuple[str, str]]"
+
+_MAX_CAP: Final = 2**31
+"""Caps larger than this are not caps (a callback that size would not fit in memory)."""
 
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
@@ -66,6 +71,8 @@ def split_query(
         InvalidCallbackError: over ``max_bytes`` or ``max_params``, invalid percent-encoding or
             UTF-8, or a key or value that is not text (mappings and pairs).
     """
+    whole_number("max_bytes", max_bytes, 0, _MAX_CAP)
+    whole_number("max_params", max_params, 0, _MAX_CAP)
     if isinstance(query, (str, bytes, bytearray, memoryview)):
         raw = query_bytes(query if isinstance(query, str) else bytes(query))
         if len(raw) > max_bytes:
@@ -79,7 +86,10 @@ def split_query(
             if name:
                 pairs.append((name, _decode(value, "value")))
         return pairs
-    items = list(query.items()) if isinstance(query, Mapping) else list(query)
+    if not isinstance(query, (Mapping, Iterable)):
+        raise InvalidCallbackError("bad_value", "a callback is a query string, a mapping or pairs")
+    # never more than one item past the cap is read, however long the iterable
+    items = list(islice(query.items() if isinstance(query, Mapping) else query, max_params + 1))
     _check_size(len(items), max_params)
     total = 0
     checked: list[tuple[str, str]] = []
