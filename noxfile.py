@@ -43,9 +43,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks, printed as tables (``-- --quick`` for a smoke run)."""
+    """Every benchmark, repeated, next to its alternatives: writes benchmarks/RESULTS.md
+    (``-- --quick`` for a smoke run, ``-- --only peers`` for some; ``python -m benchmarks`` prints)."""
     session.install("-e", ".[bench]")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run("python", "-m", "benchmarks.results", *session.posargs)
 
 
 @nox.session

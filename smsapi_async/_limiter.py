@@ -81,6 +81,10 @@ RELAX_AFTER = 30.0
 """Seconds without a 429 after which what 429s taught is halved."""
 
 
+MAX_RATE = 1e9
+"""The highest rate a ``RateLimiter`` takes (it keeps up to ``rate`` send times)."""
+
+
 @runtime_checkable
 class Limiter(Protocol):
     """What :class:`~smsapi_async.AsyncSmsClient` needs from a limiter.
@@ -230,8 +234,8 @@ class RateLimiter:
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)):
             raise InvalidRequestError(f"rate must be a number of calls per second, got {rate!r}")
-        if not (math.isfinite(rate) and rate > 0):
-            raise InvalidRequestError(f"rate must be positive and finite, got {rate!r}")
+        if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
+            raise InvalidRequestError(f"rate must be positive and at most {MAX_RATE:g}, got {rate!r}")
         if rate > 1 and not float(rate).is_integer():
             # 2.5/s spaced evenly puts 3 grants in some 1-second windows: the server would refuse one
             raise InvalidRequestError(

@@ -165,6 +165,16 @@ def _run(settings: _Settings, work: Callable[[AsyncSmsClient], Awaitable[int]]) 
     sys.exit(code)
 
 
+MAX_HOURS = 24 * 365 * 10
+
+
+def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A look-back in hours that a date can hold: 0 to ten years (NaN fails the comparison too)."""
+    if not 0 <= value <= MAX_HOURS:
+        raise click.BadParameter(f"hours from 0 to {MAX_HOURS}, got {value!r}")
+    return value
+
+
 def _plain(value: Any) -> Any:
     """A value as JSON shows it."""
     if attrs.has(type(value)):
@@ -313,7 +323,9 @@ def status(settings: _Settings, message_id: int, wait: bool, timeout: float, eve
 
 
 @cli.command()
-@click.option("--since", type=float, default=24.0, show_default=True, help="Hours to look back.")
+@click.option(
+    "--since", type=float, default=24.0, show_default=True, callback=_hours, help="Hours to look back."
+)
 @click.option("--follow", is_flag=True, help="Keep printing new replies as they come (Ctrl-C stops).")
 @click.option("--every", type=float, default=5.0, show_default=True, help="Seconds between checks.")
 @click.pass_obj
@@ -418,6 +430,15 @@ def _decoded_lines(raw: IO[bytes], bad: Callable[[int, str], None]) -> Iterator[
         yield text
 
 
+def _valid_csv(reader: csv.DictReader[str], path: Path) -> Iterator[dict[str | Any, Any]]:
+    """The reader's rows; a line the csv module cannot read (e.g. a bare carriage return in an
+    unquoted field) stops the run with exit code 2 and its line number, not a traceback."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        _fail(EXIT_BAD_INPUT, f"{path}: line {reader.line_num + 1}: not valid CSV ({exc})")
+
+
 def _count_rows(path: Path) -> int | None:
     """Lines after the header (a quick estimate of the rows, for the progress bar)."""
     try:
@@ -496,7 +517,10 @@ def bulk(  # noqa: PLR0917
 
     def rows(raw: IO[bytes]) -> Iterator[dict[str, str]]:
         reader = csv.DictReader(_decoded_lines(raw, bad))
-        header = reader.fieldnames or []
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            _fail(EXIT_BAD_INPUT, f"{csv_file}: line {reader.line_num + 1}: not valid CSV ({exc})")
         to_key = to_column or next((c for c in header if c.strip().lower() in _TO_COLUMNS), None)
         if to_key is None or to_key not in header:
             _fail(
@@ -506,7 +530,7 @@ def bulk(  # noqa: PLR0917
         if column is not None and column not in header:
             _fail(EXIT_BAD_INPUT, f"{csv_file}: no column {column!r} in the header")
         index = 0
-        for row in reader:
+        for row in _valid_csv(reader, csv_file):
             if not any(isinstance(v, str) and v.strip() for v in row.values()):
                 continue  # blank (an unreadable line was reported already and reads as blank)
             # the row ends at line_num; quoted fields may span lines

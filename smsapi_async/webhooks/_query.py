@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import islice
+from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias
 from urllib.parse import unquote_to_bytes
 
@@ -86,10 +86,14 @@ def split_query(
             if name:
                 pairs.append((name, _decode(value, "value")))
         return pairs
-    if not isinstance(query, (Mapping, Iterable)):
-        raise InvalidCallbackError("bad_value", "a callback is a query string, a mapping or pairs")
-    # never more than one item past the cap is read, however long the iterable
-    items = list(islice(query.items() if isinstance(query, Mapping) else query, max_params + 1))
+    try:
+        source = iter(query.items()) if isinstance(query, Mapping) else iter(query)
+    except TypeError:
+        raise InvalidCallbackError(
+            "bad_value",
+            f"a callback is a query string, a mapping or (name, value) pairs, not {type(query).__name__}",
+        ) from None
+    items = list(itertools.islice(source, max_params + 1))  # an endless iterable is not read whole
     _check_size(len(items), max_params)
     total = 0
     checked: list[tuple[str, str]] = []

@@ -1,0 +1,280 @@
+"""``python -m benchmarks.results [--quick] [--repeats N] [--only NAME] [-o FILE]``: every benchmark,
+repeated, with the ratio against each alternative, written to ``benchmarks/RESULTS.md``.
+
+``nox -s bench`` runs this. The registry below lists each benchmark function of each module and
+what its rows are compared with; the targets are those the issues set. The runner is in
+``_results.py``; the measurements stay in their own modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ._results import Benchmark, Comparison, Result, Target, number, result
+from ._results import run as run_all
+
+__all__ = ["REGISTRY", "TARGETS", "main"]
+
+PEERS = ("aiolimiter.AsyncLimiter", "asyncio_throttle.Throttler", "pyrate_limiter.Limiter")
+OUTPUT = Path(__file__).with_name("RESULTS.md")
+SHARED_MACHINE = (
+    "Produced on a shared 2-core machine while other work ran on it: absolute figures are noisy; "
+    "the ratios, measured within each run, are the figures to compare"
+)
+
+REGISTRY: tuple[Benchmark, ...] = (
+    # --- the in-process limiter (#7) against aiolimiter, asyncio-throttle, pyrate-limiter
+    Benchmark(
+        "benchmarks.limiter",
+        "acquire_cost",
+        quick={"ops": 5_000, "repeats": 1},
+        comparisons=(Comparison("ns/op", "RateLimiter", higher_is_better=False),),
+    ),
+    Benchmark(
+        "benchmarks.peers",
+        "acquire_cost",
+        quick={"ops": 2_000},
+        comparisons=(Comparison("ns/op", "smsapi_async.RateLimiter", higher_is_better=False),),
+        about="uncontended acquire against aiolimiter, asyncio-throttle and pyrate-limiter",
+    ),
+    Benchmark(
+        "benchmarks.peers",
+        "conformance",
+        quick={"seconds": 1.1},
+        repeats=3,
+        comparisons=(
+            Comparison("% of rate", "smsapi_async.RateLimiter", higher_is_better=True, group=("rate",)),
+        ),
+        about="window conformance, FIFO order and cancellation of each limiter",
+    ),
+    Benchmark(
+        "benchmarks.peers",
+        "crowd",
+        quick={"waiters": 300},
+        repeats=2,
+        comparisons=(
+            Comparison("B/waiter", "smsapi_async.RateLimiter", higher_is_better=False),
+            Comparison("CPU µs/waiter", "smsapi_async.RateLimiter", higher_is_better=False),
+        ),
+        about="10 000 waiters: memory and CPU per waiter of each limiter",
+    ),
+    Benchmark("benchmarks.limiter", "many_waiters", quick={"waiters": 300, "rate": 50_000.0}, repeats=3),
+    Benchmark(
+        "benchmarks.limiter",
+        "saturated",
+        quick={"seconds": 1.1},
+        repeats=3,
+        comparisons=(
+            Comparison("throughput % of rate", "RateLimiter(*", higher_is_better=True, group=("limit",)),
+        ),
+    ),
+    Benchmark("benchmarks.limiter", "virtual_windows", quick={"grants": 200}, repeats=1),
+    Benchmark("benchmarks.limiter", "strict_server", quick={"requests": 200}, repeats=1),
+    # --- the client: transport overhead, and end to end against a strict server over a socket (#7)
+    Benchmark("benchmarks.client", "client_overhead", quick={"calls": 100, "repeats": 1}),
+    Benchmark(
+        "benchmarks.peers",
+        "jitter",
+        full={"seconds": 20.0},
+        quick={"seconds": 1.0, "rates": (15,), "jitters": (0.02,)},
+        repeats=1,
+        comparisons=(
+            Comparison("ok/s", "AsyncSmsClient", higher_is_better=True, group=("rate", "jitter ms")),
+        ),
+        about="throughput and 429s of the client against httpx + aiolimiter + tenacity, over a socket",
+    ),
+    Benchmark("benchmarks.peers", "import_time", quick={"repeats": 2}, repeats=1, about="import cost"),
+    # --- bulk sends (#11) against the naive asyncio.gather loop
+    Benchmark(
+        "benchmarks.bulk",
+        "calls_for_one_text",
+        quick={"recipients": 1_200, "naive_recipients": 50},
+        repeats=1,
+        comparisons=(Comparison("calls per 100 000", "send_bulk", higher_is_better=False),),
+    ),
+    Benchmark(
+        "benchmarks.bulk",
+        "wall_time",
+        quick={"rate": 15.0, "calls": 8, "naive_recipients": 8},
+        repeats=2,
+        comparisons=(Comparison("recipients/s", "send_bulk", higher_is_better=True),),
+    ),
+    Benchmark(
+        "benchmarks.bulk",
+        "peak_memory",
+        quick={"recipients": 2_000, "naive_recipients": 200},
+        repeats=1,
+        comparisons=(Comparison("bytes per recipient", "send_bulk", higher_is_better=False),),
+    ),
+    # --- callbacks (#10)
+    Benchmark(
+        "benchmarks.webhooks",
+        "callback_cost",
+        quick={"ops": 500, "requests": 50},
+        comparisons=(Comparison("µs", "verify_signature*", higher_is_better=False),),
+    ),
+    # --- the shared limiter (#12) against pyrate-limiter's and limits' Redis strategies
+    Benchmark(
+        "benchmarks.shared_limiter",
+        "grant_cost",
+        quick={"grants": 100},
+        repeats=3,
+        needs_redis=True,
+        comparisons=(
+            Comparison(
+                "µs per grant, one caller", "RedisRateLimiter (redis.asyncio)", higher_is_better=False
+            ),
+            Comparison("grants/s, 50 callers", "RedisRateLimiter (redis.asyncio)", higher_is_better=True),
+        ),
+    ),
+    Benchmark(
+        "benchmarks.shared_limiter",
+        "conformance",
+        quick={"seconds": 1.0},
+        repeats=1,
+        needs_redis=True,
+    ),
+)
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+
+def _acquire_vs_fastest_peer(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "peers.acquire_cost")
+    column = r.columns.index("ns/op")
+    ours = number(r.value("smsapi_async.RateLimiter", "ns/op"))
+    peers = {c[0]: number(v[column]) for c, v in zip(r.cells, r.values, strict=True) if c[0] in PEERS}
+    name = min(peers, key=peers.__getitem__)
+    return f"{ours:.0f} ns vs {name} {peers[name]:.0f} ns ({ours / peers[name]:.2f}x)", ours <= peers[name]
+
+
+def _waiter_memory(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "peers.crowd")
+    ours = number(r.value("smsapi_async.RateLimiter", "B/waiter"))
+    theirs = number(r.value("aiolimiter.AsyncLimiter", "B/waiter"))
+    return f"{ours:,.0f} B vs aiolimiter {theirs:,.0f} B per waiter", ours <= theirs
+
+
+def _import_time(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "peers.import_time")
+    ratio = number(r.value("import smsapi_async", "÷ import httpx"))
+    return f"{ratio:.2f}x import httpx", ratio <= 1.3
+
+
+def _jitter(jitter: str, zero_429s: bool) -> Target:
+    def check(results: Mapping[str, Result]) -> tuple[str, bool]:
+        r = result(results, "peers.jitter")
+        figures, met = [], True
+        for i in r.rows_where(client="AsyncSmsClient", jitter_ms=jitter):
+            rate = r.cells[i][r.columns.index("rate")]
+            rejected = number(r.values[i][r.columns.index("429 %")])
+            share = number(r.values[i][r.columns.index("% of optimum")])
+            figures.append(f"{rate}/s: {share:.1f} % of optimum, {rejected:.1f} % 429")
+            met &= (rejected == 0 and share >= 99) if zero_429s else (rejected <= 2 and share >= 92)
+        if not figures:
+            raise KeyError(jitter)
+        return "; ".join(figures), met
+
+    text = (
+        f"jitter {jitter} ms: zero 429s and >= 99 % of the rate through the client"
+        if zero_429s
+        else f"jitter {jitter} ms: <= 2 % 429s and >= 92 % of rate / (1 + J)"
+    )
+    return Target("#7", text, check)
+
+
+def _overhead(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "client.client_overhead")
+    ratios = [number(v[r.columns.index("ratio")]) for v in r.values]
+    return f"lowest ratio {min(ratios):.2f} of raw httpx calls/s", min(ratios) >= 0.8
+
+
+def _bulk_calls(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "bulk.calls_for_one_text")
+    calls, minimum = r.value("send_bulk", "calls"), r.value("send_bulk", "minimum")
+    recipients = number(r.value("send_bulk", "recipients"))
+    return (
+        f"{number(calls):,.0f} calls for {recipients:,.0f} (minimum {number(minimum):,.0f})",
+        calls == minimum,
+    )
+
+
+def _bulk_wall(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "bulk.wall_time")
+    share = number(r.value("send_bulk", "of ideal"))
+    return f"{share:.1f} % of calls / rate", share >= 95
+
+
+def _bulk_memory(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "bulk.peak_memory")
+    peak, recipients = number(r.value("send_bulk", "peak RSS MB")), r.value("send_bulk", "recipients")
+    if recipients != 1e6:
+        raise ValueError("measured for another size (a --quick run)")
+    return f"{peak:.0f} MB peak RSS for 1 000 000 recipients", peak <= 150
+
+
+def _fleet(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "shared_limiter.conformance")
+    [column] = [c for c in r.columns if c.startswith("most in any 1 s")]
+    most = number(r.value("RedisRateLimiter (redis.asyncio)", column))
+    limit = int(column.rsplit(" ", 1)[-1].rstrip(")"))
+    return f"{most:.0f} in the busiest second (limit {limit})", most <= limit
+
+
+def _window(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "limiter.virtual_windows")
+    over = [
+        c[0]
+        for c, v in zip(r.cells, r.values, strict=True)
+        if "safety_margin=0" not in c[0]
+        and number(v[r.columns.index("max in any 1 s")]) > number(v[r.columns.index("limit")])
+    ]
+    return ("every default limiter within its rate" if not over else f"over: {', '.join(over)}"), not over
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("#7", "uncontended acquire no slower than the fastest peer", _acquire_vs_fastest_peer),
+    Target("#7", "memory per waiter no more than aiolimiter's", _waiter_memory),
+    Target("#7", "import smsapi_async at most 1.3x import httpx", _import_time),
+    Target("#7", "no 1-second window over the rate (virtual time)", _window),
+    _jitter("0", zero_429s=True),
+    _jitter("5", zero_429s=True),
+    _jitter("20", zero_429s=False),
+    _jitter("50", zero_429s=False),
+    Target("#7", "client.call at least 0.80x raw httpx calls/s", _overhead),
+    Target("#11", "calls for one text = ceil(N / 500)", _bulk_calls),
+    Target("#11", "bulk wall time >= 95 % of the ideal calls / rate", _bulk_wall),
+    Target("#11", "<= 150 MB peak for 1 000 000 streamed recipients", _bulk_memory),
+    Target("#12", "4 processes on one account stay within its rate", _fleet),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.results", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one short run of each (the CI smoke run)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per benchmark (default 5)")
+    parser.add_argument("--only", action="append", default=[], help="benchmarks whose name contains this")
+    parser.add_argument("-o", "--output", type=Path, default=OUTPUT, help=f"default {OUTPUT}")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or math.isnan(args.repeats):
+        parser.error("--repeats must be >= 1")
+    text = run_all(
+        REGISTRY,
+        TARGETS,
+        quick=args.quick,
+        repeats=args.repeats,
+        only=args.only,
+        shared_note=SHARED_MACHINE,
+        partial=lambda so_far: args.output.write_text(so_far, encoding="utf-8"),
+    )
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
