@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -42,6 +43,9 @@ __all__ = [
 logger = logging.getLogger("smsapi_async.sandbox")
 
 MAX_CONCURRENT_DELIVERIES = 32
+DELIVERY_LOG_SIZE = 1000
+"""How many deliveries ``deliveries`` (``/_sandbox/callbacks``, and the ``--db`` file) keeps, newest
+last; older ones are dropped, though one still waiting for a retry keeps being retried."""
 MAX_URL_LENGTH = 2048
 
 
@@ -162,7 +166,7 @@ class CallbackQueue:
         self._wakeup: anyio.Event | None = None
         self._idle_waiters: list[anyio.Event] = []
         self._in_flight = 0
-        self.deliveries: list[CallbackDelivery] = []
+        self.deliveries: deque[CallbackDelivery] = deque(maxlen=DELIVERY_LOG_SIZE)
         clock.on_change(self.notify)
 
     def clear(self) -> None:
@@ -179,8 +183,11 @@ class CallbackQueue:
         self._heap = []
         for due, job in queue:
             heapq.heappush(self._heap, (due, next(self._seq), job))
-        self.deliveries = list(deliveries)
-        self._ids = itertools.count(max((d.id for d in deliveries), default=0) + 1)
+        self.deliveries = deque(deliveries, maxlen=DELIVERY_LOG_SIZE)
+        queued_ids = (job.id for _, job in queue if isinstance(job, CallbackDelivery))
+        self._ids = itertools.count(
+            max(itertools.chain((d.id for d in deliveries), queued_ids), default=0) + 1
+        )
         self.notify()
 
     def pending(self) -> int:

@@ -13,7 +13,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import DlrDue
-from ._state import Account, Contact, ContactList, Message, Recipient, Response, datetime_text
+from ._state import (
+    MAX_LIST_MEMBERS,
+    Account,
+    Contact,
+    ContactList,
+    Message,
+    Recipient,
+    Response,
+    datetime_text,
+)
 
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
@@ -108,7 +117,7 @@ def _opt_out(sandbox: Sandbox, account: Account, msisdn: str, now: float) -> Non
     for contact_list in account.lists.values():
         contact = contact_list.members.get(msisdn)
         if contact is not None and contact.status == "active":
-            contact.status, contact.optout = "inactive", True
+            contact_list.deactivate(contact, optout=True)
             emit_list_action(sandbox, account, contact_list, contact, "delete", now=now)
 
 
@@ -166,7 +175,7 @@ def receive_inbound(
         _opt_out(sandbox, account, msisdn, now)
     elif keyword is not None and keyword.list_id in account.lists:
         target = account.lists[keyword.list_id]
-        if msisdn not in target.members:
+        if msisdn not in target.members and len(target.members) < MAX_LIST_MEMBERS:
             contact = Contact(list_id=target.id, msisdn=msisdn, created_at=now)
             target.members[msisdn] = contact
             emit_list_action(sandbox, account, target, contact, "add", now=now)

@@ -19,6 +19,7 @@ import threading
 import time
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
@@ -66,7 +67,7 @@ class SavedSandbox:
 
     state: State
     queue: list[tuple[float, Job]]
-    deliveries: list[CallbackDelivery]
+    deliveries: list[CallbackDelivery]  # the newest ``DELIVERY_LOG_SIZE`` at most
 
 
 def _check(ok: bool, where: str, expected: str) -> None:
@@ -121,7 +122,7 @@ def _structure(tp: Any, value: Any, where: str) -> Any:
         return out
     if isinstance(tp, type) and attrs.has(tp):
         _check(isinstance(value, dict), where, f"a {tp.__name__}")
-        fields = {f.name: f for f in attrs.fields(tp)}
+        fields = {f.name: f for f in attrs.fields(tp) if f.init}
         unknown = set(value) - set(fields)
         _check(not unknown, f"{where} field {sorted(unknown)[:1]}", "known")
         kwargs = {}
@@ -135,7 +136,8 @@ def _structure(tp: Any, value: Any, where: str) -> Any:
 
 
 def _unstructure(obj: Any) -> Any:
-    return attrs.asdict(obj)  # tuples and int keys become JSON lists and strings
+    # tuples and int keys become JSON lists and strings; caches (non-init fields) are not saved
+    return attrs.asdict(obj, filter=lambda field, _: field.init)
 
 
 class StateStore:
@@ -201,7 +203,7 @@ class StateStore:
             due = _structure(float, entry.get("due"), f"queue[{i}].due")
             kind = entry.get("type")
             _check(kind in _JOBS, f"queue[{i}].type", "a known job")
-            if kind == "delivery":
+            if kind == "delivery" and "job" not in entry:  # one that is also in the log
                 delivery_id = _structure(int, entry.get("id"), f"queue[{i}].id")
                 _check(delivery_id in by_id, f"queue[{i}].id", "a saved delivery")
                 queue.append((due, by_id[delivery_id]))
@@ -210,12 +212,17 @@ class StateStore:
         state = State.restored(self.config, accounts, messages, responses, ids)
         return SavedSandbox(state, queue, deliveries)
 
-    def save(self, state: State, queue: list[tuple[float, Job]], deliveries: list[CallbackDelivery]) -> None:
+    def save(
+        self, state: State, queue: list[tuple[float, Job]], deliveries: Iterable[CallbackDelivery]
+    ) -> None:
         """Replace the saved document (one transaction)."""
         entries: list[dict[str, Any]] = []
+        logged = {id(d) for d in deliveries}
         for due, job in queue:
-            if isinstance(job, CallbackDelivery):
+            if isinstance(job, CallbackDelivery) and id(job) in logged:
                 entries.append({"due": due, "type": "delivery", "id": job.id})
+            elif isinstance(job, CallbackDelivery):  # dropped from the log, still to be retried
+                entries.append({"due": due, "type": "delivery", "job": _unstructure(job)})
             else:
                 kind = "dlr" if isinstance(job, DlrDue) else "bulk-import"
                 entries.append({"due": due, "type": kind, "job": _unstructure(job)})

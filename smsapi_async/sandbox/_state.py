@@ -15,6 +15,7 @@ import attrs
 from ._config import AccountConfig, SandboxConfig
 
 __all__ = [
+    "MAX_LIST_MEMBERS",
     "Account",
     "BulkImport",
     "Contact",
@@ -45,6 +46,9 @@ def date_text(timestamp: float | None) -> str | None:
 
 
 MONTH = 30 * 86400.0
+MAX_LIST_MEMBERS = 100_000
+"""Members a list may hold (active or not): add-to-list beyond it gets ``FIELD_INVALID``, imported
+rows beyond it are counted as skipped, and keyword sign-ups beyond it are not added."""
 
 
 @attrs.define
@@ -85,9 +89,35 @@ class ContactList:
     fields: dict[int, str] = attrs.Factory(dict)
     members: dict[str, Contact] = attrs.Factory(dict)
     forward_url: str = ""  # the AUTOMATION "Forward to URL" (list-action callbacks)
+    # Not saved: the members with each status, in insertion order, rebuilt only after a member is
+    # added or deactivated, so that paging through an unchanged list costs O(page), not O(list).
+    _views: dict[str, list[Contact]] = attrs.field(init=False, factory=dict, repr=False, eq=False)
+    _views_key: tuple[int, int] = attrs.field(init=False, default=(-1, 0), repr=False, eq=False)
+    _changes: int = attrs.field(init=False, default=0, repr=False, eq=False)
+
+    def members_where(self, which: str) -> list[Contact]:
+        """The members with status ``which`` (``active`` / ``inactive``), or ``all``, or none (any
+        other value), oldest first. Members are never removed from ``members`` (deleting one makes
+        it inactive through :meth:`deactivate`), so the count and the change counter tell whether
+        the cached view is current. Do not modify the list returned."""
+        key = (len(self.members), self._changes)
+        if key != self._views_key:
+            self._views, self._views_key = {}, key
+        view = self._views.get(which)
+        if view is None:
+            members = self.members.values()
+            view = list(members) if which == "all" else [c for c in members if c.status == which]
+            self._views[which] = view
+        return view
 
     def active_members(self) -> list[Contact]:
-        return [c for c in self.members.values() if c.status == "active"]
+        return self.members_where("active")
+
+    def deactivate(self, contact: Contact, *, optout: bool) -> None:
+        """Mark a member deleted from the list (and opted out of it when ``optout``)."""
+        contact.status = "inactive"
+        contact.optout = contact.optout or optout
+        self._changes += 1
 
 
 @attrs.define

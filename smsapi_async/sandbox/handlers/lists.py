@@ -26,7 +26,7 @@ from .._callbacks import BulkImportJob, UnusableUrl, check_callback_url
 from .._lifecycle import emit_list_action
 from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
 from .._phone import normalise
-from .._state import Account, BulkImport, Contact, ContactList, datetime_text
+from .._state import MAX_LIST_MEMBERS, Account, BulkImport, Contact, ContactList, datetime_text
 from ._shared import find_list, num
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ logger = logging.getLogger("smsapi_async.sandbox")
 
 MAX_LIST_NAME = 255
 MAX_CSV_BYTES = 5_000_000
+MAX_LISTS = 1_000
+"""Lists an account may hold; add-list / add-contacts-bulk beyond it get ``FIELD_INVALID``."""
 
 
 def _array_style(p: Params) -> bool:
@@ -98,9 +100,7 @@ def get_list(ctx: Context, p: Params) -> dict[str, Any]:
     contact_list = find_list(ctx, p.required_int("list_id"))
     which = p.choice("members", ("active", "inactive", "all", "none"), "active")
     array = _array_style(p)
-    members = [
-        c for c in contact_list.members.values() if which == "all" or (which != "none" and c.status == which)
-    ]
+    members = contact_list.members_where(which)
     page, items = paginate(p, members)
     payload = {"page": page, "members_total": len(contact_list.members)}
     payload |= _list_view(contact_list, array)
@@ -110,6 +110,8 @@ def get_list(ctx: Context, p: Params) -> dict[str, Any]:
 def new_list(ctx: Context, name: str, fields: dict[int, str]) -> ContactList:
     if any(lst.name == name for lst in ctx.account.lists.values()):
         raise ApiFailure("KEY_EXISTS", "A list with this name already exists")
+    if len(ctx.account.lists) >= MAX_LISTS:
+        raise field_invalid(f"An account may hold at most {MAX_LISTS} lists")
     contact_list = ContactList(ctx.sandbox.state.next_id("list"), name, ctx.now)
     contact_list.fields = {n: v for n, v in fields.items() if v.strip()}
     ctx.account.lists[contact_list.id] = contact_list
@@ -170,6 +172,8 @@ def add_to_list(ctx: Context, p: Params) -> dict[str, Any]:
         raise ApiFailure("OPTOUT", "This contact has opted out of this list")
     if contact is not None and contact.status == "inactive":
         raise ApiFailure("DUPLICATE_DELETED", "This contact was deleted from this list")
+    if contact is None and len(contact_list.members) >= MAX_LIST_MEMBERS:
+        raise field_invalid(f"A list may hold at most {MAX_LIST_MEMBERS} contacts")
     if contact is None:  # an existing active contact is left as it is (use edit-list-member)
         contact = Contact(list_id=contact_list.id, msisdn=msisdn, created_at=ctx.now)
         _apply(contact, p)
@@ -206,8 +210,7 @@ def _remove(ctx: Context, p: Params, optout: bool) -> dict[str, Any]:
         contact = contact_list.members.get(msisdn)
         if contact is None or (contact.status == "inactive" and (contact.optout or not optout)):
             continue
-        contact.status = "inactive"
-        contact.optout = contact.optout or optout
+        contact_list.deactivate(contact, optout=optout)
         removed.append(contact_list.id)
         emit_list_action(ctx.sandbox, ctx.account, contact_list, contact, "delete", now=ctx.now)
     if not removed:  # nothing above changed unless something was removed
@@ -260,6 +263,9 @@ def _import(
         contact = contact_list.members.get(msisdn)
         if contact is not None:
             progress.duplicates += 1
+        elif len(contact_list.members) >= MAX_LIST_MEMBERS:
+            progress.skipped += 1
+            continue
         else:
             contact = Contact(list_id=contact_list.id, msisdn=msisdn, created_at=now)
             contact_list.members[msisdn] = contact
