@@ -18,6 +18,7 @@ import attrs
 from ._exceptions import InvalidRequestError
 from ._sms_text import GSM7, GSM_CHARACTERS, GSM_EXTENSION, MAX_MESSAGE_LENGTH, MULTI_PART, SINGLE_PART
 from ._sms_text import count_parts as _count_parts
+from ._validate import MAX_AMOUNT, shown
 
 __all__ = [
     "BUILTIN_PLACEHOLDERS",
@@ -215,17 +216,30 @@ def _forcing(text: str) -> tuple[ForcingCharacter, ...]:
     )
 
 
+_MAX_PRICE_TEXT: Final = 40
+"""A price given as text is at most this long (a longer one is not a price, and slow to read)."""
+
+
 def _price(value: object) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise InvalidRequestError(f"price_per_part must be a number, got {value!r}")
+    got = shown("price_per_part", value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, str, Decimal))
+        or (isinstance(value, str) and len(value) > _MAX_PRICE_TEXT)
+    ):
+        raise InvalidRequestError(f"price_per_part must be a number, got {got}")
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise InvalidRequestError(f"price_per_part must be below {MAX_AMOUNT}, got {got}")
     try:
         price = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     except InvalidOperation:
-        raise InvalidRequestError(f"price_per_part must be a number, got {value!r}") from None
+        raise InvalidRequestError(f"price_per_part must be a number, got {got}") from None
     if not price.is_finite() or price < 0:
-        raise InvalidRequestError(f"price_per_part must be a finite number >= 0, got {value!r}")
+        raise InvalidRequestError(f"price_per_part must be a finite number >= 0, got {got}")
+    if price >= MAX_AMOUNT:
+        raise InvalidRequestError(f"price_per_part must be below {MAX_AMOUNT}, got {got}")
     return price
 
 
@@ -249,7 +263,7 @@ def analyze(text: str, *, price_per_part: Decimal | float | str | None = None) -
             not a finite number >= 0.
     """
     if not isinstance(text, str):
-        raise InvalidRequestError(f"text must be a string, got {text!r}")
+        raise InvalidRequestError(f"text must be a string, got {shown('message', text)}")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -37,7 +37,7 @@ import anyio.abc
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._convert import to_bool
+from ._convert import _length_only, to_bool
 from ._exceptions import (
     InvalidRequestError,
     OutcomeUnknownError,
@@ -60,13 +60,14 @@ from ._numbers import NORMALISER, canonical_number
 from ._pagination import MAX_PAGE_SIZE
 from ._sms_text import (
     MAX_RECIPIENTS,
+    MAX_VALIDITY,
     check_email,
     check_message,
     check_parts,
     check_sender,
     check_url,
 )
-from ._validate import aware_datetime
+from ._validate import MAX_ID, aware_datetime, optional_flag, seconds, shown, whole_number
 from .models.reports import UserSentMessage
 
 if TYPE_CHECKING:
@@ -103,6 +104,13 @@ _KEYS: Final = frozenset(("message", "to", *_OPTIONS))
 _PLACEHOLDER_FREE = {"[tracked-link]", "[unsub-reply-link]", "[mobile]"}
 
 
+_MAX_DIGITS: Final = 18
+"""Numeric text longer than this is no number the API takes (and slow to convert)."""
+
+_MAX_CONCURRENCY: Final = 1000
+"""Calls a bulk send may keep in flight at most (a task each)."""
+
+
 @attrs.frozen(slots=True, kw_only=True)
 class OutgoingMessage:
     """One message of a bulk send: ``send``'s arguments, for one or several recipients.
@@ -112,7 +120,7 @@ class OutgoingMessage:
     is accepted wherever an ``OutgoingMessage`` is.
     """
 
-    message: str
+    message: str = attrs.field(repr=_length_only)
     to: str | Sequence[str]
     from_: str | None = None
     countrycode: str | None = None
@@ -223,23 +231,23 @@ def _fields(item: object, ignore_unknown_keys: bool) -> dict[str, Any]:
 def _option_value(name: str, value: Any) -> Any:
     """An option as ``send`` takes it; CSV-style text is accepted for numbers, flags and dates."""
     if name == "validity":
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdigit() and len(value) <= _MAX_DIGITS:
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidRequestError(f"validity must be a whole number of minutes >= 0, got {value!r}")
-        return value
+        return whole_number("validity (minutes)", value, 0, MAX_VALIDITY)
     if name == "from_shared":
         try:
             return to_bool(value)
         except ValueError:
-            raise InvalidRequestError(f"from_shared must be true or false, got {value!r}") from None
+            raise InvalidRequestError(
+                f"from_shared must be true or false, got {shown(name, value)}"
+            ) from None
     if name == "send_at":
         if isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value)
             except ValueError:
                 raise InvalidRequestError(
-                    f"send_at must be an ISO 8601 date and time, got {value!r}"
+                    f"send_at must be an ISO 8601 date and time, got {shown(name, value)}"
                 ) from None
         return aware_datetime("send_at", value, not_past=True)
     if name == "from_":
@@ -249,7 +257,7 @@ def _option_value(name: str, value: Any) -> Any:
     if name.endswith(("_url", "_callback")):
         return check_url(name, value)
     if not isinstance(value, str):
-        raise InvalidRequestError(f"{name} must be text, got {value!r}")
+        raise InvalidRequestError(f"{name} must be text, got {shown(name, value)}")
     return value
 
 
@@ -265,12 +273,37 @@ def _numbers_of(to: object) -> list[str]:
             return found
     if to is None or (isinstance(to, str) and not to.strip()):
         raise _Reject("no recipient (to)")
-    raise _Reject(f"to must be a phone number, comma-separated numbers or a list of them, got {to!r}")
+    raise _Reject(
+        f"to must be a phone number, comma-separated numbers or a list of them, got {shown('to', to)}"
+    )
 
 
 def _digest(fields: Mapping[str, Any]) -> bytes:
     """A stable rendering of an input item, for the journal's digest of the input."""
-    return repr(sorted(fields.items(), key=lambda kv: str(kv[0]))).encode("utf-8", "backslashreplace")
+    items = sorted(fields.items(), key=lambda kv: str(kv[0]))
+    try:
+        text = repr(items)
+    except ValueError:  # an int too long for repr() (over 4300 digits): the item is refused anyway
+        text = repr([(key, _renderable(value)) for key, value in items])
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _as_given(value: object) -> str:
+    """A rejected input as a result shows it: text (cut at 40 characters) and plain ints as they
+    are, anything else by type (a huge int has no ``str()``; an object's may hold message text)."""
+    if isinstance(value, str):
+        return value[:40]
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() < 128:
+        return str(value)
+    return type(value).__name__
+
+
+def _renderable(value: Any) -> Any:
+    try:
+        repr(value)
+    except ValueError:
+        return f"<int of {value.bit_length()} bits>" if isinstance(value, int) else type(value).__name__
+    return value
 
 
 def _template(fields: dict[str, Any], max_parts: int | None) -> _Template:
@@ -416,24 +449,26 @@ class BulkSend:
         on_progress: Callable[[BulkProgress], object] | None = None,
         progress_interval: float = 0.2,
     ) -> None:
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int)
-            or not 1 <= batch_size <= MAX_RECIPIENTS
-        ):
-            raise InvalidRequestError(f"batch_size must be 1 to {MAX_RECIPIENTS}, got {batch_size!r}")
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise InvalidRequestError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < batch_size:
-            raise InvalidRequestError(
-                f"max_pending must be a whole number >= batch_size, got {max_pending!r}"
-            )
+        whole_number("batch_size", batch_size, 1, MAX_RECIPIENTS)
+        if concurrency is not None:
+            whole_number("concurrency", concurrency, 1, _MAX_CONCURRENCY)
+        whole_number("max_pending", max_pending, batch_size, MAX_ID)
         if max_parts is not None:
             check_parts("", max_parts)
-        if not isinstance(reconcile_delay, (int, float)) or not reconcile_delay >= 0:
-            raise InvalidRequestError(f"reconcile_delay must be >= 0 seconds, got {reconcile_delay!r}")
+        seconds("reconcile_delay", reconcile_delay, allow_zero=True)
+        whole_number("reconcile_rounds", reconcile_rounds, 0, 1000)
+        seconds("progress_interval", progress_interval)
+        optional_flag("reconcile", reconcile)
+        optional_flag("ignore_unknown_keys", ignore_unknown_keys)
+        if total is not None:
+            whole_number("total", total, 0, MAX_ID)
+        if on_progress is not None and not callable(on_progress):
+            raise InvalidRequestError("on_progress must be callable")
+        if optouts is not None and (isinstance(optouts, (str, bytes)) or not isinstance(optouts, Container)):
+            got = type(optouts).__name__
+            raise InvalidRequestError(f"optouts must be a collection of numbers, got {got}")
+        if journal is not None and not isinstance(journal, (str, os.PathLike, Journal)):
+            raise InvalidRequestError(f"journal must be a path or a Journal, got {type(journal).__name__}")
         if not isinstance(messages, (Iterable, AsyncIterable)) or isinstance(messages, (str, bytes, Mapping)):
             raise InvalidRequestError(
                 "messages must be an iterable (or async iterable) of OutgoingMessage objects or mappings"
@@ -565,7 +600,7 @@ class BulkSend:
             return SQLiteJournal(given)
         if isinstance(given, Journal):
             return given
-        raise InvalidRequestError(f"journal must be a file path or a Journal, got {given!r}")
+        raise InvalidRequestError(f"journal must be a file path or a Journal, got {type(given).__name__}")
 
     def _close_journal(self) -> None:
         if self._journal is not None and not isinstance(self._journal_arg, Journal):
@@ -643,9 +678,10 @@ class BulkSend:
             try:
                 fields = _fields(item, self._ignore_unknown)
             except _Reject as exc:
-                self._hasher.update(_digest({"unreadable": repr(item)}) + b"\n")
+                given = _as_given(item)
+                self._hasher.update(_digest({"unreadable": given}) + b"\n")
                 self._consumed = index + 1
-                await self._emit(BulkResult(index, str(item)[:40], REJECTED, reason=str(exc)))
+                await self._emit(BulkResult(index, given, REJECTED, reason=str(exc)))
                 continue
             self._hasher.update(_digest(fields) + b"\n")
             self._consumed = index + 1
@@ -707,7 +743,7 @@ class BulkSend:
             numbers = _numbers_of(raw_to)
         except _Reject as exc:
             await self._emit(
-                BulkResult(index, "" if raw_to is None else str(raw_to), REJECTED, reason=str(exc))
+                BulkResult(index, "" if raw_to is None else _as_given(raw_to), REJECTED, reason=str(exc))
             )
             return
         try:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Final, NamedTuple
 
 from ._exceptions import InvalidRequestError
-from ._validate import check_url, shown
+from ._validate import check_url, is_unicode, shown
 
 __all__ = [
     "GSM7",
@@ -42,6 +42,9 @@ UCS2: Final = "UCS-2"
 
 MAX_MESSAGE_LENGTH: Final = 612
 """``send-sms`` accepts up to 612 characters (four GSM-7 parts)."""
+
+MAX_VALIDITY: Final = 72 * 60
+"""``validity`` is in minutes, at most 72 hours (0 also means the maximum)."""
 
 MAX_RECIPIENTS: Final = 500
 """Numbers one ``send-sms`` may carry in ``to`` (current docs; older docs said more). Use a list for more."""
@@ -107,6 +110,8 @@ def check_message(message: object) -> str:
     """A message: non-blank text of at most :data:`MAX_MESSAGE_LENGTH` characters."""
     if not isinstance(message, str) or not message.strip():
         raise InvalidRequestError(f"message must be non-empty text, got {shown('message', message)}")
+    if not is_unicode(message):
+        raise InvalidRequestError("message is not valid Unicode text (it holds a lone surrogate)")
     if len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidRequestError(
             f"message is {len(message)} characters; send-sms accepts at most {MAX_MESSAGE_LENGTH}"

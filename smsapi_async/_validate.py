@@ -13,6 +13,7 @@ from ._exceptions import InvalidRequestError
 
 __all__ = [
     "MAX_ID",
+    "MAX_SECONDS",
     "PRIVATE_PARAMETERS",
     "aware_datetime",
     "check_url",
@@ -28,6 +29,7 @@ __all__ = [
     "optional_texts",
     "optional_url",
     "positive_id",
+    "seconds",
     "shown",
     "whole_number",
 ]
@@ -75,6 +77,25 @@ def whole_number(name: str, value: Any, minimum: int, maximum: int) -> int:
         shown = value if value.bit_length() < 128 else f"an integer of {value.bit_length()} bits"
         raise InvalidRequestError(f"{name} must be from {minimum} to {maximum}, got {shown}")
     return value
+
+
+MAX_SECONDS = 10.0**12
+"""Durations are below this (some 31 000 years): larger is a mistake, and may not fit a float."""
+
+
+def seconds(name: str, value: Any, *, allow_zero: bool = False, maximum: float = MAX_SECONDS) -> float:
+    """A number of seconds, above 0 (or from 0 with ``allow_zero``) and below ``maximum``:
+    ``bool``, NaN, infinities and huge ints are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    # compared before float(): float() of a huge int raises OverflowError
+    above = value >= 0 if allow_zero else value > 0
+    if not (above and value < min(maximum, MAX_SECONDS)):  # also refuses NaN
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidRequestError(
+            f"{name} must be a number of seconds {bound} and below {maximum:g}, got {shown(name, value)}"
+        )
+    return float(value)
 
 
 def is_unicode(text: str) -> bool:

@@ -19,7 +19,6 @@ rate limit.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
@@ -29,7 +28,7 @@ import attrs
 
 from ._exceptions import InvalidRequestError, SmsApiError
 from ._pagination import MAX_PAGE_SIZE
-from ._validate import positive_id
+from ._validate import aware_datetime, positive_id, seconds
 from .webhooks._events import DeliveryReport, Reply
 from .webhooks._hub import Subscription
 
@@ -160,10 +159,8 @@ class DeliveryTracker:
 
 
 def _seconds(name: str, value: float) -> float:
-    """A positive, finite number of seconds (NaN, infinities and booleans refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise InvalidRequestError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
+    """A positive, finite number of seconds (NaN, infinities, booleans and huge ints refused)."""
+    return seconds(name, value)
 
 
 async def _notify(handler: UpdateHandler | None, report: DeliveryReport) -> None:
@@ -300,7 +297,7 @@ class ReplyCursor:
             data = json.loads(text)
             since = datetime.fromtimestamp(float(data["since"]), timezone.utc)
             seen = {int(i): float(t) for i, t in data["seen"]}
-        except (ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, OSError, RecursionError) as exc:
             raise InvalidRequestError(f"not a stored reply cursor: {type(exc).__name__}") from None
         return cls(since, seen)
 
@@ -324,8 +321,7 @@ class ReplyStream:
     ) -> None:
         if since is not None and cursor is not None:
             raise InvalidRequestError("give since or cursor, not both")
-        if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
-            raise InvalidRequestError("since must be an aware datetime (e.g. datetime.now(timezone.utc))")
+        since = aware_datetime("since", since)
         if cursor is not None and not isinstance(cursor, ReplyCursor):
             raise InvalidRequestError("cursor must be a ReplyCursor (ReplyCursor.from_json(text))")
         self._client = client

@@ -11,11 +11,13 @@ import pytest
 
 pytest.importorskip("aiolimiter")
 pytest.importorskip("rich")
+pytest.importorskip("asyncio_throttle")
+pytest.importorskip("tenacity")
 
 from rich.console import Console
 
 from benchmarks import Table
-from benchmarks.__main__ import run
+from benchmarks.__main__ import machine, markdown, run
 
 Output = tuple[list[Table], str]
 
@@ -33,19 +35,54 @@ def table(output: Output, title_start: str) -> Table:
     return found
 
 
-def test_quick_run_yields_six_tables_of_filled_rows(output: Output) -> None:
+def test_quick_run_yields_nine_tables_of_filled_rows(output: Output) -> None:
     tables, printed = output
-    assert len(tables) == 6
+    assert len(tables) == 9
     for t in tables:
         assert t.rows
         assert all(len(row) == len(t.columns) and all(row) for row in t.rows)
         assert t.title in printed
 
 
-def test_acquire_cost_compares_with_aiolimiter(output: Output) -> None:
+def test_acquire_cost_compares_with_every_peer(output: Output) -> None:
     t = table(output, "Uncontended acquire")
-    assert t.column("contender") == ["await of an empty coroutine", "RateLimiter", "aiolimiter.AsyncLimiter"]
-    assert t.column("ratio to aiolimiter")[-1] == "1.00"
+    assert t.column("contender") == [
+        "await of an empty coroutine",
+        "RateLimiter",
+        "aiolimiter.AsyncLimiter",
+        "asyncio_throttle.Throttler",
+        "pyrate_limiter.Limiter",
+    ]
+    assert t.column("ratio to aiolimiter")[2] == "1.00"
+    assert "1.00" in t.column("ratio to fastest peer")[2:]
+
+
+def test_waiter_memory_compares_with_every_peer(output: Output) -> None:
+    t = table(output, "Memory per waiter")
+    assert t.column("contender")[:4] == [
+        "RateLimiter",
+        "aiolimiter.AsyncLimiter",
+        "asyncio_throttle.Throttler",
+        "pyrate_limiter.Limiter",
+    ]
+
+
+def test_jittery_server_runs_both_clients_side_by_side(output: Output) -> None:
+    t = table(output, "Through the client, at a strict server")
+    assert t.column("client") == ["AsyncSmsClient", "httpx + aiolimiter + tenacity"]
+    assert all(int(n) > 0 for n in t.column("requests"))
+
+
+def test_import_time_compares_with_httpx(output: Output) -> None:
+    t = table(output, "Import time")
+    assert t.column("import")[:3] == ["smsapi_async", "smsapi_async + AsyncSmsClient", "httpx"]
+
+
+def test_markdown_has_the_machine_and_every_table(output: Output) -> None:
+    text = markdown(output[0], machine())
+    assert "- machine:" in text
+    assert "- versions:" in text
+    assert text.count("\n## ") == len(output[0])
 
 
 def test_many_waiters_runs_on_both_backends(output: Output) -> None:

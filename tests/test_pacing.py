@@ -7,7 +7,14 @@ threads and by event loops that die.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import math
+import random
+import threading
+import time
+import tracemalloc
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +25,14 @@ from conftest import Recorder, success
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsapi_async import AsyncSmsClient, FakeClock, InvalidRequestError, RateLimiter, RateLimitError
+from smsapi_async import (
+    DEFAULT_SAFETY_MARGIN,
+    AsyncSmsClient,
+    FakeClock,
+    InvalidRequestError,
+    RateLimiter,
+    RateLimitError,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -262,3 +276,314 @@ def test_property_no_window_of_sends_holds_more_than_the_rate(
     assert most_in_a_closed_window(sends) <= rate
     assert limiter.pending == 0
     assert limiter.waiting == 0
+
+
+# --- finding 2: at least 99 % of the rate through the client ---------------------------------------
+
+
+class LateClock(FakeClock):
+    """A fake clock whose sleepers wake ``late`` seconds after their deadline, like epoll's rounding."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + self.late)
+
+
+@pytest.mark.parametrize("late", [0.0, 0.001])
+@pytest.mark.parametrize("lag", [0.0, 0.0015, 0.003])
+@pytest.mark.parametrize("rate", [2, 15])
+async def test_send_lag_and_late_timers_cost_under_one_percent(rate: int, lag: float, late: float) -> None:
+    # each request leaves `lag` after its grant (httpx's own send path, a busy loop), and the
+    # event loop wakes sleepers `late`: neither may push the schedule once per request
+    clock = LateClock(late)
+    transport = LaggingTransport(clock, [lag])
+    limiter = RateLimiter(rate, clock=clock)
+    sends = await sends_through_the_client(limiter, transport, 50, 20 * rate // 50 + 1)
+    assert (len(sends) - 1) / (sends[-1] - sends[0]) >= 0.99 * rate
+    assert most_in_a_closed_window(sends, 1 + DEFAULT_SAFETY_MARGIN - 1e-9) <= rate
+
+
+# --- finding 3: jitter is learned, not paid for in 429s -------------------------------------------
+
+
+class JitteryStrictServer(httpx.AsyncBaseTransport):
+    """The API as a strict sliding 1-second window, on a fake clock: each request is counted
+    ``uniform(0, jitter)`` after it arrives (a load balancer, a queue) and answered then, with 429
+    ``OVER_LIMIT`` (and no ``Retry-After``, as the API) if ``rate`` were accepted in the second
+    before."""
+
+    def __init__(self, clock: FakeClock, rate: int, jitter: float, seed: int = 7) -> None:
+        self.clock = clock
+        self.rate = rate
+        self.jitter = jitter
+        self.rng = random.Random(seed)
+        self.accepted: deque[float] = deque()
+        self.ok: list[float] = []  # when each accepted request was counted
+        self.rejected = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_headers.started", {})
+        delay = self.rng.uniform(0, self.jitter)
+        if delay:
+            await self.clock.sleep(delay)
+        now = self.clock.now()
+        while self.accepted and now - self.accepted[0] >= 1.0:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.rate:
+            self.rejected += 1
+            return httpx.Response(429, json={"error": {"code": "OVER_LIMIT", "description": "slow down"}})
+        self.accepted.append(now)
+        self.ok.append(now)
+        return success()
+
+
+async def run_against_a_jittery_server(
+    limiter: RateLimiter, server: JitteryStrictServer, seconds: float, callers: int = 50
+) -> None:
+    client = AsyncSmsClient("k", "s", limiter=limiter, transport=server, max_retries=20)
+    client._rng = random.Random(3)  # the backoff's jitter, for a repeatable test
+    clock = server.clock
+
+    async def caller() -> None:
+        while clock.now() < seconds:
+            await client.call("get-balance")
+
+    async def everyone() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(callers):
+                tg.start_soon(caller)
+
+    await drive(clock, everyone)
+    await client.aclose()
+
+
+@pytest.mark.parametrize(("rate", "jitter"), [(15, 0.05), (15, 0.02), (2, 0.02), (2, 0.05)])
+async def test_jitter_is_learned_instead_of_paid_for_in_429s(rate: int, jitter: float) -> None:
+    clock = FakeClock()
+    server = JitteryStrictServer(clock, rate, jitter)
+    limiter = RateLimiter(rate, clock=clock)
+    seconds = 20.0
+    await run_against_a_jittery_server(limiter, server, seconds)
+    requests = len(server.ok) + server.rejected
+    optimum = rate / (1 + jitter) * seconds  # no pacing avoids 429s with less spacing
+    assert server.rejected <= 0.02 * requests
+    assert sum(1 for t in server.ok if t <= seconds) >= 0.92 * optimum
+    assert limiter.margin >= jitter * 0.8  # learned, and visible
+
+
+@pytest.mark.parametrize("rate", [2, 15])
+async def test_without_jitter_nothing_is_learned_and_nothing_is_lost(rate: int) -> None:
+    clock = FakeClock()
+    server = JitteryStrictServer(clock, rate, 0.0)
+    limiter = RateLimiter(rate, clock=clock)
+    await run_against_a_jittery_server(limiter, server, 20.0)
+    assert server.rejected == 0
+    assert sum(1 for t in server.ok if t <= 20.0) >= 0.99 * rate * 20
+    assert limiter.margin == DEFAULT_SAFETY_MARGIN
+
+
+async def rejected_once(limiter: RateLimiter) -> None:
+    await limiter.clock.sleep(0) if limiter.has_capacity() else await advance(limiter, 1.0)
+    reservation = await limiter.reserve()
+    reservation.sent()
+    reservation.answered(rejected=True)
+
+
+async def advance(limiter: RateLimiter, seconds: float) -> None:
+    clock = limiter.clock
+    assert isinstance(clock, FakeClock)
+    await clock.advance(seconds)
+
+
+async def warmed_up(limiter: RateLimiter) -> RateLimiter:
+    """``limiter`` after two answers timed at the same latency: no spread, cold start over."""
+    for _ in range(2):
+        await advance(limiter, 1.0)
+        reservation = await limiter.reserve()
+        reservation.sent()
+        reservation.answered()
+    assert limiter.margin == limiter.safety_margin
+    return limiter
+
+
+async def test_the_margin_is_wide_from_the_first_timed_send_until_two_answers_are_timed() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    reservation = await limiter.reserve()
+    assert limiter.margin == DEFAULT_SAFETY_MARGIN  # not timed yet: plain acquire() users never are
+    reservation.sent()
+    assert limiter.margin == 0.05
+    reservation.answered()
+    await warmed_up(limiter)
+
+
+async def test_429s_widen_the_margin_up_to_its_bound_and_clean_spells_narrow_it() -> None:
+    # a server that counts late but answers at once: latencies show nothing, 429s teach
+    clock = FakeClock()
+    limiter = await warmed_up(RateLimiter(2, clock=clock, max_safety_margin=0.05))
+    margins = []
+    for _ in range(5):
+        await rejected_once(limiter)
+        margins.append(limiter.margin)
+    assert margins == pytest.approx([0.01, 0.02, 0.04, 0.05, 0.05])
+    assert limiter.interval == pytest.approx(1.05 / 2)
+    await clock.advance(31)  # nothing waits: reserve() below is granted at once
+    reservation = await limiter.reserve()
+    reservation.sent()
+    reservation.answered()
+    assert limiter.margin == pytest.approx(0.025)  # halved after 30 s without a 429
+    await clock.advance(31)  # nothing waits: reserve() below is granted at once
+    reservation = await limiter.reserve()
+    reservation.answered()
+    assert limiter.margin == pytest.approx(0.0125)
+    await clock.advance(31)  # nothing waits: reserve() below is granted at once
+    reservation = await limiter.reserve()
+    reservation.answered()
+    assert limiter.margin == pytest.approx(0.00625)
+    await clock.advance(31)
+    reservation = await limiter.reserve()
+    reservation.answered()
+    assert limiter.margin == DEFAULT_SAFETY_MARGIN  # back at the floor
+
+
+async def test_a_pinned_margin_does_not_move_until_released() -> None:
+    clock = FakeClock()
+    limiter = await warmed_up(RateLimiter(2, clock=clock))
+    limiter.pin_margin(DEFAULT_SAFETY_MARGIN)
+    await rejected_once(limiter)
+    assert limiter.margin == DEFAULT_SAFETY_MARGIN
+    limiter.pin_margin(0.03)
+    assert (limiter.margin, limiter.adaptive) == (0.03, False)
+    assert "margin=0.03 pinned" in repr(limiter)
+    await rejected_once(limiter)
+    assert limiter.margin == 0.03
+    limiter.pin_margin(None)
+    await rejected_once(limiter)
+    assert limiter.adaptive
+    assert limiter.margin == pytest.approx(0.06)
+    with pytest.raises(InvalidRequestError):
+        limiter.pin_margin(math.nan)
+
+
+async def test_the_spread_of_latencies_sets_the_margin() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    # twenty latencies from 10 to 30 ms, one hiccup (200 ms) and one very fast answer among them
+    latencies = [0.001, 0.2] + [0.010 + 0.020 * i / 17 for i in range(18)]
+    random.Random(1).shuffle(latencies)
+    for latency in latencies:
+        await clock.advance(1.0)  # nobody waits for a grant
+        reservation = await limiter.reserve()
+        reservation.sent()
+        await clock.advance(latency)
+        reservation.answered()
+    # 1.25 x (p90 - p10): the outliers are ignored
+    assert limiter.margin == pytest.approx(1.25 * 0.020)
+
+
+def test_bad_margin_settings_are_refused() -> None:
+    with pytest.raises(InvalidRequestError, match="max_safety_margin"):
+        RateLimiter(2, safety_margin=0.05, max_safety_margin=0.01)
+    with pytest.raises(InvalidRequestError, match="max_safety_margin"):
+        RateLimiter(2, max_safety_margin=1.0)
+
+
+# --- finding 5: dead event loops and other threads strand no one -----------------------------------
+
+
+@pytest.mark.parametrize("later_backend", ["asyncio", "trio"])
+def test_waiters_of_a_closed_event_loop_do_not_block_a_later_run(later_backend: str) -> None:
+    limiter = RateLimiter(1)  # real time: about one grant a second
+    loop = asyncio.new_event_loop()
+    stranded: list[asyncio.Task[None]] = []  # kept alive, so no garbage collection cleans up
+
+    async def leave_waiters_behind() -> None:
+        await limiter.acquire()
+        stranded.extend(loop.create_task(limiter.acquire()) for _ in range(3))
+        await asyncio.sleep(0.01)  # they queue, the head sleeps; then the loop is closed under them
+
+    loop.run_until_complete(leave_waiters_behind())
+    loop.close()
+    assert limiter.waiting == 3
+
+    async def later() -> None:
+        with anyio.fail_after(5):
+            await limiter.acquire()
+
+    anyio.run(later, backend=later_backend)
+    assert limiter.waiting == 0
+    assert all(not task.done() for task in stranded)
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"), [("asyncio", "asyncio"), ("trio", "asyncio"), ("asyncio", "trio")]
+)
+def test_a_second_running_loop_in_another_thread_is_refused_at_once(theirs: str, ours: str) -> None:
+    limiter = RateLimiter(1)
+    queued = threading.Event()
+    done: list[str] = []
+
+    def other_thread() -> None:
+        async def main() -> None:
+            await limiter.acquire()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(limiter.acquire)  # the head: sleeps about a second in this loop
+                await anyio.sleep(0.05)
+                queued.set()
+            done.append("granted")
+
+        anyio.run(main, backend=theirs)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    assert queued.wait(5)
+
+    async def ours_too() -> None:
+        with anyio.fail_after(3):
+            await limiter.acquire()
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="another running event loop"):
+        anyio.run(ours_too, backend=ours)
+    assert time.monotonic() - started < 0.5  # at once, not after waiting
+    thread.join(5)
+    assert done == ["granted"]  # the other loop's caller was not stranded either
+    assert limiter.waiting == 0
+
+
+# --- finding 7: what a waiter costs ------------------------------------------------------------------
+
+
+async def bytes_per_parked_waiter(park: Callable[[], Any], waiters: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        async with anyio.create_task_group() as tg:
+            for _ in range(waiters):
+                tg.start_soon(park)
+            await anyio.wait_all_tasks_blocked()
+            held = tracemalloc.get_traced_memory()[0] - before
+            tg.cancel_scope.cancel()
+    finally:
+        tracemalloc.stop()
+    return held / waiters
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_parked_waiter_holds_no_more_memory_than_with_aiolimiter() -> None:
+    aiolimiter = pytest.importorskip("aiolimiter")
+    ours = RateLimiter(1, clock=FakeClock())  # virtual time: nothing is granted while we look
+    theirs = aiolimiter.AsyncLimiter(1, 1)
+    await ours.acquire()
+    await theirs.acquire()
+    for park in (ours.acquire, theirs.acquire):  # pay for one-off allocations first
+        await bytes_per_parked_waiter(park, 100)
+    assert await bytes_per_parked_waiter(ours.acquire, 3000) <= await bytes_per_parked_waiter(
+        theirs.acquire, 3000
+    )

@@ -108,7 +108,7 @@ ABOUT_STATE = ("not leased to you", "not available for lease")
 """FIELD_INVALID descriptions about the account's state rather than the request's form."""
 
 SKIPPED = {"reply_stream", "wait_for_delivery", "send_bulk", "for_client"}
-"""Methods of other modules (delivery tracking, bulk sends) or that make no call."""
+"""Methods that wait, stream or make no call of their own: tests/test_public_inputs_more.py drives them."""
 
 
 def public_methods() -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from .._bulk import BulkInput, BulkProgress, BulkSend
 from .._convert import field, to_bool, to_str
 from .._exceptions import InvalidRequestError
 from .._sms_text import (
+    MAX_VALIDITY,
     check_email,
     check_message,
     check_parts,
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
     from .._journal import Journal
 
 __all__ = ["SmsResource"]
-
-MAX_VALIDITY = 72 * 60
-"""``validity`` is in minutes, at most 72 hours (0 also means the maximum)."""
 
 
 class SmsResource(SmsReports):

@@ -392,7 +392,7 @@ def parse_callback(
         raise InvalidCallbackError("empty", "the callback has no parameters")
     if kind is None:
         kind = _kind_of(dict(pairs))
-    elif kind not in _KEYS:
+    elif not isinstance(kind, str) or kind not in _KEYS:
         raise InvalidCallbackError("unknown_kind", f"kind must be one of {', '.join(_KEYS)}")
     params, rest = _collect(pairs, _KEYS[kind])
     f = _Fields(params)

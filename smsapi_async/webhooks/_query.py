@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias
 from urllib.parse import unquote_to_bytes
 
+from .._validate import whole_number
 from ._errors import InvalidCallbackError
 
 __all__ = [
@@ -28,6 +29,9 @@ MAX_PARAMS: Final = 200
 """Default cap on the number of parameters of one callback."""
 
 Query: TypeAlias = "str | bytes | Mapping[str, str] | Sequence[tuple[str, str]]"
+
+_MAX_CAP: Final = 2**31
+"""Caps larger than this are not caps (a callback that size would not fit in memory)."""
 
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
@@ -67,6 +71,8 @@ def split_query(
         InvalidCallbackError: over ``max_bytes`` or ``max_params``, invalid percent-encoding or
             UTF-8, or a key or value that is not text (mappings and pairs).
     """
+    whole_number("max_bytes", max_bytes, 0, _MAX_CAP)
+    whole_number("max_params", max_params, 0, _MAX_CAP)
     if isinstance(query, (str, bytes, bytearray, memoryview)):
         raw = query_bytes(query if isinstance(query, str) else bytes(query))
         if len(raw) > max_bytes:

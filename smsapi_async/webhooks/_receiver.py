@@ -31,11 +31,12 @@ import anyio
 
 from .._exceptions import InvalidRequestError
 from .._signature import SIGNATURE_HEADER
+from .._validate import optional_flag, whole_number
 from ._dedup import DedupStore, MemoryDedupStore
 from ._errors import InvalidCallbackError
 from ._events import Event, parse_callback
 from ._hub import CallbackHub
-from ._query import MAX_PARAMS, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
+from ._query import _MAX_CAP, MAX_PARAMS, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
 from ._verify import check_secret, platform_signature_matches, verify_callback_url, verify_signature
 
 if TYPE_CHECKING:
@@ -96,6 +97,15 @@ class CallbackReceiver:
             raise InvalidRequestError("give on_event, client, or both: accepted events must go somewhere")
         if on_event is not None and not callable(on_event):
             raise InvalidRequestError("on_event must be callable")
+        from .._client import AsyncSmsClient  # noqa: PLC0415 (the client module imports this one)
+
+        if client is not None and not isinstance(client, AsyncSmsClient):
+            raise InvalidRequestError(f"client must be an AsyncSmsClient, got {type(client).__name__}")
+        optional_flag("verify", verify)
+        whole_number("max_query_bytes", max_query_bytes, 0, _MAX_CAP)
+        whole_number("max_params", max_params, 0, _MAX_CAP)
+        if dedup is not None and not all(callable(getattr(dedup, m, None)) for m in ("claim", "release")):
+            raise InvalidRequestError(f"dedup must be a DedupStore, got {type(dedup).__name__}")
         if api_secret is None and client is not None:
             api_secret = client._secret.value
         if verify:

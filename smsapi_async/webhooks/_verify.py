@@ -31,13 +31,14 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .._exceptions import InvalidRequestError
 from .._signature import SIGNATURE_HEADER, callback_signature, verify_callback_signature
+from .._validate import check_url, is_unicode, seconds
 from ._errors import InvalidCallbackError
 from ._query import EXPIRES_PARAM, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
 
@@ -56,6 +57,7 @@ retries (about 25 hours), with room to spare."""
 
 _URL_KEY_LABEL = b"smsapi-async callback-url v1"
 _TEN_YEARS = 10 * 365 * 86400.0
+_MAX_UNIX_TIME = 2.0**40  # about the year 36812
 _Pairs = list[tuple[str, str]]
 _EXPIRY = re.compile(r"[0-9]{1,12}")
 
@@ -94,7 +96,7 @@ def verify_signature(
         return False
     if isinstance(query, (str, bytes)):
         return verify_callback_signature(query_bytes(query), signature, api_secret)
-    return verify_callback_signature(list(query), signature, api_secret)
+    return verify_callback_signature(_pairs("query", query), signature, api_secret)
 
 
 def sign_callback(
@@ -105,11 +107,23 @@ def sign_callback(
     check_secret(api_secret)
     if isinstance(params, (str, bytes)):
         pairs = split_query(params, max_bytes=len(params) + 1, max_params=len(params) + 1)
-    elif isinstance(params, Mapping):
-        pairs = list(params.items())
     else:
-        pairs = list(params)
+        pairs = _pairs("params", params.items() if isinstance(params, Mapping) else params)
     return callback_signature(pairs, api_secret)
+
+
+def _pairs(name: str, items: object) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of text, as given (order and empty names kept)."""
+    if not isinstance(items, Iterable) or isinstance(items, (bytearray, memoryview)):
+        raise InvalidRequestError(f"{name} must be a query string, a mapping or (name, value) pairs")
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2 and all(isinstance(part, str) for part in item)):
+            raise InvalidRequestError(f"{name} must hold (name, value) pairs of str")
+        if not is_unicode(item[0]) or not is_unicode(item[1]):
+            raise InvalidRequestError(f"{name} holds text that is not valid Unicode")
+        pairs.append(item)
+    return pairs
 
 
 def _url_key(api_secret: str) -> bytes:
@@ -122,10 +136,7 @@ def _token(key: bytes, pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _seconds(ttl: float | timedelta) -> float:
-    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < _TEN_YEARS:
-        raise InvalidRequestError(f"ttl must be a positive duration under ten years, got {ttl!r}")
-    return float(seconds)
+    return seconds("ttl", ttl.total_seconds() if isinstance(ttl, timedelta) else ttl, maximum=_TEN_YEARS)
 
 
 def sign_callback_url(
@@ -141,10 +152,8 @@ def sign_callback_url(
         now: the current Unix time (default: the system's).
     """
     key = _url_key(api_secret)
-    seconds = _seconds(ttl)
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidRequestError("base must be an absolute http:// or https:// URL")
+    duration = _seconds(ttl)
+    parts = urlsplit(check_url("base", base))
     if parts.fragment:
         raise InvalidRequestError("a callback URL cannot have a #fragment: the platform appends to the query")
     pairs = [
@@ -152,7 +161,9 @@ def sign_callback_url(
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k not in (EXPIRES_PARAM, TOKEN_PARAM)
     ]
-    expires = int((time.time() if now is None else now) + seconds)
+    if now is not None:
+        seconds("now", now, maximum=_MAX_UNIX_TIME)
+    expires = int((time.time() if now is None else now) + duration)
     signed = [*pairs, (EXPIRES_PARAM, str(expires))]
     query = urlencode([*signed, (TOKEN_PARAM, _token(key, signed))], quote_via=quote)
     return urlunsplit(parts._replace(query=query))
