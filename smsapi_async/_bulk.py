@@ -111,6 +111,10 @@ _MAX_CONCURRENCY: Final = 1000
 """Calls a bulk send may keep in flight at most (a task each)."""
 
 
+_LISTED_IN_FAILS: Final = "refused by the API (listed in fails)"
+_SKIPPED: Final = "skipped by the API (not among the message's recipients)"
+
+
 @attrs.frozen(slots=True, kw_only=True)
 class OutgoingMessage:
     """One message of a bulk send: ``send``'s arguments, for one or several recipients.
@@ -849,17 +853,41 @@ class BulkSend:
             )
             return
         journal.finish(batch_id, SENT, result.message_id, "")
-        fails = set(result.fails)
-        if fails:
-            journal.finish_recipients(batch_id, fails, FAILED, "refused by the API (listed in fails)")
+        refused = dict.fromkeys(result.fails, _LISTED_IN_FAILS)
+        # an answer without a count (0) says nothing; a count below what was sent says some were skipped
+        if 0 < result.recipients < len(numbers) - len(refused):
+            refused.update(await self._skipped(result.message_id, numbers, refused))
+        for reason in set(refused.values()):
+            journal.finish_recipients(
+                batch_id, {n for n, why in refused.items() if why == reason}, FAILED, reason
+            )
         await self._emit_all(
             [
-                BulkResult(i, raw, FAILED, number, reason="refused by the API (listed in fails)")
-                if number in fails
+                BulkResult(i, raw, FAILED, number, reason=refused[number])
+                if number in refused
                 else BulkResult(i, raw, SENT, number, result.message_id)
                 for i, raw, number in batch.recipients
             ]
         )
+
+    async def _skipped(
+        self, message_id: int, numbers: list[str], refused: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The numbers of a send that the API accepted for fewer recipients than it was given.
+
+        The API skips numbers it cannot use (a local number without ``countrycode``, say) without
+        failing the call and, today, without naming them. The message's own recipient list
+        (``get-sms-sent``) says who it went to; the rest were skipped. If that list cannot be read,
+        nothing is marked: the recipients stay reported as sent, as the API answered.
+        """
+        try:
+            accepted = await self._read(
+                lambda: self._client.sms.sent(message_id, page_size=MAX_PAGE_SIZE).to_list()
+            )
+        except SmsApiError:
+            return {}
+        went = {recipient.msisdn for recipient in accepted}
+        return {number: _SKIPPED for number in numbers if number not in went and number not in refused}
 
     # --- reconciliation -------------------------------------------------------------------------
 

@@ -468,3 +468,22 @@ async def test_a_corrupt_journal_is_refused_and_nothing_is_sent(
     with pytest.raises(JournalError, match="not a bulk-send journal"):
         await collect(harness, rows(10), journal=other)
     assert send_calls(harness) == []
+
+
+async def test_numbers_the_api_skips_without_naming_them_are_failed_not_reported_sent(
+    harness: SandboxHarness,
+) -> None:
+    # a local number with no countrycode: the API skips it silently (recipients 1 of 2, no fails)
+    results = await collect(harness, [{"message": "hi", "to": [number(1), "0400000002"]}])
+    by_number = {r.number: r for r in results}
+    assert by_number[number(1)].status == "sent"
+    assert by_number["0400000002"].status == "failed"
+    assert by_number["0400000002"].reason == "skipped by the API (not among the message's recipients)"
+    assert set(deliveries(harness)) == {(number(1), "hi")}
+    assert [e["call"] for e in harness.sandbox.requests] == ["send-sms", "get-sms-sent"]
+
+
+async def test_a_send_whose_count_matches_costs_no_extra_call(harness: SandboxHarness) -> None:
+    results = await collect(harness, [{"message": "hi", "to": [number(1), number(2)]}])
+    assert {r.status for r in results} == {"sent"}
+    assert [e["call"] for e in harness.sandbox.requests] == ["send-sms"]
