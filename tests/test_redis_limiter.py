@@ -369,9 +369,8 @@ async def test_bad_redis_arguments_and_pauses_are_refused() -> None:
             limiter.pause(bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # redis.asyncio runs on asyncio only (trio: a URL)
 async def test_a_redis_asyncio_client_can_be_passed_in(redis_url: str, anyio_backend: str) -> None:
-    if anyio_backend != "asyncio":
-        pytest.skip("redis.asyncio runs on asyncio only; under trio pass a URL")
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
         limiter = RedisRateLimiter(client, key=fresh_key(), rate=20)
