@@ -1,0 +1,199 @@
+"""The calls of a bulk send: each journaled before it is made, its outcome journaled and reported after."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from .._exceptions import OutcomeUnknownError, ResponseParseError, SmsApiError
+from .._journal import FAILED, SENT, UNKNOWN, Journal, RunMark
+from .._pagination import MAX_PAGE_SIZE
+from ._batches import Batch, Bloom
+from ._results import BulkResult
+
+if TYPE_CHECKING:
+    from .._client import AsyncSmsClient
+
+T = TypeVar("T")
+
+_LISTED_IN_FAILS: Final = "refused by the API (listed in fails)"
+_SKIPPED: Final = "skipped by the API (not among the message's recipients)"
+
+
+class CountingLimiter:
+    """Passes calls through to the client's limiter and counts the 429 pauses it is asked for.
+
+    Without a limiter (``rate_limit=None``) it still honours a pause, as the client's own
+    back-off would."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.pauses = 0
+        self._paused_until = 0.0
+
+    async def acquire(self) -> None:
+        if self.inner is not None:
+            await self.inner.acquire()
+        else:
+            wait = self._paused_until - time.monotonic()
+            if wait > 0:
+                await anyio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        self.pauses += 1
+        if self.inner is not None:
+            self.inner.pause(seconds)
+        else:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def paused_for(self) -> float:
+        paused_for = getattr(self.inner, "paused_for", None)
+        if callable(paused_for):
+            return float(paused_for())
+        return max(0.0, self._paused_until - time.monotonic()) if self.inner is None else 0.0
+
+    def request_sent(self) -> None:
+        request_sent = getattr(self.inner, "request_sent", None)
+        if callable(request_sent):
+            request_sent()
+
+
+class Calls:
+    """Makes a bulk send's calls and counts them (``made``, and ``times`` for the recent rate).
+
+    ``queued`` holds, per text and options, the numbers of calls queued but not journaled yet (the
+    producer's duplicate check); ``mark`` says how far the input was read, for the journal;
+    ``emit`` reports results; with ``reconcile`` an unknown outcome is left to reconciliation.
+    """
+
+    def __init__(
+        self,
+        client: AsyncSmsClient,
+        *,
+        bloom: Bloom,
+        queued: dict[str, set[str]],
+        mark: Callable[[], RunMark],
+        emit: Callable[[list[BulkResult]], Awaitable[None]],
+        reconcile: bool,
+    ) -> None:
+        self.client = client
+        self.journal: Journal | None = None  # set when the bulk send opens it
+        self.made = 0
+        self.times: deque[float] = deque(maxlen=256)
+        self._bloom = bloom
+        self._queued = queued
+        self._mark = mark
+        self.emit = emit
+        self._reconcile = reconcile
+
+    async def work(self, batches: MemoryObjectReceiveStream[Batch]) -> None:
+        """Make the call of each batch received, one after the other (one of the concurrent workers)."""
+        async with batches:
+            async for batch in batches:
+                await self.call(batch)
+
+    async def call(self, batch: Batch) -> None:
+        """Journal the call's intent, make it, journal and report its outcome (one result per recipient)."""
+        journal = self.journal
+        assert journal is not None
+        # how far the input was read, and its digest, at the same moment
+        mark = self._mark()
+        batch_id = journal.begin(
+            batch.template.key, batch.template.options, batch.recipients, mark, time.time()
+        )
+        for _, _, number in batch.recipients:
+            self._bloom.add(batch.template.key, number)
+        queued = self._queued.get(batch.template.key)
+        if queued is not None:
+            queued.difference_update(number for _, _, number in batch.recipients)
+            if not queued:
+                del self._queued[batch.template.key]
+        self.made += 1
+        self.times.append(time.monotonic())
+        numbers = [number for _, _, number in batch.recipients]
+        try:
+            result = await self.client.sms.send(to=numbers, **batch.template.kwargs)
+        except (OutcomeUnknownError, ResponseParseError) as exc:
+            journal.finish(batch_id, UNKNOWN, None, str(exc))
+            if not self._reconcile:
+                await self.emit(
+                    [
+                        BulkResult(i, raw, UNKNOWN, number, reason=str(exc), error=exc)
+                        for i, raw, number in batch.recipients
+                    ]
+                )
+            return
+        except SmsApiError as exc:
+            # refused by the API, or never sent (connection refused, rate limit beyond every retry)
+            journal.finish(batch_id, FAILED, None, str(exc))
+            await self.emit(
+                [
+                    BulkResult(i, raw, FAILED, number, reason=str(exc), error=exc)
+                    for i, raw, number in batch.recipients
+                ]
+            )
+            return
+        journal.finish(batch_id, SENT, result.message_id, "")
+        refused = dict.fromkeys(result.fails, _LISTED_IN_FAILS)
+        # an answer without a count (0) says nothing; a count below what was sent says some were skipped
+        if 0 < result.recipients < len(numbers) - len(refused):
+            refused.update(await self.skipped(result.message_id, numbers, refused))
+        for reason in set(refused.values()):
+            journal.finish_recipients(
+                batch_id, {n for n, why in refused.items() if why == reason}, FAILED, reason
+            )
+        await self.emit(
+            [
+                BulkResult(i, raw, FAILED, number, reason=refused[number])
+                if number in refused
+                else BulkResult(i, raw, SENT, number, result.message_id)
+                for i, raw, number in batch.recipients
+            ]
+        )
+
+    async def skipped(
+        self, message_id: int, numbers: list[str], refused: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The numbers of a send that the API accepted for fewer recipients than it was given.
+
+        The API skips numbers it cannot use (a local number without ``countrycode``, say) without
+        failing the call and, today, without naming them. The message's own recipient list
+        (``get-sms-sent``) says who it went to; the rest were skipped. If that list cannot be read,
+        nothing is marked: the recipients stay reported as sent, as the API answered.
+        """
+        try:
+            accepted = await self.read(
+                lambda: self.client.sms.sent(message_id, page_size=MAX_PAGE_SIZE).to_list()
+            )
+        except SmsApiError:
+            return {}
+        went = {recipient.msisdn for recipient in accepted}
+        return {number: _SKIPPED for number in numbers if number not in went and number not in refused}
+
+    async def read(self, read: Callable[[], Awaitable[T]]) -> T:
+        """A reconciliation look-up: a read, so safe to repeat beyond the client's own retries."""
+        for attempt in range(3):
+            self.made += 1
+            self.times.append(time.monotonic())
+            try:
+                return await read()
+            except SmsApiError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def send(self, batches: list[Batch], concurrency: int) -> None:
+        """Make ``batches``' calls, ``concurrency`` at a time (a resend after reconciliation)."""
+        batches_send, batches_receive = anyio.create_memory_object_stream[Batch](len(batches))
+        async with anyio.create_task_group() as workers:
+            for _ in range(min(concurrency, len(batches))):
+                workers.start_soon(self.work, batches_receive.clone())
+            batches_receive.close()
+            async with batches_send:
+                for batch in batches:
+                    await batches_send.send(batch)
