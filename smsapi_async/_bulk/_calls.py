@@ -1,17 +1,27 @@
-"""The calls of a bulk send: each journaled before it is made, its outcome journaled and reported after."""
+"""The calls of a bulk send: each journaled before it is made, its outcome journaled and reported after.
+
+A call's intent is journaled at the moment the limiter grants it, just before its request leaves,
+not when a worker picks the call up: with the limiter saturated, the workers hold calls for
+seconds before their turn, and a run stopped (killed, cancelled) then must leave no intent behind
+for calls that never went out, or the next run would report them ``unknown`` instead of sending
+them. It also puts the journal's write where it costs nothing: right after a grant, the furthest
+point from the next one.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .._exceptions import OutcomeUnknownError, ResponseParseError, SmsApiError
-from .._journal import FAILED, SENT, UNKNOWN, Journal, RunMark
+from .._journal import FAILED, SENT, UNKNOWN, Journal, JournalError, RunMark
+from .._limiter import Reservation
 from .._pagination import MAX_PAGE_SIZE
 from ._batches import Batch, Bloom
 from ._results import BulkResult
@@ -23,6 +33,16 @@ T = TypeVar("T")
 
 _LISTED_IN_FAILS: Final = "refused by the API (listed in fails)"
 _SKIPPED: Final = "skipped by the API (not among the message's recipients)"
+
+_ON_GRANT: ContextVar[Callable[[], None] | None] = ContextVar("smsapi_bulk_on_grant", default=None)
+"""What the call being made in this task does when the limiter grants it (journal its intent)."""
+
+
+def granted() -> None:
+    """The limiter has just granted the current task's call: run its ``on grant`` step, if any."""
+    on_grant = _ON_GRANT.get()
+    if on_grant is not None:
+        on_grant()
 
 
 class CountingLimiter:
@@ -43,6 +63,7 @@ class CountingLimiter:
             wait = self._paused_until - time.monotonic()
             if wait > 0:
                 await anyio.sleep(wait)
+        granted()
 
     def pause(self, seconds: float) -> None:
         self.pauses += 1
@@ -82,6 +103,20 @@ class Calls:
         reconcile: bool,
     ) -> None:
         self.client = client
+        reserve = client._reserve
+        if reserve is not None:
+            # the client asks the limiter for a grant through reserve() when it has one, and
+            # through acquire() (the CountingLimiter's) otherwise: both say when a grant comes
+            async def reserve_and_tell() -> Reservation:
+                reservation = await reserve()
+                try:
+                    granted()
+                except BaseException:
+                    reservation.not_sent()
+                    raise
+                return reservation
+
+            client._reserve = reserve_and_tell
         self.journal: Journal | None = None  # set when the bulk send opens it
         self.made = 0
         self.times: deque[float] = deque(maxlen=256)
@@ -97,14 +132,13 @@ class Calls:
             async for batch in batches:
                 await self.call(batch)
 
-    async def call(self, batch: Batch) -> None:
-        """Journal the call's intent, make it, journal and report its outcome (one result per recipient)."""
+    def _begin(self, batch: Batch) -> int:
+        """Journal the call's intent (it is about to be made); returns its id in the journal."""
         journal = self.journal
         assert journal is not None
         # how far the input was read, and its digest, at the same moment
-        mark = self._mark()
         batch_id = journal.begin(
-            batch.template.key, batch.template.options, batch.recipients, mark, time.time()
+            batch.template.key, batch.template.options, batch.recipients, self._mark(), time.time()
         )
         for _, _, number in batch.recipients:
             self._bloom.add(batch.template.key, number)
@@ -115,11 +149,39 @@ class Calls:
                 del self._queued[batch.template.key]
         self.made += 1
         self.times.append(time.monotonic())
+        return batch_id
+
+    async def call(self, batch: Batch) -> None:
+        """Make the call, its intent journaled when the limiter grants it; journal and report its
+        outcome (one result per recipient)."""
+        journal = self.journal
+        assert journal is not None
+        begun: list[int] = []  # the call's id in the journal, once its intent is written
+
+        def on_grant() -> None:
+            if not begun:  # a retry after a 429 is granted again: one intent per call
+                begun.append(self._begin(batch))
+
+        def batch_id() -> int:
+            # a call that failed before any grant (e.g. a pause longer than the client may wait)
+            # is journaled now, so that its recipients count as seen, as any failed call's do
+            on_grant()
+            return begun[0]
+
+        token = _ON_GRANT.set(on_grant)
+        try:
+            await self._call(batch, batch_id)
+        finally:
+            _ON_GRANT.reset(token)
+
+    async def _call(self, batch: Batch, batch_id: Callable[[], int]) -> None:
+        journal = self.journal
+        assert journal is not None
         numbers = [number for _, _, number in batch.recipients]
         try:
             result = await self.client.sms.send(to=numbers, **batch.template.kwargs)
         except (OutcomeUnknownError, ResponseParseError) as exc:
-            journal.finish(batch_id, UNKNOWN, None, str(exc))
+            journal.finish(batch_id(), UNKNOWN, None, str(exc))
             if not self._reconcile:
                 await self.emit(
                     [
@@ -128,9 +190,11 @@ class Calls:
                     ]
                 )
             return
+        except JournalError:
+            raise  # writing the intent failed: nothing was sent, and the journal cannot say so
         except SmsApiError as exc:
             # refused by the API, or never sent (connection refused, rate limit beyond every retry)
-            journal.finish(batch_id, FAILED, None, str(exc))
+            journal.finish(batch_id(), FAILED, None, str(exc))
             await self.emit(
                 [
                     BulkResult(i, raw, FAILED, number, reason=str(exc), error=exc)
@@ -138,14 +202,15 @@ class Calls:
                 ]
             )
             return
-        journal.finish(batch_id, SENT, result.message_id, "")
+        journal.finish(batch_id(), SENT, result.message_id, "")
+        await anyio.lowlevel.checkpoint()  # let a limiter timer due now fire before the results
         refused = dict.fromkeys(result.fails, _LISTED_IN_FAILS)
         # an answer without a count (0) says nothing; a count below what was sent says some were skipped
         if 0 < result.recipients < len(numbers) - len(refused):
             refused.update(await self.skipped(result.message_id, numbers, refused))
         for reason in set(refused.values()):
             journal.finish_recipients(
-                batch_id, {n for n, why in refused.items() if why == reason}, FAILED, reason
+                batch_id(), {n for n, why in refused.items() if why == reason}, FAILED, reason
             )
         await self.emit(
             [
