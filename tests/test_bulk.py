@@ -497,6 +497,7 @@ class Gate:
         self.granted = 0
         self.waiting = 0
         self._changed = anyio.Event()
+        self._arrived = anyio.Event()
 
     def allow(self, calls: float = math.inf) -> None:
         self.allowed += calls
@@ -505,6 +506,8 @@ class Gate:
 
     async def acquire(self) -> None:
         self.waiting += 1
+        self._arrived.set()
+        self._arrived = anyio.Event()
         try:
             while self.granted >= self.allowed:
                 await self._changed.wait()
@@ -515,7 +518,7 @@ class Gate:
     async def until_waiting(self, callers: int) -> None:
         with anyio.fail_after(30):
             while self.waiting < callers:
-                await anyio.sleep(0.005)
+                await self._arrived.wait()
 
     def pause(self, seconds: float) -> None:
         pass
@@ -537,7 +540,7 @@ async def test_calls_still_waiting_for_the_limiter_when_a_run_stops_are_sent_by_
                 done += 1
                 if done == 300:
                     break  # three calls made
-            await gate.until_waiting(7)  # the other seven calls held by workers waiting for a grant
+            await gate.until_waiting(2)  # the next calls held by workers waiting for a grant
         assert len(send_calls(h)) == 3
         gate.allow()
         again = await collect(h, rows(1000), journal=path, batch_size=100)
@@ -573,3 +576,33 @@ async def test_a_call_is_journaled_when_the_limiter_grants_it_not_before(
     assert Counter(r.status for r in results) == {"sent": 120}
     # the n-th intent is written once n calls have been granted (the client's reserve() path)
     assert grants_at_each_intent == list(range(1, 13))
+
+
+async def test_only_a_few_calls_wait_for_the_limiter_and_the_input_is_read_just_ahead(
+    anyio_backend: str,
+) -> None:
+    """With the limiter saturated, two calls wait for a grant (one to go, the next ready), however
+    many workers there are: the input is read, checked and journaled just ahead of the limiter."""
+    gate = Gate()
+    read = 0
+
+    def counted() -> Iterator[dict[str, str]]:
+        nonlocal read
+        for row in rows(2000):
+            read += 1
+            yield row
+
+    async with (
+        sandbox_client(RICH, limiter=gate) as h,
+        h.client.sms.send_bulk(counted(), batch_size=100, concurrency=8) as run,
+    ):
+        await gate.until_waiting(2)
+        with anyio.move_on_after(0.5):
+            await gate.until_waiting(3)  # never, unless more calls are taken than wait well
+        assert gate.waiting == 2
+        # two calls held, one ready in the queue, one more coalesced: 400 rows, and the next
+        assert read <= 500
+        gate.allow()
+        results = [r async for r in run]
+    assert Counter(r.status for r in results) == {"sent": 2000}
+    assert len(send_calls(h)) == 20

@@ -126,11 +126,23 @@ class Calls:
         self.emit = emit
         self._reconcile = reconcile
 
-    async def work(self, batches: MemoryObjectReceiveStream[Batch]) -> None:
-        """Make the call of each batch received, one after the other (one of the concurrent workers)."""
+    async def work(self, batches: MemoryObjectReceiveStream[Batch], ahead: anyio.Semaphore) -> None:
+        """Make the calls of batches received, one after the other (one of the concurrent workers).
+
+        A worker takes a batch only with one of ``ahead``'s tokens, given back when the limiter
+        grants its call: so at most that many calls wait for a grant, however many are in flight.
+        The input is read, checked and coalesced just ahead of the limiter, not seconds ahead in
+        one burst of CPU that would make the limiter's own timers late.
+        """
         async with batches:
-            async for batch in batches:
-                await self.call(batch)
+            while True:
+                await ahead.acquire()
+                try:
+                    batch = await batches.receive()
+                except anyio.EndOfStream:
+                    ahead.release()
+                    return
+                await self.call(batch, ahead.release)
 
     def _begin(self, batch: Batch) -> int:
         """Journal the call's intent (it is about to be made); returns its id in the journal."""
@@ -151,16 +163,24 @@ class Calls:
         self.times.append(time.monotonic())
         return batch_id
 
-    async def call(self, batch: Batch) -> None:
+    async def call(self, batch: Batch, waited: Callable[[], None]) -> None:
         """Make the call, its intent journaled when the limiter grants it; journal and report its
-        outcome (one result per recipient)."""
+        outcome (one result per recipient). ``waited`` is called once, at the grant or at the end."""
         journal = self.journal
         assert journal is not None
         begun: list[int] = []  # the call's id in the journal, once its intent is written
+        waiting = True
+
+        def done_waiting() -> None:
+            nonlocal waiting
+            if waiting:
+                waiting = False
+                waited()
 
         def on_grant() -> None:
             if not begun:  # a retry after a 429 is granted again: one intent per call
                 begun.append(self._begin(batch))
+            done_waiting()
 
         def batch_id() -> int:
             # a call that failed before any grant (e.g. a pause longer than the client may wait)
@@ -173,6 +193,7 @@ class Calls:
             await self._call(batch, batch_id)
         finally:
             _ON_GRANT.reset(token)
+            done_waiting()
 
     async def _call(self, batch: Batch, batch_id: Callable[[], int]) -> None:
         journal = self.journal
@@ -252,12 +273,13 @@ class Calls:
                     raise
         raise AssertionError("unreachable")
 
-    async def send(self, batches: list[Batch], concurrency: int) -> None:
+    async def send(self, batches: list[Batch], concurrency: int, ahead: int) -> None:
         """Make ``batches``' calls, ``concurrency`` at a time (a resend after reconciliation)."""
         batches_send, batches_receive = anyio.create_memory_object_stream[Batch](len(batches))
+        tokens = anyio.Semaphore(ahead)
         async with anyio.create_task_group() as workers:
             for _ in range(min(concurrency, len(batches))):
-                workers.start_soon(self.work, batches_receive.clone())
+                workers.start_soon(self.work, batches_receive.clone(), tokens)
             batches_receive.close()
             async with batches_send:
                 for batch in batches:

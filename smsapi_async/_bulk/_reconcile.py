@@ -35,7 +35,7 @@ def text_pattern(template: str) -> Any:
     return re.compile(pattern + r"\Z", re.DOTALL)
 
 
-async def reconcile_unknown(calls: Calls, *, delay: float, rounds: int, concurrency: int) -> None:
+async def reconcile_unknown(calls: Calls, *, delay: float, rounds: int, concurrency: int, ahead: int) -> None:
     """Settle the calls the journal holds as of unknown outcome, resending only those provably not
     sent, in up to ``rounds`` rounds ``delay`` seconds apart; report what stays unknown."""
     journal = calls.journal
@@ -52,7 +52,7 @@ async def reconcile_unknown(calls: Calls, *, delay: float, rounds: int, concurre
             continue  # the look-ups failed: still unknown, tried again next round
         resend = await settle(calls, unknown, found, last=round_number == rounds, rounds=rounds)
         if resend:
-            await calls.send(resend, concurrency)
+            await calls.send(resend, concurrency, ahead)
     for record in journal.unknown():
         for index, raw, number in record.recipients:
             await calls.emit(

@@ -127,6 +127,10 @@ class BulkSend:
                 8 if not isinstance(rate, (int, float)) else max(4, min(64, math.ceil(rate * 3) + 2))
             )
         self._concurrency = concurrency
+        # calls that may wait for a grant at once: enough for the limiter's burst, and one more
+        # being prepared while the current one waits (see Calls.work)
+        burst = getattr(client.limiter, "burst", 1)
+        self._ahead = min(concurrency, max(2, burst + 1 if isinstance(burst, int) else 2))
         self._counts = {SENT: 0, REJECTED: 0, FAILED: 0, UNKNOWN: 0}
         self._total = total
         self._started = time.monotonic()
@@ -280,10 +284,11 @@ class BulkSend:
         if previous is not None:
             for key, number in journal.journaled():
                 self._bloom.add(key, number)
-        batches_send, batches_receive = anyio.create_memory_object_stream[Batch](self._concurrency)
+        batches_send, batches_receive = anyio.create_memory_object_stream[Batch](1)
+        ahead = anyio.Semaphore(self._ahead)
         async with anyio.create_task_group() as workers:
             for _ in range(self._concurrency):
-                workers.start_soon(self._calls.work, batches_receive.clone())
+                workers.start_soon(self._calls.work, batches_receive.clone(), ahead)
             batches_receive.close()
             async with batches_send:
                 await self._produce(batches_send, previous)
@@ -293,6 +298,7 @@ class BulkSend:
                 delay=self._reconcile_delay,
                 rounds=self._reconcile_rounds,
                 concurrency=self._concurrency,
+                ahead=self._ahead,
             )
         if self._on_progress is not None:
             self._on_progress(self.progress)
