@@ -606,3 +606,23 @@ async def test_only_a_few_calls_wait_for_the_limiter_and_the_input_is_read_just_
         results = [r async for r in run]
     assert Counter(r.status for r in results) == {"sent": 2000}
     assert len(send_calls(h)) == 20
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_the_journal_is_set_to_sync_or_not_before_it_switches_to_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool
+) -> None:
+    """A new file switched to WAL under SQLite's default (FULL) is synced; the throw-away journal of
+    a run without ``journal=`` must not pay that before its first call."""
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        db.set_trace_callback(statements.append)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    SQLiteJournal(tmp_path / "run.db", durable=durable).close()
+    pragmas = [s for s in statements if s.startswith("PRAGMA")]
+    assert pragmas[:2] == [f"PRAGMA synchronous={'FULL' if durable else 'OFF'}", "PRAGMA journal_mode=WAL"]
