@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Callable
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import pytest
 
-from smsapi_async import FakeClock, RateLimiter, RedisRateLimiter, SystemClock
+from smsapi_async import RateLimiter, RedisRateLimiter, SystemClock
 from smsapi_async._clock import Clock
 
 pytestmark = pytest.mark.anyio
@@ -72,30 +73,44 @@ async def until(condition: Callable[[], bool]) -> None:
             await anyio.lowlevel.checkpoint()
 
 
+class Crowd:
+    """Callers of one limiter, each in its own cancel scope, recording the order they are granted in."""
+
+    def __init__(self, limiter: AnyLimiter, tg: anyio.abc.TaskGroup) -> None:
+        self.limiter, self.tg = limiter, tg
+        self.order: list[str] = []
+        self.scopes: dict[str, anyio.CancelScope] = {}
+        self.then: dict[str, Callable[[], None]] = {}  # run right after a caller's grant, same tick
+
+    async def arrive(self, *names: str) -> None:
+        """Each caller in turn starts and is queued before the next one starts."""
+        for name in names:
+            queued = self.limiter.waiting + 1
+            self.tg.start_soon(self.one, name)
+            await until(lambda queued=queued: self.limiter.waiting == queued)  # type: ignore[misc]
+
+    async def one(self, name: str) -> None:
+        with anyio.CancelScope() as scope:
+            self.scopes[name] = scope
+            await self.limiter.acquire()
+            self.order.append(name)
+            if name in self.then:
+                self.then[name]()
+
+
 async def test_waiters_are_served_in_arrival_order_whoever_cancels(make_limiter: MakeLimiter) -> None:
     clock = HeldClock()
     limiter = make_limiter(200, clock=clock)
     limiter.pause(0.01)  # the head sleeps on the held clock: nobody is granted until released
-    order: list[int] = []
-    scopes: dict[int, anyio.CancelScope] = {}
-
-    async def one(n: int) -> None:
-        with anyio.CancelScope() as scope:
-            scopes[n] = scope
-            await limiter.acquire()
-            order.append(n)
-
     async with anyio.create_task_group() as tg:
-        for n in range(10):
-            tg.start_soon(one, n)
-            await until(lambda n=n: limiter.waiting == n + 1)  # type: ignore[misc]
-        for n in (0, 2, 3, 7, 9):  # the head, two in a row, one in the middle, the last
-            scopes[n].cancel()
+        crowd = Crowd(limiter, tg)
+        await crowd.arrive(*"0123456789")
+        for name in "02379":  # the head, two in a row, one in the middle, the last
+            crowd.scopes[name].cancel()
         await until(lambda: limiter.waiting == 5)
-        tg.start_soon(one, 10)  # a newcomer goes to the back
-        await until(lambda: limiter.waiting == 6)
+        await crowd.arrive("newcomer")  # goes to the back
         clock.release()
-    assert order == [1, 4, 5, 6, 8, 10]
+    assert crowd.order == [*"14568", "newcomer"]
     assert limiter.waiting == 0
 
 
@@ -105,40 +120,13 @@ async def test_a_waiter_cancelled_in_the_tick_of_its_promotion_passes_its_place_
     clock = HeldClock()
     limiter = make_limiter(200, clock=clock)
     limiter.pause(0.01)
-    order: list[str] = []
-    scopes: dict[str, anyio.CancelScope] = {}
-
-    async def one(name: str) -> None:
-        with anyio.CancelScope() as scope:
-            scopes[name] = scope
-            await limiter.acquire()
-            order.append(name)
-            if name == "A":  # B was just made the head: it is cancelled before it can run
-                scopes["B"].cancel()
-
     async with anyio.create_task_group() as tg:
-        for name in "ABC":
-            tg.start_soon(one, name)
-            await until(lambda name=name: limiter.waiting == "ABC".index(name) + 1)  # type: ignore[misc]
+        crowd = Crowd(limiter, tg)
+        crowd.then["A"] = lambda: crowd.scopes["B"].cancel()  # noqa: PLW0108 (no scope "B" yet)
+        await crowd.arrive(*"ABC")
         clock.release()
-    assert order == ["A", "C"]
+    assert crowd.order == ["A", "C"]  # B was made the head by A's grant, and cancelled before it ran
     assert limiter.waiting == 0
-
-
-async def test_a_crowd_waits_behind_one_timer_and_leaves_nothing_behind(make_limiter: MakeLimiter) -> None:
-    clock = FakeClock()
-    limiter = make_limiter(2, clock=clock)
-    limiter.pause(3600)
-    async with anyio.create_task_group() as tg:
-        for _ in range(2_000):
-            tg.start_soon(limiter.acquire)
-        await until(lambda: limiter.waiting == 2_000)
-        await clock.settle()
-        assert clock.sleepers == 1  # the head only
-        tg.cancel_scope.cancel()
-    assert limiter.waiting == 0
-    await clock.advance(3600)
-    assert clock.sleepers == 0
 
 
 @pytest.mark.parametrize("later_backend", ["asyncio", "trio"])
