@@ -171,6 +171,29 @@ def test_waiters_of_a_closed_event_loop_never_block_a_later_run(
     assert limiter.waiting == 0
 
 
+def test_a_head_whose_stopped_loop_resumes_after_a_takeover_refuses_to_go_on(
+    make_limiter: MakeLimiter,
+) -> None:
+    limiter = make_limiter(20)
+    limiter.pause(0.3)
+    loop = asyncio.new_event_loop()
+    try:
+        head = loop.create_task(limiter.acquire())
+        loop.run_until_complete(asyncio.sleep(0.05))  # it waits; then the loop stops (not closed)
+        assert limiter.waiting == 1
+
+        async def later() -> None:
+            with anyio.fail_after(10):
+                await limiter.acquire()
+
+        anyio.run(later, backend="trio")  # takes the limiter over: the other loop is not running
+        with pytest.raises(RuntimeError, match="taken over by another event loop"):
+            loop.run_until_complete(asyncio.wait_for(head, 10))
+        assert limiter.waiting == 0
+    finally:
+        loop.close()
+
+
 @pytest.mark.parametrize(
     ("theirs", "ours"), [("asyncio", "asyncio"), ("trio", "asyncio"), ("asyncio", "trio")]
 )
