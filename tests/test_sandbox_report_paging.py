@@ -22,6 +22,7 @@ from smsapi_async.sandbox._params import Context, Params
 from smsapi_async.sandbox._report_index import report_index
 from smsapi_async.sandbox._state import Message, Recipient, Response, datetime_text
 from smsapi_async.sandbox.handlers import HANDLERS
+from smsapi_async.sandbox.handlers._shared import money
 
 START = 1_704_067_200.0  # the VirtualClock's start
 
@@ -33,6 +34,11 @@ class CountingList(list[Any]):
 
     def __iter__(self) -> Iterator[Any]:
         for item in super().__iter__():
+            CountingList.walked += 1
+            yield item
+
+    def __reversed__(self) -> Iterator[Any]:
+        for item in super().__reversed__():
             CountingList.walked += 1
             yield item
 
@@ -328,7 +334,12 @@ def play(plan: list[tuple[Any, Any, Any]]) -> Sandbox:
         elif kind == "advance":
             sandbox.advance(a)
         elif kind == "reply" and messages:
-            receive_inbound(sandbox, msisdn=a, text=b)
+            now = sandbox.clock.now()
+            last = [
+                m for m in sorted(messages, key=lambda m: -m.send_at) if not m.cancelled and m.send_at <= now
+            ]
+            expected = next((m.id for m in last if any(r.msisdn == a for r in m.recipients)), 0)
+            assert receive_inbound(sandbox, msisdn=a, text=b).message_id == expected
         elif kind == "hit" and messages:
             m = messages[a % len(messages)]
             record_link_hit(sandbox, m, m.recipients[b % len(m.recipients)])
@@ -421,6 +432,17 @@ def test_indexed_answers_equal_a_full_scan(
             status = call(sandbox, "get-sms-delivery-status", message_id=m.id, msisdn=r.msisdn)["stats"]
             assert (status["message"], status["mobile"]) == (r.text, int(r.msisdn))
 
+    me = sandbox.account()
+    answer = call(sandbox, "get-transactions", **base, **window, client_id=me.id)
+    rows_t = [t.id for t in reversed(me.transactions) if start <= t.created <= end]
+    page_block, ids = oracle_page(rows_t, page, size)
+    assert (answer["page"], answer["transactions_total"]) == (page_block, len(rows_t))
+    assert [t["id"] for t in answer.get("transactions", [])] == ids
+    view = call(sandbox, "get-client")
+    kept = [m for m in sandbox.state.messages.values() if m.account_id == me.id and not m.cancelled]
+    assert view["total_sms"] == sum(m.sms for m in kept)
+    assert view["total_spend"] == money(sum(m.cost for m in kept))
+
     if msisdn is not None:
         answer = call(sandbox, "get-contact-sms-stats", **base, **window, mobile=msisdn, order="desc")
         rows = [
@@ -437,6 +459,75 @@ def test_indexed_answers_equal_a_full_scan(
         rows.sort(key=lambda row: (row["datetime_send"], row["message_id"]), reverse=True)
         page_block, items = oracle_page(rows, page, size)
         assert (answer["page"], answer["total"], answer.get("records", [])) == (page_block, len(rows), items)
+
+
+def test_a_page_of_a_long_ledger_examines_the_page_and_a_few_keys() -> None:
+    works = []
+    for size in (10, 10_000):
+        sandbox = Sandbox(SandboxConfig(rate_limit=0), clock=VirtualClock())
+        me = sandbox.account()
+        for k in range(size):
+            sandbox.state.record_transaction(me, START + k, 0.0, description="Top up - x", type_id=3)
+        me.transactions = CountingList(me.transactions)
+        index = report_index(sandbox.state)
+        end = datetime_text(START + size // 2)
+        call(sandbox, "get-transactions", client_id=me.id, start=datetime_text(START), end=end)
+        index.work = CountingList.walked = 0
+        answer = call(
+            sandbox, "get-transactions", client_id=me.id, start=datetime_text(START), end=end, page=2
+        )
+        assert answer["transactions_total"] == size // 2 + 1
+        assert CountingList.walked == 0
+        works.append(index.work)
+    assert works[1] <= bound(10_000, page=10)
+    assert works[1] - works[0] <= 2 * 40  # the binary searches grow with log n, nothing else does
+
+
+def test_a_page_of_clients_and_an_inbound_reply_do_not_walk_every_message() -> None:
+    config = SandboxConfig(rate_limit=0, accounts=(AccountConfig(balance=10**9, reseller=True),))
+    sandbox = Sandbox(config, clock=VirtualClock())
+    me = sandbox.account()
+    for k in range(150):
+        sandbox.state.add_account(AccountConfig(api_key=f"k{k}", api_secret="s"), START, parent_id=me.id)
+    for k in range(40):
+        send(sandbox, numbers(5, 10 * k))
+    sandbox.advance(60)
+    state = sandbox.state
+    for message in state.messages.values():
+        message.recipients = CountingList(message.recipients)
+    state.messages = CountingDict(state.messages)
+    for name in ("get-clients", "get-client"):
+        call(sandbox, name, page=2, max=100)
+        CountingList.walked = 0
+        answer = call(sandbox, name, page=2, max=100)
+        assert CountingList.walked == 0, name
+    assert answer["total_sms"] == 200
+    assert (
+        receive_inbound(sandbox, msisdn=numbers(1, 10)[0], text="yes").message_id == min(state.messages) + 1
+    )
+    CountingList.walked = 0
+    assert (
+        receive_inbound(sandbox, msisdn=numbers(1, 11)[0], text="yes").message_id == min(state.messages) + 1
+    )
+    assert CountingList.walked == 0
+
+
+def test_a_ledger_out_of_time_order_is_filtered_whole_and_still_right() -> None:
+    sandbox = Sandbox(SandboxConfig(rate_limit=0), clock=VirtualClock())
+    me = sandbox.account()
+    for when in (START + 5, START + 1, START + 9, START + 3):
+        sandbox.state.record_transaction(me, when, 1.0, description="Top up - x", type_id=3)
+    answer = call(
+        sandbox,
+        "get-transactions",
+        client_id=me.id,
+        start=datetime_text(START + 2),
+        end=datetime_text(START + 6),
+    )
+    assert [t["created"] for t in answer["transactions"]] == [
+        datetime_text(START + 3),
+        datetime_text(START + 5),
+    ]
 
 
 def test_recipient_look_ups_are_the_first_match_like_a_walk() -> None:

@@ -9,7 +9,6 @@ A ``validity`` shorter than the delivery delay turns a delivery into a soft-boun
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import DlrDue
@@ -100,14 +99,8 @@ def fire_dlr(sandbox: Sandbox, job: DlrDue) -> None:
 
 
 def _last_message_to(sandbox: Sandbox, msisdn: str, account: Account | None) -> Message | None:
-    for message in sorted(sandbox.state.messages.values(), key=lambda m: -m.send_at):
-        if account is not None and message.account_id != account.id:
-            continue
-        if message.cancelled or message.send_at > sandbox.clock.now():
-            continue
-        if any(r.msisdn == msisdn for r in message.recipients):
-            return message
-    return None
+    index = report_index(sandbox.state)
+    return index.last_sent_to(msisdn, None if account is None else account.id, sandbox.clock.now())
 
 
 def _opt_out(sandbox: Sandbox, account: Account, msisdn: str, now: float) -> None:
@@ -245,11 +238,6 @@ def emit_list_action(
         type=action,
     )
     sandbox.callbacks.emit("list-action", account, contact_list.forward_url, sorted(params.items()))
-
-
-def status_rows(message: Message, now: float) -> Iterable[tuple[Recipient, str]]:
-    for recipient in message.recipients:
-        yield recipient, ("pending" if message.cancelled else recipient_status(recipient, now))
 
 
 def delivery_stats(sandbox: Sandbox, message: Message, now: float) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ._state import Message, Recipient, Response, State
+from ._state import Account, Message, Recipient, Response, State, Transaction
 
 __all__ = ["ReportIndex", "Selection", "SentRow", "Timeline", "report_index", "select"]
 
@@ -150,6 +150,11 @@ class ReportIndex:
         self.replies_at: dict[int, dict[str | None, Timeline[Response]]] = {}
         self.replies_keyworded: dict[int, dict[bool, Timeline[Response]]] = {}
         self._reply_counts: dict[int, int] = {}
+        self._last_seen_id = -1  # messages with ids up to this one are counted in ``_totals``
+        self._totals: dict[int, tuple[int, int]] = {}  # account -> (spend in 1/1000, sms) not cancelled
+        self._ledgers: dict[int, tuple[list[Transaction], int, bool]] = {}
+        self._accounts_seen = 0
+        self._clients: dict[int | None, list[Account]] = {}
 
     # --- keeping up with the state ----------------------------------------------------------------
 
@@ -175,6 +180,8 @@ class ReportIndex:
                 self.work += 1
                 if not message.cancelled:
                     heapq.heappush(self._scheduled, (message.send_at, message.id, message))
+                    self._count(message, 1)
+                self._last_seen_id = max(self._last_seen_id, message.id)
             self._message_count = len(state.messages)
         self._sent_until = max(self._sent_until, now)
         while self._scheduled and self._scheduled[0][0] <= now:
@@ -196,6 +203,75 @@ class ReportIndex:
         when the index is re-read on the next look-up)."""
         if message.send_at <= self._sent_until:
             self._stale = True
+        elif message.id <= self._last_seen_id:
+            self._count(message, -1)
+
+    def _count(self, message: Message, sign: int) -> None:
+        spend, sms = self._totals.get(message.account_id, (0, 0))
+        cost = round(message.cost * 1000) * sign
+        self._totals[message.account_id] = (spend + cost, sms + self.sms(message) * sign)
+
+    def totals(self, account_id: int, now: float) -> tuple[float, int]:
+        """What ``account_id``'s messages not cancelled (scheduled ones too) cost, and their parts."""
+        self.sync(now)
+        spend, sms = self._totals.get(account_id, (0, 0))
+        return spend / 1000, sms
+
+    def clients(self, parent_id: int) -> list[Account]:
+        """The accounts whose parent is ``parent_id``, oldest first (accounts are only added)."""
+        accounts = self.state.accounts
+        if len(accounts) < self._accounts_seen:
+            self._clients, self._accounts_seen = {}, 0
+        if len(accounts) > self._accounts_seen:
+            added = len(accounts) - self._accounts_seen
+            tail = reversed(accounts)
+            for account in reversed([accounts[next(tail)] for _ in range(added)]):
+                self.work += 1
+                self._clients.setdefault(account.parent_id, []).append(account)
+            self._accounts_seen = len(accounts)
+        return self._clients.get(parent_id, [])
+
+    def ledger_window(
+        self, account: Account, start: float | None, end: float | None
+    ) -> tuple[int, int] | None:
+        """``(i, j)``: ``account.transactions[i:j]`` are those created within ``[start, end]``, when
+        the ledger is in time order (as a clock that only moves forward makes it); else ``None``."""
+        ledger = account.transactions
+        seen, checked, in_order = self._ledgers.get(account.id, (ledger, 0, True))
+        if seen is not ledger or checked > len(ledger):
+            checked, in_order = 0, True
+        for k in range(max(checked, 1), len(ledger)):
+            self.work += 1
+            in_order = in_order and ledger[k - 1].created <= ledger[k].created
+        self._ledgers[account.id] = (ledger, len(ledger), in_order)
+        if not in_order:
+            return None
+        key = self._ledger_key
+        i = 0 if start is None else bisect_left(ledger, start, key=key)
+        j = len(ledger) if end is None else bisect_right(ledger, end, key=key)
+        return i, max(i, j)
+
+    def _ledger_key(self, t: Transaction) -> float:
+        self.work += 1
+        return t.created
+
+    def last_sent_to(self, msisdn: str, account_id: int | None, now: float) -> Message | None:
+        """The message last sent to ``msisdn`` by ``now`` (of ``account_id`` unless ``None``): the
+        latest send time, the oldest message among equals."""
+        self.sync(now)
+        best: Message | None = None
+        for account, timelines in self.sent_to.items():
+            timeline = timelines.get(msisdn)
+            if timeline is None or account_id not in (None, account):
+                continue
+            i, j = timeline.window(None, now)
+            for k in range(j - 1, i - 1, -1):
+                self.work += 1
+                message = timeline.items[k][0]
+                if best is not None and (message.send_at, -message.id) < (best.send_at, -best.id):
+                    break
+                best = message
+        return best
 
     def recipient_changed(self, message: Message) -> None:
         """A recipient of ``message`` opted out or hit its link."""
