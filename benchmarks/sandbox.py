@@ -13,9 +13,10 @@ Run with ``python -m benchmarks.sandbox`` (``--quick`` for a smoke run). Two tab
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import anyio
@@ -123,31 +124,16 @@ def reconciliation(recipients: int = 10_000) -> Table:
     )
 
 
-def benchmarks(quick: bool) -> list[tuple[str, Callable[[], Table]]]:
-    if quick:
-        return [
-            ("walk", lambda: report_walk(sizes=(200, 1_000))),
-            ("reconcile", lambda: reconciliation(recipients=1_000)),
-        ]
-    return [("walk", report_walk), ("reconcile", reconciliation)]
-
-
-def run(quick: bool = False, console: Console | None = None) -> list[Table]:
-    """Run the sandbox benchmarks, print each table, return them."""
-    console = console or Console(width=150)
-    tables = []
-    for _, bench in benchmarks(quick):
-        started = time.perf_counter()
-        table = bench()
-        render(table, console, time.perf_counter() - started)
-        tables.append(table)
-    return tables
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sandbox", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (a few seconds)")
-    run(quick=parser.parse_args(argv).quick)
+    parser.add_argument("--quick", action="store_true", help="a smoke run (a few seconds)")
+    quick = parser.parse_args(argv).quick
+    walk = functools.partial(report_walk, sizes=(200, 1_000)) if quick else report_walk
+    settle = functools.partial(reconciliation, recipients=1_000) if quick else reconciliation
+    console = Console(width=150)
+    for bench in (walk, settle):
+        started = time.perf_counter()
+        render(bench(), console, time.perf_counter() - started)  # the table is made first
     return 0
 
 

@@ -320,6 +320,7 @@ actions = st.lists(
     min_size=1,
     max_size=25,
 )
+EDGE = st.sampled_from([-1.0, 0.0, 0.0, 1.0])
 pages = st.one_of(st.none(), st.integers(0, 6), st.just(10**6))
 sizes = st.one_of(st.none(), st.integers(1, 5), st.just(100), st.just(10**6))
 
@@ -360,18 +361,42 @@ def play(plan: list[tuple[Any, Any, Any]]) -> Sandbox:
     page=pages,
     size=sizes,
     who=st.sampled_from([None, *POOL[:3], "61400000009", "junk"]),
+    edges=st.one_of(st.none(), st.tuples(st.integers(0, 99), st.integers(0, 99), EDGE, EDGE)),
 )
-@example(plan=[("send", ["61400000001"], 0)], a=0.0, b=0.0, page=0, size=None, who=None)
+@example(plan=[("send", ["61400000001"], 0)], a=0.0, b=0.0, page=0, size=None, who=None, edges=None)
 @example(
-    plan=[("send", ["61400000001", "61400000002"], 0)], a=0.0, b=0.0, page=10**6, size=1, who="61400000001"
+    plan=[("send", ["61400000001", "61400000002"], 0)],
+    a=0.0,
+    b=0.0,
+    page=10**6,
+    size=1,
+    who="61400000001",
+    edges=(0, 0, 0, 0),
 )
 def test_indexed_answers_equal_a_full_scan(
-    plan: list[tuple[Any, Any, Any]], a: float, b: float, page: int | None, size: int | None, who: str | None
+    plan: list[tuple[Any, Any, Any]],
+    a: float,
+    b: float,
+    page: int | None,
+    size: int | None,
+    who: str | None,
+    edges: tuple[int, int, int, int] | None,
 ) -> None:
     sandbox = play(plan)
     now = sandbox.clock.now()
-    # a window at whole seconds around now, edges included (times in answers are whole seconds too)
+    # a window at whole seconds around now, or with its edges on (or a second off) the times of
+    # sends, replies and ledger entries; edges are included (times in answers are whole seconds too)
     start, end = sorted((now + a, now + b))
+    if edges is not None:
+        state = sandbox.state
+        times = sorted(
+            {m.send_at for m in state.messages.values()}
+            | {r.received_at for r in state.responses}
+            | {t.created for t in sandbox.account().transactions}
+            | {now}
+        )
+        i, j, di, dj = edges
+        start, end = sorted((times[i % len(times)] + di, times[j % len(times)] + dj))
     base = {"page": page, "max": size}
     window = {"start": datetime_text(start), "end": datetime_text(end)}
     q = {**base, "start": start, "end": end}
