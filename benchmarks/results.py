@@ -116,6 +116,9 @@ REGISTRY: tuple[Benchmark, ...] = (
         quick={"ops": 500, "requests": 50},
         comparisons=(Comparison("µs", "verify_signature*", higher_is_better=False),),
     ),
+    # --- the sandbox's reporting calls (#9): a page costs O(page), so reconciliation scales
+    Benchmark("benchmarks.sandbox", "report_walk", quick={"sizes": (200, 1_000)}, repeats=1),
+    Benchmark("benchmarks.sandbox", "reconciliation", quick={"recipients": 1_000}, repeats=1),
     # --- the shared limiter (#12) against pyrate-limiter's and limits' Redis strategies
     Benchmark(
         "benchmarks.shared_limiter",
