@@ -28,7 +28,7 @@ import httpx
 from .._signature import SIGNATURE_HEADER, _parse_query, callback_signature
 from ._clock import SandboxClock
 from ._config import SandboxConfig
-from ._state import Account, datetime_text
+from ._state import Account, Changes, datetime_text
 
 __all__ = [
     "BulkImportJob",
@@ -167,22 +167,38 @@ class CallbackQueue:
         self._idle_waiters: list[anyio.Event] = []
         self._in_flight = 0
         self.deliveries: deque[CallbackDelivery] = deque(maxlen=DELIVERY_LOG_SIZE)
+        # queued jobs (``("job", seq)``) and logged deliveries (``("delivery", id)``) changed since
+        # the last save (``--db``)
+        self.changes = Changes(everything=True)
         clock.on_change(self.notify)
 
     def clear(self) -> None:
         self._heap.clear()
         self.deliveries.clear()
+        self.changes.everything = True
         self.notify()
 
     def queued(self) -> list[tuple[float, Job]]:
         """Every queued job with its due time (what ``--db`` saves)."""
-        return [(due, job) for due, _, job in sorted(self._heap, key=lambda e: (e[0], e[1]))]
+        return [(due, job) for due, _, job in self.entries()]
 
-    def restore(self, queue: list[tuple[float, Job]], deliveries: list[CallbackDelivery]) -> None:
-        """Take back what :meth:`queued` and :attr:`deliveries` held before a restart."""
-        self._heap = []
-        for due, job in queue:
-            heapq.heappush(self._heap, (due, next(self._seq), job))
+    def entries(self) -> list[tuple[float, int, Job]]:
+        """Every queued job as ``(due, sequence number, job)``, in the order they will run."""
+        return sorted(self._heap, key=lambda e: (e[0], e[1]))
+
+    def restore(
+        self,
+        queue: list[tuple[float, Job]],
+        deliveries: list[CallbackDelivery],
+        sequence: list[int] | None = None,
+    ) -> None:
+        """Take back what :meth:`queued` and :attr:`deliveries` held before a restart (with the
+        jobs' saved sequence numbers, ``sequence``, when there are)."""
+        keys = sequence if sequence is not None else list(range(len(queue)))
+        self._heap = [(due, seq, job) for (due, job), seq in zip(queue, keys, strict=True)]
+        heapq.heapify(self._heap)
+        self._seq = itertools.count(max(keys, default=-1) + 1)
+        self.changes = Changes(everything=sequence is None)
         self.deliveries = deque(deliveries, maxlen=DELIVERY_LOG_SIZE)
         queued_ids = (job.id for _, job in queue if isinstance(job, CallbackDelivery))
         self._ids = itertools.count(
@@ -199,7 +215,9 @@ class CallbackQueue:
             self._wakeup.set()
 
     def schedule(self, due: float, job: Job) -> None:
-        heapq.heappush(self._heap, (due, next(self._seq), job))
+        seq = next(self._seq)
+        heapq.heappush(self._heap, (due, seq, job))
+        self.changes.put("job", seq, (due, job))
         self.notify()
 
     def emit(self, kind: str, account: Account, url: str, params: list[tuple[str, str]]) -> None:
@@ -224,7 +242,10 @@ class CallbackQueue:
             created=now,
             next_attempt=now,
         )
+        if len(self.deliveries) == self.deliveries.maxlen:  # the oldest drops out of the log
+            self.changes.drop("delivery", self.deliveries[0].id)
         self.deliveries.append(delivery)
+        self.changes.put("delivery", delivery.id, delivery)
         if problem is None:
             self.schedule(now, delivery)
         else:
@@ -233,7 +254,9 @@ class CallbackQueue:
     def _pop_due(self, now: float) -> list[Job]:
         due: list[Job] = []
         while self._heap and self._heap[0][0] <= now:
-            due.append(heapq.heappop(self._heap)[2])
+            _, seq, job = heapq.heappop(self._heap)
+            self.changes.drop("job", seq)
+            due.append(job)
         return due
 
     async def settle(self) -> None:
@@ -293,6 +316,7 @@ class CallbackQueue:
             logger.exception("sandbox bulk import %r failed; the worker goes on", job)
         finally:
             self._in_flight -= 1
+            self._on_change()  # the imported contacts and the import's progress are kept
             self.notify()
 
     async def _attempt(
@@ -319,6 +343,7 @@ class CallbackQueue:
 
     def _record(self, delivery: CallbackDelivery, attempt: dict[str, Any], *, ok: bool, final: bool) -> None:
         delivery.attempts.append(attempt)
+        self.changes.put("delivery", delivery.id, delivery)  # written only while it is in the log
         retries = self._config.callback_retry_delays
         if ok:
             delivery.status, delivery.next_attempt = "delivered", None
