@@ -3,8 +3,9 @@
 ``python -m benchmarks.sandbox_persist [--quick]``. Each size starts from a sandbox holding that many
 one-recipient messages (and as many contacts in one list), then makes write calls through the real
 ASGI app (send-sms, add-to-list on the big list, edit-list-member, cancel-sms) and times the save each
-one triggers. The last column is what one save cost before saves were incremental: a full rewrite of
-the same state, measured in the same run.
+one triggers. The last column is one full rewrite of the same state (what the first save of a fresh
+state, a reset or the conversion of an older file costs; before saves were incremental, every call
+paid a full rewrite of one JSON document), measured in the same run.
 """
 
 from __future__ import annotations
