@@ -343,11 +343,11 @@ UPDATE = "UPDATE sandbox_records SET data = ? WHERE kind = ? AND rowid = (SELECT
     [
         ("message", "{not json", "does not hold JSON"),
         ("message", '{"id": "1"}', "is not an integer"),
-        ("message", "[1, 2]", "is not a message"),
-        ("message", '{"id": 1, "recipients": []}', "is not a message"),  # recipients are records
-        ("account", '{"id": 54911, "lists": {}}', "is not a account"),
+        ("message", "[1, 2]", "is not Message fields"),
+        ("message", '{"id": 1, "recipients": []}', "only (not recipients)"),  # recipients are records
+        ("account", '{"id": 54911, "lists": {}}', "only (not lists, optouts, transactions)"),
         ("contact", '{"__reduce__": "os.system"}', "field"),
-        ("recipient", '{"message_id": 1, "recipient": null}', "is not a Recipient"),
+        ("recipient", '{"message_id": 1, "recipient": null}', "is not Recipient fields"),
         ("job", '{"due": 1, "type": "os.system", "job": {}}', "is not a known job"),
         ("job", '{"due": "NaN", "type": "dlr", "job": {"message_id": 1, "index": 0}}', "is not a number"),
         ("ids", '{"message": 1.5}', "is not an integer"),

@@ -228,6 +228,21 @@ def _int_key(text: str, where: str) -> int:
     return int(text)
 
 
+def _record(cls: type[T], data: Any, where: str) -> T:
+    """One entity; the fields that are records of their own must not be inside it."""
+    own = set(_OWN_RECORDS.get(cls, ()))
+    expected = f"{cls.__name__} fields" + (f" only (not {', '.join(sorted(own))})" if own else "")
+    _check(isinstance(data, dict) and not set(data) & own, where, expected)
+    return typing.cast(T, _structure(cls, data, where))
+
+
+def _owned(data: Any, where: str, owner: str, name: str, cls: type[T]) -> tuple[int, T]:
+    """``{owner: id, name: entity}``: an entity and the id of the record that owns it."""
+    value = _structure(dict[str, Any], data, where)
+    owner_id = _structure(int, value.get(owner), f"{where}.{owner}")
+    return owner_id, _record(cls, value.get(name), f"{where}.{name}")
+
+
 class _Loader:
     """Rebuilds a :class:`SavedSandbox` from the records, checking each one and its owner."""
 
@@ -249,17 +264,16 @@ class _Loader:
         where = f"record {kind} {key[:40]!r}"
         if kind == "ids":
             self.ids = _structure(dict[str, int], data, where)
-        elif kind in ("account", "message"):
-            cls: type[Any] = Account if kind == "account" else Message
-            _check(isinstance(data, dict) and not set(data) & set(_OWN_RECORDS[cls]), where, f"a {kind}")
-            obj = _structure(cls, data, where)
-            _check(key == str(obj.id), where, "keyed by its id")
-            (self.accounts if kind == "account" else self.messages)[obj.id] = obj
+        elif kind == "account":
+            account = _record(Account, data, where)
+            _check(key == str(account.id), where, "keyed by its id")
+            self.accounts[account.id] = account
+        elif kind == "message":
+            message = _record(Message, data, where)
+            _check(key == str(message.id), where, "keyed by its id")
+            self.messages[message.id] = message
         elif kind == "list":
-            value = _structure(dict[str, Any], data, where)
-            _check(not set(value.get("list") or {}) & {"members"}, where, "a list without members")
-            owner = _structure(int, value.get("account_id"), f"{where}.account_id")
-            contact_list = _structure(ContactList, value.get("list"), f"{where}.list")
+            owner, contact_list = _owned(data, where, "account_id", "list", ContactList)
             _check(key == str(contact_list.id), where, "keyed by its id")
             self.lists[contact_list.id] = (owner, contact_list)
         elif kind == "contact":
@@ -274,15 +288,11 @@ class _Loader:
             _check(key == f"{owner}:{msisdn}", where, "keyed by its account and number")
             self.optouts.append((owner, msisdn, _structure(float, value.get("at"), f"{where}.at")))
         elif kind == "transaction":
-            value = _structure(dict[str, Any], data, where)
-            owner = _structure(int, value.get("account_id"), f"{where}.account_id")
-            t = _structure(Transaction, value.get("transaction"), f"{where}.transaction")
+            owner, t = _owned(data, where, "account_id", "transaction", Transaction)
             _check(key == str(t.id), where, "keyed by its id")
             self.transactions.append((owner, t))
         elif kind == "recipient":
-            value = _structure(dict[str, Any], data, where)
-            owner = _structure(int, value.get("message_id"), f"{where}.message_id")
-            r = _structure(Recipient, value.get("recipient"), f"{where}.recipient")
+            owner, r = _owned(data, where, "message_id", "recipient", Recipient)
             _check(key == str(r.row_id), where, "keyed by its row id")
             self.recipients.append((owner, r))
         elif kind == "response":

@@ -7,6 +7,7 @@ Entities are plain mutable ``attrs`` classes; the rules of the message lifecycle
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -284,27 +285,32 @@ class Changes:
         self.rows: dict[tuple[str, str], Any] = {}
         self.dropped: list[tuple[str, str]] = []  # (kind, key prefix): every record under it
         self.everything = everything
+        # a served sandbox changes state in its server's thread, a test may in its own
+        self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
         return bool(self.rows or self.dropped or self.everything)
 
     def put(self, kind: str, key: object, value: object) -> None:
-        self.rows[(kind, str(key))] = value
+        with self._lock:
+            self.rows[(kind, str(key))] = value
 
     def drop(self, kind: str, key: object) -> None:
-        self.rows[(kind, str(key))] = None
+        self.put(kind, key, None)
 
     def drop_under(self, kind: str, prefix: str) -> None:
         """Delete every ``kind`` record whose key starts with ``prefix`` (and forget pending ones)."""
-        for row in [r for r in self.rows if r[0] == kind and r[1].startswith(prefix)]:
-            del self.rows[row]
-        self.dropped.append((kind, prefix))
+        with self._lock:
+            for row in [r for r in self.rows if r[0] == kind and r[1].startswith(prefix)]:
+                del self.rows[row]
+            self.dropped.append((kind, prefix))
 
     def take(self) -> Changes:
         """What changed so far; starts a new, empty set."""
         taken = Changes(everything=self.everything)
-        taken.rows, taken.dropped = self.rows, self.dropped
-        self.rows, self.dropped, self.everything = {}, [], False
+        with self._lock:
+            taken.rows, taken.dropped = self.rows, self.dropped
+            self.rows, self.dropped, self.everything = {}, [], False
         return taken
 
 
