@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -441,3 +442,79 @@ async def test_a_file_from_before_records_is_converted_on_open_and_keeps_its_que
         await second.settle()
     assert seen == ["delivered"]
     second.store.close()
+
+
+@pytest.mark.anyio
+async def test_a_delivery_cut_short_by_a_kill_is_attempted_again_after_the_restart(tmp_path: Path) -> None:
+    """The job record of a delivery stays in the file until its attempt is recorded: a process
+    killed while a receiver is answering makes the attempt again after the restart."""
+    db = tmp_path / "state.sqlite"
+    config, clock = SandboxConfig(rate_limit=0), VirtualClock()
+    release, started = anyio.Event(), anyio.Event()
+
+    async def hanging(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await release.wait()
+        return httpx.Response(200)
+
+    seen: list[str] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params["n"])
+        return httpx.Response(200)
+
+    first = Sandbox(
+        config, clock=clock, store=StateStore(db), callback_transport=httpx.MockTransport(hanging)
+    )
+    async with first.running():
+        first.callbacks.emit("dlr", first.account(), "https://receiver.example/dlr", [("n", "1")])
+        first.persist()
+        with anyio.fail_after(5):
+            await started.wait()
+        # the attempt is under way: the file is what SIGKILL would leave now
+        second = Sandbox(
+            config, clock=clock, store=StateStore(db), callback_transport=httpx.MockTransport(receiver)
+        )
+        async with second.running():
+            await second.settle()
+        release.set()
+    assert seen == ["1"]
+    assert [d.status for d in second.callbacks.deliveries] == ["delivered"]
+    assert second.store is not None
+    check_file_equals_full_rewrite(second, db, "after the repeated attempt")
+    second.store.close()
+
+
+@pytest.mark.anyio
+async def test_a_worker_started_again_after_being_cancelled_finishes_what_it_cut_short(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.sqlite"
+    answer, started = anyio.Event(), anyio.Event()
+    seen: list[str] = []
+
+    async def receiver(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params["n"])
+        started.set()
+        if len(seen) == 1:
+            await answer.wait()  # the first attempt never ends: the worker is cancelled during it
+        return httpx.Response(200)
+
+    sandbox = Sandbox(
+        SandboxConfig(),
+        clock=VirtualClock(),
+        store=StateStore(db),
+        callback_transport=httpx.MockTransport(receiver),
+    )
+    async with sandbox.running():
+        sandbox.callbacks.emit("dlr", sandbox.account(), "https://receiver.example/dlr", [("n", "1")])
+        with anyio.fail_after(5):
+            await started.wait()
+    assert [d.status for d in sandbox.callbacks.deliveries] == ["queued"]
+    async with sandbox.running():
+        await sandbox.settle()
+    assert seen == ["1", "1"]
+    assert [d.status for d in sandbox.callbacks.deliveries] == ["delivered"]
+    check_file_equals_full_rewrite(sandbox, db, "after the second worker")
+    assert sandbox.store is not None
+    sandbox.store.close()
