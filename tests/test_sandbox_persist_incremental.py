@@ -16,7 +16,7 @@ import attrs
 import httpx
 import pytest
 
-from benchmarks.sandbox_persist import fill
+from benchmarks.sandbox_persist import fill, persist_cost
 from smsapi_async.sandbox import Sandbox, SandboxConfig, StateStore, VirtualClock, _callbacks
 from smsapi_async.sandbox.__main__ import main
 from smsapi_async.sandbox._persist import StateFileError, _dumps, _records
@@ -518,3 +518,11 @@ async def test_a_worker_started_again_after_being_cancelled_finishes_what_it_cut
     check_file_equals_full_rewrite(sandbox, db, "after the second worker")
     assert sandbox.store is not None
     sandbox.store.close()
+
+
+def test_the_benchmark_fills_its_table_with_the_same_records_per_call_at_each_size() -> None:
+    table = persist_cost(sizes=(10, 200), rounds=1)
+    assert table.column("stored messages") == ["10", "200"]
+    assert len(set(table.column("records per call"))) == 1
+    assert len(set(table.column("bytes per call"))) == 1
+    assert all(float(cell) > 0 for cell in table.column("ms per save") + table.column("full rewrite ms"))
