@@ -14,8 +14,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import anyio
 import httpx
@@ -23,19 +24,6 @@ import httpx
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_SIZE, BodyError, read_body
 from ._clock import Clock, SystemClock
 from ._encoding import check_call_name, encode_params, is_safe_to_retry
-from ._events import (
-    CallFinished,
-    CallStarted,
-    ClientEvent,
-    EventHook,
-    LimiterPaused,
-    OutcomeUnknown,
-    RateLimited,
-    RequestSent,
-    ResponseReceived,
-    RetryScheduled,
-    emit,
-)
 from ._exceptions import (
     ApiError,
     InvalidRequestError,
@@ -49,21 +37,27 @@ from ._exceptions import (
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
+from ._signature import DEFAULT_URL_TTL
 from ._validate import PRIVATE_PARAMETERS, is_unicode, optional_flag, whole_number
 from ._version import __version__
-from .resources.account import AccountResource
-from .resources.email import EmailResource
-from .resources.keywords import KeywordsResource
-from .resources.lists import ListsResource
-from .resources.numbers import NumbersResource
-from .resources.resellers import ResellersResource
-from .resources.sms import SmsResource
-from .webhooks._hub import CallbackHub
-from .webhooks._verify import DEFAULT_URL_TTL, sign_callback_url
+
+if TYPE_CHECKING:
+    # loaded on first use (the resource properties, callback_url, callback_hub, event hooks), so
+    # that constructing a client costs little more than importing httpx
+    from ._events import ClientEvent, EventHook
+    from .resources.account import AccountResource
+    from .resources.email import EmailResource
+    from .resources.keywords import KeywordsResource
+    from .resources.lists import ListsResource
+    from .resources.numbers import NumbersResource
+    from .resources.resellers import ResellersResource
+    from .resources.sms import SmsResource
+    from .webhooks._hub import CallbackHub
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
 
 DEFAULT_BASE_URL = "https://api.transmitsms.com"
+_RESOURCES = ("sms", "account", "lists", "numbers", "keywords", "email", "resellers")
 ENV_API_KEY = "SMSAPI_API_KEY"
 ENV_API_SECRET = "SMSAPI_API_SECRET"
 
@@ -240,7 +234,7 @@ class AsyncSmsClient:
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
         self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
-        self._callback_hub = CallbackHub()
+        self._callback_hub: list[CallbackHub] = []  # made on first use; shared by with_options copies
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
         elif limiter is not None:
@@ -296,13 +290,60 @@ class AsyncSmsClient:
             self._send_options["extensions"] = {"trace": self._trace}
         if self._timeout is not None:
             self._send_options["timeout"] = self._timeout
-        self.sms = SmsResource(self)
-        self.account = AccountResource(self)
-        self.lists = ListsResource(self)
-        self.numbers = NumbersResource(self)
-        self.keywords = KeywordsResource(self)
-        self.email = EmailResource(self)
-        self.resellers = ResellersResource(self)
+        for name in _RESOURCES:  # made on first use, for this object (a copy must not use the original's)
+            self.__dict__.pop(name, None)
+
+    # Each resource module (and the models it returns) is imported the first time its property is
+    # read; the instance is then cached in the object's __dict__, so later reads are plain lookups.
+
+    @cached_property
+    def sms(self) -> SmsResource:
+        """Send, schedule, cancel and track messages; replies, reports and statistics."""
+        from .resources.sms import SmsResource  # noqa: PLC0415 (loaded on first use)
+
+        return SmsResource(self)
+
+    @cached_property
+    def account(self) -> AccountResource:
+        """The account's balance."""
+        from .resources.account import AccountResource  # noqa: PLC0415 (loaded on first use)
+
+        return AccountResource(self)
+
+    @cached_property
+    def lists(self) -> ListsResource:
+        """Contact lists and their members."""
+        from .resources.lists import ListsResource  # noqa: PLC0415 (loaded on first use)
+
+        return ListsResource(self)
+
+    @cached_property
+    def numbers(self) -> NumbersResource:
+        """Virtual numbers and sender ids."""
+        from .resources.numbers import NumbersResource  # noqa: PLC0415 (loaded on first use)
+
+        return NumbersResource(self)
+
+    @cached_property
+    def keywords(self) -> KeywordsResource:
+        """Keywords on virtual numbers."""
+        from .resources.keywords import KeywordsResource  # noqa: PLC0415 (loaded on first use)
+
+        return KeywordsResource(self)
+
+    @cached_property
+    def email(self) -> EmailResource:
+        """Email-to-SMS senders."""
+        from .resources.email import EmailResource  # noqa: PLC0415 (loaded on first use)
+
+        return EmailResource(self)
+
+    @cached_property
+    def resellers(self) -> ResellersResource:
+        """A reseller's client accounts and transactions."""
+        from .resources.resellers import ResellersResource  # noqa: PLC0415 (loaded on first use)
+
+        return ResellersResource(self)
 
     def with_options(
         self,
@@ -389,6 +430,8 @@ class AsyncSmsClient:
         the expiry (``ttl`` seconds or a ``timedelta`` from now); choose a ``ttl`` longer than the
         message's validity plus a day of the platform's retries. The secret itself is not in the URL.
         """
+        from .webhooks._verify import sign_callback_url  # noqa: PLC0415 (loaded on first use)
+
         return sign_callback_url(base, self._secret.value, ttl=ttl)
 
     @property
@@ -396,7 +439,11 @@ class AsyncSmsClient:
         """Where a :class:`~smsapi_async.webhooks.CallbackReceiver` built with ``client=this``
         publishes the events it accepts, for :meth:`sms.wait_for_delivery` and
         :meth:`sms.reply_stream` (copies made by :meth:`with_options` share it)."""
-        return self._callback_hub
+        if not self._callback_hub:
+            from .webhooks._hub import CallbackHub  # noqa: PLC0415 (loaded on first use)
+
+            self._callback_hub.append(CallbackHub())
+        return self._callback_hub[0]
 
     @property
     def base_url(self) -> str:
@@ -456,6 +503,8 @@ class AsyncSmsClient:
         return await self._observed(name, url, form, safe)
 
     async def _observed(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        from ._events import CallFinished, CallStarted, emit  # noqa: PLC0415 (loaded once a client has hooks)
+
         observed = _Observed(self._hooks, next(_CALL_IDS), name)
         token = _OBSERVED.set(observed)
         emit(self._hooks, CallStarted(observed.call_id, name))
@@ -484,7 +533,7 @@ class AsyncSmsClient:
                 else:
                     await self._limiter.acquire()
             log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
-            _emit(RequestSent, time.perf_counter() - queued_from, attempt="next")
+            _emit("RequestSent", time.perf_counter() - queued_from, attempt="next")
             sending = _SENDING.set(reservation)
             try:
                 result = await self._attempt(name, url, form, safe)
@@ -505,19 +554,19 @@ class AsyncSmsClient:
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
             if isinstance(error, RateLimitError):
-                _emit(RateLimited, hint)
+                _emit("RateLimited", hint)
             rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
             if rate_limited:
                 # the server asked the whole account to be quiet, whether or not this caller retries
                 self._limiter.pause(delay)  # type: ignore[union-attr]
-                _emit(LimiterPaused, delay, attempt=None)
+                _emit("LimiterPaused", delay, attempt=None)
                 if self._flush_limiter is not None:  # a shared limiter tells the other processes
                     await self._flush_limiter()
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
                 raise error from cause
             retries += 1
-            _emit(RetryScheduled, delay, type(error).__name__)
+            _emit("RetryScheduled", delay, type(error).__name__)
             if rate_limited:
                 # the pause is counted against max_retry_wait by _check_pause before the resend
                 log.info(
@@ -685,7 +734,7 @@ class AsyncSmsClient:
         """The error for a call that changes state when ``what`` went wrong after sending, else None."""
         if safe:
             return None
-        _emit(OutcomeUnknown, what)
+        _emit("OutcomeUnknown", what)
         return OutcomeUnknownError.after(name, what, status_code=status)
 
     @classmethod
@@ -765,25 +814,33 @@ _OBSERVED: contextvars.ContextVar[_Observed | None] = contextvars.ContextVar(
 )
 
 
-def _emit(
-    kind: Callable[..., ClientEvent], *fields: Any, attempt: Literal["this", "next"] | None = "this"
-) -> None:
-    """Tell the hooks of the call in progress, if it has any: ``kind(call_id, call, [attempt,]
-    *fields)``, with this attempt's number or (``"next"``) the next one's."""
+_EventKind = Literal[
+    "RequestSent", "ResponseReceived", "RateLimited", "LimiterPaused", "RetryScheduled", "OutcomeUnknown"
+]
+
+
+def _emit(kind: _EventKind, *fields: Any, attempt: Literal["this", "next"] | None = "this") -> None:
+    """Tell the hooks of the call in progress, if it has any: the event class ``kind`` of
+    :mod:`smsapi_async.events` with ``(call_id, call, [attempt,] *fields)``, with this attempt's
+    number or (``"next"``) the next one's. Named, not passed, so that a client without hooks never
+    loads the events module."""
     observed = _OBSERVED.get()
     if observed is None:
         return
+    from . import _events  # noqa: PLC0415 (loaded on first use)
+
+    make: Callable[..., ClientEvent] = getattr(_events, kind)
     if attempt is None:
-        event = kind(observed.call_id, observed.call, *fields)
+        event = make(observed.call_id, observed.call, *fields)
     else:
         if attempt == "next":
             observed.attempt += 1
-        event = kind(observed.call_id, observed.call, observed.attempt, *fields)
-    emit(observed.hooks, event)
+        event = make(observed.call_id, observed.call, observed.attempt, *fields)
+    _events.emit(observed.hooks, event)
 
 
 def _responded(status: int, code: str | None, elapsed: float) -> None:
-    _emit(ResponseReceived, status, code, elapsed)
+    _emit("ResponseReceived", status, code, elapsed)
 
 
 def _report(reservation: Reservation, error: SmsApiError, cause: BaseException | None) -> None:
