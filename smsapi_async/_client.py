@@ -257,9 +257,7 @@ class AsyncSmsClient:
         self._max_response_size = whole_number("max_response_size", max_response_size, 1024, 2**40)
         self._rng = random.Random()
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=timeout, follow_redirects=False
-        )
+        self._connections = _Connections(http_client, transport, timeout)
         self._headers = {
             "User-Agent": f"smsapi-async/{__version__} httpx/{httpx.__version__}",
             "Accept": "text/xml" if response_format == "xml" else "application/json",
@@ -745,10 +743,14 @@ class AsyncSmsClient:
         if error is not None:
             raise error from cause  # our own error only, never an httpx one
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._connections.http()
+
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not an ``http_client`` you passed)."""
         if self._owns_http:
-            await self._http.aclose()
+            await self._connections.aclose()
 
     async def __aenter__(self) -> AsyncSmsClient:
         return self
@@ -849,6 +851,43 @@ def _report(reservation: Reservation, error: SmsApiError, cause: BaseException |
         reservation.not_sent()
     elif isinstance(error, RateLimitError):
         reservation.answered(rejected=True)
+
+
+class _Connections:
+    """The ``httpx.AsyncClient`` of a client and of its :meth:`~AsyncSmsClient.with_options` copies.
+
+    One the client owns is made on the first request, not with the client: making one loads TLS
+    certificates and the HTTP/1.1 machinery, which costs more than importing httpx. After
+    :meth:`aclose` none is made again, so a closed client fails as httpx's own closed client does.
+    """
+
+    __slots__ = ("_client", "_closed", "_timeout", "_transport")
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: float | httpx.Timeout,
+    ) -> None:
+        self._client = client
+        self._transport = transport
+        self._timeout = timeout
+        self._closed = False
+
+    def http(self) -> httpx.AsyncClient:
+        client = self._client
+        if client is None:
+            if self._closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            client = self._client = httpx.AsyncClient(
+                transport=self._transport, timeout=self._timeout, follow_redirects=False
+            )
+        return client
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
 
 
 class _Hidden:

@@ -14,11 +14,24 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 import smsapi_async
 
 CONSTRUCT = "from smsapi_async import AsyncSmsClient\nclient = AsyncSmsClient(api_key='k', api_secret='s')\n"
+
+CALL_WITHOUT_HOOKS = (
+    "import anyio, httpx\n"
+    "from smsapi_async import AsyncSmsClient\n"
+    "answer = httpx.Response(200, json={'balance': 1.5, 'currency': 'AUD', 'error': "
+    "{'code': 'SUCCESS', 'description': 'OK'}})\n"
+    "async def main():\n"
+    "    async with AsyncSmsClient('k', 's', transport=httpx.MockTransport(lambda r: answer)) as c:\n"
+    "        assert (await c.account.balance()).currency == 'AUD'\n"
+    "anyio.run(main)\n"
+)
+"""One ``get-balance`` call through httpx (a mock transport) by a client without event hooks."""
 
 OPTIONAL = (
     "smsapi_async._analysis",
@@ -70,10 +83,10 @@ def test_constructing_a_client_loads_no_resource_model_or_optional_module() -> N
 
 
 def test_constructing_a_client_loads_no_third_party_module_beyond_httpx_and_anyio() -> None:
-    baseline = loaded_after("import httpx\nhttpx.AsyncClient()")
+    baseline = loaded_after("import httpx")
     added = {m.partition(".")[0] for m in loaded_after(CONSTRUCT) - baseline}
     # attrs (the models, the events) in particular waits for the first resource or hook
-    allowed = {"smsapi_async", "anyio", "sniffio", "defusedxml", *sys.stdlib_module_names}
+    allowed = {"smsapi_async", "anyio", "sniffio", *sys.stdlib_module_names}
     assert added <= allowed, added - allowed
     assert "attrs" not in added
 
@@ -116,18 +129,55 @@ def test_bulk_sends_delivery_tracking_and_callbacks_load_when_used() -> None:
 
 
 def test_a_call_without_event_hooks_loads_no_event_module() -> None:
-    loaded = loaded_after(
-        "import anyio, httpx\n"
-        "from smsapi_async import AsyncSmsClient\n"
-        "answer = httpx.Response(200, json={'balance': 1.5, 'currency': 'AUD', 'error': "
-        "{'code': 'SUCCESS', 'description': 'OK'}})\n"
-        "async def main():\n"
-        "    async with AsyncSmsClient('k', 's', transport=httpx.MockTransport(lambda r: answer)) as c:\n"
-        "        assert (await c.account.balance()).currency == 'AUD'\n"
-        "anyio.run(main)\n"
-    )
+    loaded = loaded_after(CALL_WITHOUT_HOOKS)
     assert "smsapi_async.resources.account" in loaded
     assert ours(loaded, "smsapi_async._events", "smsapi_async.events", "smsapi_async.webhooks") == set()
+
+
+def test_constructing_a_client_makes_no_http_connection_machinery_nor_xml_parser() -> None:
+    # the httpx.AsyncClient (TLS certificates, httpcore, h11) is made on the first request, and a
+    # JSON client never loads an XML parser
+    loaded = loaded_after(CONSTRUCT)
+    assert not loaded & {"httpcore", "h11", "certifi", "xml.etree.ElementTree", "defusedxml", "pyexpat"}
+    called = loaded_after(CALL_WITHOUT_HOOKS)
+    assert "smsapi_async.models.account" in called  # the call was made and its answer parsed
+    assert not called & {"xml.etree.ElementTree", "defusedxml", "pyexpat"}
+
+
+@pytest.mark.anyio
+async def test_the_http_client_is_made_once_on_first_use_and_shared_by_copies() -> None:
+    made: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        made.append(request)
+        return httpx.Response(200, json={"error": {"code": "SUCCESS", "description": "OK"}})
+
+    client = smsapi_async.AsyncSmsClient("k", "s", transport=httpx.MockTransport(answer), rate_limit=None)
+    copy = client.with_options(max_retries=0)  # copied before any HTTP client exists
+    await copy.call("get-balance")
+    await client.call("get-balance")
+    assert len(made) == 2
+    await client.aclose()  # closes the one HTTP client, which the copy was using too
+    with pytest.raises(smsapi_async.NetworkError, match="RuntimeError"):
+        await copy.call("get-balance")
+    assert len(made) == 2
+
+
+@pytest.mark.anyio
+async def test_a_closed_client_that_never_sent_fails_like_one_that_did() -> None:
+    answer = httpx.Response(200, json={"error": {"code": "SUCCESS", "description": "OK"}})
+    errors = []
+    for warm in (True, False):
+        client = smsapi_async.AsyncSmsClient(
+            "k", "s", transport=httpx.MockTransport(lambda _: answer), rate_limit=None, max_retries=0
+        )
+        if warm:
+            await client.call("get-balance")
+        await client.aclose()
+        with pytest.raises(smsapi_async.NetworkError) as caught:
+            await client.call("get-balance")
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
 
 
 def test_copies_build_their_own_resources_and_share_the_callback_hub() -> None:
