@@ -519,6 +519,7 @@ class AsyncSmsClient:
             emit(self._hooks, CallFinished(observed.call_id, name, observed.attempt, duration, error))
 
     async def _request(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        self._connections.open()  # made (by a first call) before the limiter grants it a place
         retries = 0
         waited = 0.0
         while True:
@@ -753,6 +754,7 @@ class AsyncSmsClient:
             await self._connections.aclose()
 
     async def __aenter__(self) -> AsyncSmsClient:
+        self._connections.open()  # the HTTP client is made on entry (else by the first call)
         return self
 
     async def __aexit__(
@@ -856,9 +858,11 @@ def _report(reservation: Reservation, error: SmsApiError, cause: BaseException |
 class _Connections:
     """The ``httpx.AsyncClient`` of a client and of its :meth:`~AsyncSmsClient.with_options` copies.
 
-    One the client owns is made on the first request, not with the client: making one loads TLS
-    certificates and the HTTP/1.1 machinery, which costs more than importing httpx. After
-    :meth:`aclose` none is made again, so a closed client fails as httpx's own closed client does.
+    One the client owns is made on ``async with`` or the first call, not with the client: making
+    one loads TLS certificates and the HTTP/1.1 machinery, which costs more than importing httpx.
+    It is made before the limiter grants the call a place, so the time it takes never delays a
+    granted request. After :meth:`aclose` none is made again, so a closed client fails as httpx's
+    own closed client does.
     """
 
     __slots__ = ("_client", "_closed", "_timeout", "_transport")
@@ -874,15 +878,19 @@ class _Connections:
         self._timeout = timeout
         self._closed = False
 
-    def http(self) -> httpx.AsyncClient:
-        client = self._client
-        if client is None:
-            if self._closed:
-                raise RuntimeError("Cannot send a request, as the client has been closed.")
-            client = self._client = httpx.AsyncClient(
+    def open(self) -> None:
+        """Make the HTTP client, unless there is one or it was closed."""
+        if self._client is None and not self._closed:
+            self._client = httpx.AsyncClient(
                 transport=self._transport, timeout=self._timeout, follow_redirects=False
             )
-        return client
+
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self.open()
+            if self._client is None:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+        return self._client
 
     async def aclose(self) -> None:
         self._closed = True
