@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -43,6 +42,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from smsapi_async import AsyncSmsClient, FakeClock, RateLimiter
 
 from . import Table
+from ._memory import PARKED_TASK, PASSES, bytes_per_parked_waiter, parked_task
 from .limiter import max_in_window
 
 Acquire = Callable[[], Awaitable[Any]]
@@ -207,29 +207,10 @@ def conformance(seconds: float = 5.0, rates: Sequence[float] = (2, 15), workers:
 
 
 def _parked(name: str) -> Acquire:
-    """An ``acquire`` of ``name`` that grants one call now and nothing more for an hour."""
+    """An ``acquire`` of ``name`` that grants one call and nothing more for an hour."""
     if name == OURS:
         return RateLimiter(1 / 3600, clock=FakeClock()).acquire
     return limiters(1, per_seconds=3600)[name]
-
-
-async def _bytes_per_waiter(name: str, waiters: int) -> float:
-    acquire = _parked(name)
-    await acquire()  # spend the one free grant
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tasks = [asyncio.ensure_future(acquire()) for _ in range(waiters)]
-        for _ in range(5):
-            await asyncio.sleep(0)
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return held / waiters
 
 
 async def _drain(name: str, waiters: int, rate: float, limit: float) -> tuple[float, float]:
@@ -249,25 +230,36 @@ def crowd(waiters: int = 10_000, rate: float = 5_000.0) -> Table:
     """``waiters`` tasks call ``acquire`` at once: memory held while parked; wall and CPU time to
     drain them all at ``rate`` (one contender at a time, asyncio)."""
     ideal = (waiters - 1) / rate
+    task = asyncio.run(bytes_per_parked_waiter(parked_task(), waiters))
     rows = []
     for name in (OURS, *PEERS):
-        per_waiter = asyncio.run(_bytes_per_waiter(name, waiters))
+        per_waiter = asyncio.run(_bytes_while_parked(name, waiters))
         wall, cpu = asyncio.run(_drain(name, waiters, rate, limit=ideal * 10 + 5))
         rows.append(
             (
                 name,
                 f"{per_waiter:,.0f}",
+                f"{per_waiter - task:,.0f}",
                 "gave up" if math.isinf(wall) else f"{wall / ideal:.2f}",
                 f"{cpu * 1e6 / waiters:.1f}",
             )
         )
     return Table(
         f"{waiters:,} waiters at once, drained at {rate:,.0f}/s (asyncio)",
-        ("limiter", "B/waiter", "wall / ideal", "CPU µs/waiter"),
+        ("limiter", "B/waiter", "B/waiter beyond the task", "wall / ideal", "CPU µs/waiter"),
         rows,
         note=f"ideal = (waiters - 1) / rate = {ideal:.2f} s, below 1 for limiters that let a burst of "
-        "`rate` calls through at once; B/waiter: traced heap while parked, the task included",
+        "`rate` calls through at once; B/waiter: traced heap (tracemalloc) per task "
+        "`asyncio.ensure_future(acquire())` parked in the limiter, task included, least of "
+        f"{PASSES} passes (benchmarks/_memory.py says exactly what is counted); beyond the task: "
+        f"minus {task:,.0f} B, {PARKED_TASK}",
     )
+
+
+async def _bytes_while_parked(name: str, waiters: int) -> float:
+    acquire = _parked(name)
+    await acquire()  # spend the one free grant
+    return await bytes_per_parked_waiter(acquire, waiters)
 
 
 # --- the whole client against the hand-written alternative, over a socket ----------------------------
