@@ -68,8 +68,9 @@ DEFAULT_SAFETY_MARGIN = 0.005
 DEFAULT_MAX_SAFETY_MARGIN = 0.1
 """The most a learned margin may grow to, by default: 10 % of throughput at worst."""
 
-TIMER_SLACK = 0.002
-"""How late a sleeping waiter may wake without the schedule losing the time (see module docstring)."""
+TIMER_SLACK = 0.02
+"""How late a sleeping waiter may wake without the schedule losing the time, at most half an
+interval (see module docstring)."""
 
 LATENCY_SAMPLES = 32
 """How many recent request latencies the jitter estimate looks at."""
@@ -294,7 +295,7 @@ class RateLimiter:
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
         self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
         self._owner: Any = None  # the event loop whose tasks are queued
-        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (sent, latency)
         self._spread = 0.0
         self._learned = 0.0
         self._last_relax = -math.inf
@@ -464,13 +465,10 @@ class RateLimiter:
             self._learned = self._learned / 2 if self._learned / 2 > self._floor else 0.0
             self._last_relax = now
         if sent_at is not None:
-            latencies = self._latencies
-            latencies.append(now - sent_at)
-            if len(latencies) >= MIN_LATENCY_SAMPLES:
-                ordered = sorted(latencies)
-                low = ordered[(len(ordered) - 1) // 10]
-                high = ordered[len(ordered) - 1 - (len(ordered) - 1) // 10]
-                self._spread = 1.25 * (high - low)
+            samples = self._latencies
+            samples.append((sent_at, now - sent_at))
+            if len(samples) >= MIN_LATENCY_SAMPLES:
+                self._spread = _spread(samples, now - 1.0 - self._max_margin)
         margin = self._target_margin()
         if margin != self._margin:
             self._set_margin(margin)
@@ -545,7 +543,8 @@ class RateLimiter:
                     self._head_sleep = None
             # keep the schedule through a late wake-up (the window rule still counts real sends)
             tat = self._tat
-            self._tat = (tat if tat > now - TIMER_SLACK else now - TIMER_SLACK) + self._interval
+            kept = now - min(TIMER_SLACK, 0.5 * self._interval)
+            self._tat = (tat if tat > kept else kept) + self._interval
         finally:
             self._leave(waiter)
         now = self._now()
@@ -636,6 +635,20 @@ class RateLimiter:
             f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={self._live}, "
             f"paused_for={self.paused_for():.3f})"
         )
+
+
+def _spread(samples: deque[tuple[float, float]], horizon: float) -> float:
+    """The jitter to absorb, from recent ``(sent at, latency)`` samples (see :class:`RateLimiter`).
+
+    ``1.25 x (p90 - p10)`` of them all covers jitter spread evenly; the slowest answer to a request
+    sent after ``horizon`` (still within reach of the window of sends) above the fastest of them
+    all covers a rare late one: the request ``rate`` places after it must leave that much later.
+    """
+    ordered = sorted(latency for _, latency in samples)
+    tenth = (len(ordered) - 1) // 10
+    fastest = ordered[0]
+    slowest_recent = max((latency for sent, latency in samples if sent >= horizon), default=fastest)
+    return max(1.25 * (ordered[-1 - tenth] - ordered[tenth]), slowest_recent - fastest)
 
 
 def _check_margin(name: str, value: object) -> None:
