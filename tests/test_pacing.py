@@ -514,17 +514,29 @@ async def test_a_pinned_margin_does_not_move_until_released() -> None:
 async def test_the_spread_of_latencies_sets_the_margin() -> None:
     clock = FakeClock()
     limiter = RateLimiter(1000, clock=clock)
-    # twenty latencies from 10 to 30 ms, one hiccup (200 ms) and one very fast answer among them
-    latencies = [0.001, 0.2] + [0.010 + 0.020 * i / 17 for i in range(18)]
-    random.Random(1).shuffle(latencies)
-    for latency in latencies:
-        await clock.advance(1.0)  # nobody waits for a grant
+
+    async def answered_after(latency: float) -> None:
+        await clock.advance(2.0)  # nobody waits for a grant; earlier sends are out of the window's reach
         reservation = await limiter.reserve()
         reservation.sent()
         await clock.advance(latency)
         reservation.answered()
-    # 1.25 x (p90 - p10): the outliers are ignored
-    assert limiter.margin == pytest.approx(1.25 * 0.020)
+
+    # twenty latencies from 10 to 30 ms, one hiccup (200 ms) and one very fast answer among them
+    latencies = [0.001, 0.2] + [0.010 + 0.020 * i / 17 for i in range(18)]
+    random.Random(1).shuffle(latencies)
+    for latency in latencies:
+        await answered_after(latency)
+    await answered_after(0.010)
+    # 1.25 x (p90 - p10) of the last 32 (21 here): the outliers are ignored ...
+    spread = 1.25 * 0.020
+    assert limiter.margin == pytest.approx(spread)
+    # ... but a slow answer is a request counted late: the one a window after it must leave that much
+    # later, so the margin covers it (above the fastest answer) while it is within the window's reach
+    await answered_after(0.045)
+    assert limiter.margin == pytest.approx(0.045 - 0.001)
+    await answered_after(0.010)
+    assert limiter.margin == pytest.approx(spread)
 
 
 def test_bad_margin_settings_are_refused() -> None:
