@@ -23,9 +23,11 @@ them into one server window. The margin is learned (see :class:`RateLimiter`): t
 default) costs 0.5 % of throughput; more is paid only when the server shows it is needed.
 
 Why a timer slack: event loops wake a sleeper late (epoll rounds timeouts up to whole
-milliseconds), and a schedule restarting from each late wake-up loses that lateness on every grant.
-The sleeping head may keep up to ``TIMER_SLACK`` of its schedule; the window rule, counted on real
-send times, still holds.
+milliseconds; a busy loop on a loaded machine is several milliseconds late), and a schedule
+restarting from each late wake-up loses that lateness on every grant. The sleeping head keeps up to
+``HEAD_SLACK`` (20 ms, at most half an interval) of its schedule: the next grant comes that much
+sooner. The window rule, counted on real send times, still holds, so a late send still costs its
+lateness once per ``rate`` sends.
 
 Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Waiters park on
 an event in arrival order; the head sleeps until its grant time, takes it, then hands the head role
@@ -68,9 +70,13 @@ DEFAULT_SAFETY_MARGIN = 0.005
 DEFAULT_MAX_SAFETY_MARGIN = 0.1
 """The most a learned margin may grow to, by default: 10 % of throughput at worst."""
 
-TIMER_SLACK = 0.02
-"""How late a sleeping waiter may wake without the schedule losing the time, at most half an
-interval (see module docstring)."""
+TIMER_SLACK = 0.002
+"""How late a grant may be taken without the schedule losing the time: what the shared
+(Redis) schedule allows for (see module docstring)."""
+
+HEAD_SLACK = 0.02
+"""How late this process's sleeping head may wake (a busy event loop) and keep its place in the
+schedule, at most half an interval (see module docstring)."""
 
 LATENCY_SAMPLES = 32
 """How many recent request latencies the jitter estimate looks at."""
@@ -191,11 +197,14 @@ class RateLimiter:
 
     **The margin policy** (``adaptive=True``): the margin is the largest of ``safety_margin``;
     50 ms from the first send reported through :meth:`reserve` until two answers are timed (a
-    request on a new connection is often counted later than the warm ones after it);
-    the spread of recent request latencies, ``1.25 x (p90 - p10)`` of the last 32 (a server that
-    counts a request some time after it arrives shows it as latency that varies by as much); and
-    what 429s taught: each 429 on a request this limiter paced doubles the margin it had. What
-    429s taught is halved after every 30 s without one. The margin never exceeds
+    request on a new connection is often counted later than the warm ones after it); the spread
+    of the last 32 request latencies, ``1.25 x (p90 - p10)`` (a server that counts a request some
+    time after it arrives shows it as latency that varies by as much); the slowest answer to a
+    request sent within the last ``1 + max_safety_margin`` seconds, above the fastest of the 32 (a
+    rare request counted late, on a busy server or a loaded machine: the request ``rate`` places
+    after it leaves that much later, since its answer is back long before; the cost lasts a
+    second); and what 429s taught: each 429 on a request this limiter paced doubles the margin it
+    had. What 429s taught is halved after every 30 s without one. The margin never exceeds
     ``max_safety_margin``. Read it from :attr:`margin`; pin it with :meth:`pin_margin`.
 
     Throughput under saturation is ``rate / (1 + margin + send lag)``: 99.3 % at the 5 ms floor
@@ -541,10 +550,11 @@ class RateLimiter:
                         self._head_sleep = (scope, ready)
                         await self._clock.sleep(ready - now)
                     self._head_sleep = None
-            # keep the schedule through a late wake-up (the window rule still counts real sends)
+            # keep the schedule through a late wake-up: the next grant is one interval after this
+            # one was due, up to HEAD_SLACK earlier than now (the window rule still counts real sends)
             tat = self._tat
-            kept = now - min(TIMER_SLACK, 0.5 * self._interval)
-            self._tat = (tat if tat > kept else kept) + self._interval
+            due = max(ready, now - min(HEAD_SLACK, 0.5 * self._interval))
+            self._tat = max(tat, due) + self._interval
         finally:
             self._leave(waiter)
         now = self._now()
