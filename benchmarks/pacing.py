@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import socketserver
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from smsapi_async import AsyncSmsClient, RateLimiter, RateLimitError
 
-from . import Table
+from . import Table, free_port, wait_until_listening
 
 OK = json.dumps({"balance": 1, "currency": "AUD", "error": {"code": "SUCCESS", "description": "OK"}})
 OVER = json.dumps({"error": {"code": "OVER_LIMIT", "description": "Too many requests"}})
@@ -129,21 +128,11 @@ def serve(rate: int, jitter: float, seed: int, port: int) -> None:
 @contextmanager
 def serving(rate: int, jitter: float, seed: int) -> Iterator[str]:
     """A strict server in its own process; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     code = f"from benchmarks.pacing import serve; serve({rate}, {jitter!r}, {seed}, {port})"
     process = subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the strict server did not start") from None
-                time.sleep(0.05)
+        wait_until_listening(port, process, "the strict server")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

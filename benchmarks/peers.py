@@ -22,7 +22,6 @@ import asyncio
 import gc
 import itertools
 import math
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from smsapi_async import AsyncSmsClient, FakeClock, RateLimiter
 
-from . import Table
+from . import Table, free_port, wait_until_listening
 from .limiter import max_in_window
 
 Acquire = Callable[[], Awaitable[Any]]
@@ -274,32 +273,17 @@ def crowd(waiters: int = 10_000, rate: float = 5_000.0) -> Table:
 KEY, SECRET = "peers-key", "peers-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served_sandbox(rate: float, jitter: float) -> Iterator[str]:
     """The sandbox in its own process (its own interpreter lock, like a remote server), enforcing a
     strict sliding-window ``rate`` on calls counted 0-``jitter`` s after they arrive."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "smsapi_async.sandbox", "--port", str(port)]
     command += ["--api-key", KEY, "--api-secret", SECRET, "--rate-limit", f"{rate:g}"]
     command += ["--jitter", f"{jitter:g}", "--seed", "7"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.1)
+        wait_until_listening(port, server, "the sandbox")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
