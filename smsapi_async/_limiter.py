@@ -199,13 +199,15 @@ class RateLimiter:
     50 ms from the first send reported through :meth:`reserve` until two answers are timed (a
     request on a new connection is often counted later than the warm ones after it); the spread
     of the last 32 request latencies, ``1.25 x (p90 - p10)`` (a server that counts a request some
-    time after it arrives shows it as latency that varies by as much); the slowest answer to a
-    request sent within the last ``1 + max_safety_margin`` seconds, above the fastest of the 32 (a
-    rare request counted late, on a busy server or a loaded machine: the request ``rate`` places
-    after it leaves that much later, since its answer is back long before; the cost lasts a
-    second); and what 429s taught: each 429 on a request this limiter paced doubles the margin it
-    had. What 429s taught is halved after every 30 s without one. The margin never exceeds
-    ``max_safety_margin``. Read it from :attr:`margin`; pin it with :meth:`pin_margin`.
+    time after it arrives shows it as latency that varies by as much), or ``(n + 1) / (n - 1)``
+    times the range of ``n < 9`` samples (what so few samples of a uniform spread miss of it on
+    average); the slowest answer to a request sent within the last ``1 + max_safety_margin``
+    seconds, above the fastest of the 32 (a rare request counted late, on a busy server or a
+    loaded machine: the request ``rate`` places after it leaves that much later, since its answer
+    is back long before; the cost lasts a second); and what 429s taught: each 429 on a request
+    this limiter paced doubles the margin it had. What 429s taught is halved after every 30 s
+    without one. The margin never exceeds ``max_safety_margin``. Read it from :attr:`margin`; pin
+    it with :meth:`pin_margin`.
 
     Throughput under saturation is ``rate / (1 + margin + send lag)``: 99.3 % at the 5 ms floor
     with a 2 ms send path.
@@ -650,15 +652,20 @@ class RateLimiter:
 def _spread(samples: deque[tuple[float, float]], horizon: float) -> float:
     """The jitter to absorb, from recent ``(sent at, latency)`` samples (see :class:`RateLimiter`).
 
-    ``1.25 x (p90 - p10)`` of them all covers jitter spread evenly; the slowest answer to a request
-    sent after ``horizon`` (still within reach of the window of sends) above the fastest of them
-    all covers a rare late one: the request ``rate`` places after it must leave that much later.
+    ``1.25 x (p90 - p10)`` of them all covers jitter spread evenly; while samples are few (p10 and
+    p90 are then the fastest and the slowest) the factor is ``(n + 1) / (n - 1)`` if larger: what
+    ``n`` samples of a uniform spread miss of its range on average. The slowest answer to a
+    request sent after ``horizon`` (still within reach of the window of sends) above the fastest
+    of them all covers a rare late one: the request ``rate`` places after it must leave that much
+    later.
     """
     ordered = sorted(latency for _, latency in samples)
-    tenth = (len(ordered) - 1) // 10
+    n = len(ordered)
+    tenth = (n - 1) // 10
     fastest = ordered[0]
     slowest_recent = max((latency for sent, latency in samples if sent >= horizon), default=fastest)
-    return max(1.25 * (ordered[-1 - tenth] - ordered[tenth]), slowest_recent - fastest)
+    stretch = max(1.25, (n + 1) / (n - 1))
+    return max(stretch * (ordered[-1 - tenth] - ordered[tenth]), slowest_recent - fastest)
 
 
 def _check_margin(name: str, value: object) -> None:

@@ -536,6 +536,23 @@ async def test_the_spread_of_latencies_sets_the_margin() -> None:
     assert limiter.margin == pytest.approx(1.25 * (0.030 - (0.010 + 0.020 / 17)))
 
 
+async def test_a_few_latencies_are_stretched_to_the_spread_they_likely_miss() -> None:
+    # two samples of a server's jitter span a third of it on average: right after the cold start
+    # the margin must not drop to what two close latencies happen to show
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    margins = []
+    for latency in (0.010, 0.030, 0.020, 0.025, 0.015):
+        await clock.advance(2.0)  # earlier answers out of the window's reach
+        reservation = await limiter.reserve()
+        reservation.sent()
+        await clock.advance(latency)
+        reservation.answered()
+        margins.append(limiter.margin)
+    # (n + 1) / (n - 1) x the range of n samples: 3 x, 2 x, 5/3 x, 3/2 x 20 ms
+    assert margins == pytest.approx([0.05, 0.06, 0.04, 0.02 * 5 / 3, 0.03])
+
+
 def test_bad_margin_settings_are_refused() -> None:
     with pytest.raises(InvalidRequestError, match="max_safety_margin"):
         RateLimiter(2, safety_margin=0.05, max_safety_margin=0.01)
