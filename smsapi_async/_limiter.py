@@ -29,10 +29,11 @@ restarting from each late wake-up loses that lateness on every grant. The sleepi
 sooner. The window rule, counted on real send times, still holds, so a late send still costs its
 lateness once per ``rate`` sends.
 
-Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Waiters park on
-an event in arrival order; the head sleeps until its grant time, takes it, then hands the head role
-to the next live waiter. Newcomers never barge past a queue, a woken waiter never loses its place,
-and a waiter cancelled at any moment (even in the same tick as its promotion) hands its place on.
+Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Callers that
+cannot be granted at once queue in arrival order (``_waiters.WaiterQueue``, shared with the Redis
+limiter); the head sleeps until its grant time, takes it, then hands the head role to the next
+live waiter. Newcomers never barge past a queue, a woken waiter never loses its place, and a
+waiter cancelled at any moment (even in the same tick as its promotion) hands its place on.
 
 Why the queue knows its event loop: a limiter serves consecutive ``anyio.run()`` calls, but waiters
 of a loop that was closed under them will never run again. A newcomer from another loop drops them
@@ -47,13 +48,13 @@ import numbers
 import time
 from collections import deque
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import anyio
-import anyio.lowlevel
 
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError
+from ._waiters import WaiterQueue
 
 __all__ = [
     "DEFAULT_MAX_SAFETY_MARGIN",
@@ -165,20 +166,6 @@ class Reservation:
             self.close()
 
 
-GATE = 16
-"""Waiters further than this from the head share one event per ``GATE`` of them (see _wait)."""
-
-
-class _Waiter:
-    __slots__ = ("cancelled", "event", "orphaned", "seq")
-
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-        self.event: anyio.Event | None = None  # created when it comes within GATE of the head
-        self.cancelled = False
-        self.orphaned = False
-
-
 class RateLimiter:
     """Allow at most ``rate`` calls per second as the server counts them, first come first served.
 
@@ -225,24 +212,19 @@ class RateLimiter:
         "_cap",
         "_clock",
         "_floor",
-        "_gates",
         "_head_sleep",
         "_interval",
         "_last_relax",
         "_latencies",
         "_learned",
-        "_live",
         "_margin",
         "_max_margin",
         "_now",
         "_nudge",
-        "_opened",
-        "_owner",
         "_paused_until",
         "_rate",
         "_ready",
         "_sends",
-        "_seq",
         "_spread",
         "_tat",
         "_timing",
@@ -298,14 +280,13 @@ class RateLimiter:
         self._paused_until = -math.inf
         self._sends: deque[float] = deque(maxlen=cap)  # the latest send times, ascending
         self._unsent = 0  # grants whose requests have not left yet
-        self._waiters: deque[_Waiter] = deque()  # front is the head; cancelled ones skipped lazily
-        self._live = 0
-        self._seq = 0  # numbers waiters in arrival order
-        self._gates: dict[int, anyio.Event] = {}  # seq // GATE -> the event those far back wait on
-        self._opened = 0  # gates up to this one have been opened
+        self._waiters = WaiterQueue(
+            "RateLimiter",
+            "give each thread its own limiter (and its own share of the account's rate)",
+            self._forget_head,
+        )
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
         self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
-        self._owner: Any = None  # the event loop whose tasks are queued
         self._latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (sent, latency)
         self._spread = 0.0
         self._learned = 0.0
@@ -354,7 +335,7 @@ class RateLimiter:
     @property
     def waiting(self) -> int:
         """How many callers are queued."""
-        return self._live
+        return len(self._waiters)
 
     @property
     def pending(self) -> int:
@@ -517,36 +498,20 @@ class RateLimiter:
                     ready = self._paused_until
                 self._ready = ready
                 return
-        waiter = _Waiter(self._seq)
-        self._seq += 1
-        self._enqueue(waiter)
+        waiters = self._waiters
+        ticket = waiters.enter()
         try:
-            # Wait to become the head. Near it, on an event of one's own (set on promotion); far
-            # back, on an event shared by GATE waiters, opened when the head comes near them. 10 000
-            # waiters then hold about 10 000 / GATE events, not 10 000.
-            while not waiter.orphaned and self._waiters[0] is not waiter:
-                if waiter.seq - self._waiters[0].seq < GATE:
-                    waiter.event = event = anyio.Event()
-                    await event.wait()
-                else:
-                    generation = waiter.seq // GATE
-                    gate = self._gates.get(generation)
-                    if gate is None:
-                        gate = self._gates[generation] = anyio.Event()
-                    await gate.wait()
+            while (event := waiters.gate(ticket)) is not None:
+                await event.wait()
             while True:
-                if waiter.orphaned:
-                    raise RuntimeError(
-                        "this RateLimiter was taken over by another event loop while this task "
-                        "waited in it (its own loop had stopped running)"
-                    )
+                waiters.check(ticket)  # its event loop stopped and another took the limiter over
                 now = self._now()
                 ready = self._ready
                 if now >= ready:
                     break
                 if ready == math.inf:  # a full window of pending sends: wait until one leaves
-                    nudge = self._nudge = anyio.Event()
-                    await nudge.wait()
+                    event = self._nudge = anyio.Event()
+                    await event.wait()
                 else:  # woken early if the next grant moves earlier (see _update)
                     with anyio.CancelScope() as scope:
                         self._head_sleep = (scope, ready)
@@ -558,7 +523,7 @@ class RateLimiter:
             due = max(ready, now - min(HEAD_SLACK, 0.5 * self._interval))
             self._tat = max(tat, due) + self._interval
         finally:
-            self._leave(waiter)
+            waiters.leave(ticket)
         now = self._now()
         sends = self._sends
         sends.append(now if not sends or sends[-1] <= now else sends[-1])
@@ -580,55 +545,10 @@ class RateLimiter:
         self._update()
         return Reservation(self)
 
-    def _enqueue(self, waiter: _Waiter) -> None:
-        try:
-            token = anyio.lowlevel.current_token().native_token
-        except Exception:  # not in an event loop anyio knows: nothing to compare with
-            token = None
-        if self._waiters and self._owner is not token:
-            if _still_running(self._owner):
-                raise RuntimeError(
-                    "this RateLimiter has callers waiting in another running event loop (another "
-                    "thread?); a RateLimiter serves one event loop at a time: give each thread its "
-                    "own limiter (and its own share of the account's rate)"
-                )
-            for stranded in self._waiters:  # their loop is gone: they will never run again
-                stranded.orphaned = True
-            self._waiters.clear()
-            self._gates.clear()
-            self._opened = 0
-            self._live = 0
-            self._nudge = None
-            self._head_sleep = None
-        self._owner = token
-        self._waiters.append(waiter)
-        self._live += 1
-
-    def _leave(self, waiter: _Waiter) -> None:
-        if waiter.orphaned:
-            return
-        self._live -= 1
-        waiters = self._waiters
-        if not waiters or waiters[0] is not waiter:
-            waiter.cancelled = True  # still queued behind the head; dropped when it reaches the front
-            return
-        waiters.popleft()
-        while waiters and waiters[0].cancelled:
-            waiters.popleft()
-        if not waiters:
-            self._owner = None
-            return
-        head = waiters[0]
-        if head.event is not None:
-            head.event.set()
-        # open the gates of everyone now within GATE of the head (the head's own, if it is there)
-        last = (head.seq + GATE) // GATE
-        gates = self._gates
-        for generation in range(min(self._opened, head.seq // GATE), last + 1):
-            gate = gates.pop(generation, None)
-            if gate is not None:
-                gate.set()
-        self._opened = last
+    def _forget_head(self) -> None:
+        """The queued callers' event loop is gone: so is whatever its head waited on."""
+        self._nudge = None
+        self._head_sleep = None
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -644,7 +564,7 @@ class RateLimiter:
     def __repr__(self) -> str:
         return (
             f"RateLimiter(rate={self._rate:g}, burst={self._burst}, "
-            f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={self._live}, "
+            f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={len(self._waiters)}, "
             f"paused_for={self.paused_for():.3f})"
         )
 
@@ -676,21 +596,3 @@ def _check_margin(name: str, value: object) -> None:
         or not 0 <= value < 1
     ):
         raise InvalidRequestError(f"{name} must be in [0, 1) seconds, got {value!r}")
-
-
-def _still_running(loop: Any) -> bool:
-    """Whether the event loop behind an anyio token is still running (in any thread)."""
-    if loop is None:
-        return False
-    is_closed = getattr(loop, "is_closed", None)
-    if callable(is_closed):  # an asyncio event loop
-        return not is_closed() and bool(loop.is_running())
-    try:  # a trio token: refuses new callbacks once its run is over
-        loop.run_sync_soon(_nothing)
-    except Exception:
-        return False
-    return True
-
-
-def _nothing() -> None:
-    return None

@@ -54,9 +54,9 @@ from ._limiter import (
     RELAX_AFTER,
     TIMER_SLACK,
     RateLimiter,
-    _still_running,
 )
 from ._resp import RespConnection, RespError, parse_redis_url
+from ._waiters import WaiterQueue
 
 __all__ = ["RedisLimiterError", "RedisRateLimiter", "SharedReservation", "account_key"]
 
@@ -379,15 +379,6 @@ class SharedReservation:
         self._limiter = None
 
 
-class _Waiter:
-    __slots__ = ("cancelled", "event", "orphaned")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.cancelled = False
-        self.orphaned = False
-
-
 class RedisRateLimiter:
     """Allow at most ``rate`` calls per second **for all processes and hosts** of one account.
 
@@ -470,9 +461,10 @@ class RedisRateLimiter:
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._spread = 0.0
         self._pending_rejected = 0
-        self._waiters: deque[_Waiter] = deque()
-        self._live = 0
-        self._owner: Any = None  # the event loop whose tasks are queued
+        self._waiters = WaiterQueue(
+            "RedisRateLimiter",
+            "give each thread its own limiter (they share the account's rate through Redis)",
+        )
         self._not_before = -math.inf  # local clock: the head asks Redis no earlier
         self._paused_until = -math.inf  # local clock: pauses this process knows of
         self._pending_pause: float | None = None  # local clock: a pause not yet in Redis
@@ -559,7 +551,7 @@ class RedisRateLimiter:
     @property
     def waiting(self) -> int:
         """How many callers of this process are queued."""
-        return self._live
+        return len(self._waiters)
 
     @property
     def outage(self) -> bool:
@@ -779,17 +771,18 @@ class RedisRateLimiter:
         already taken at Redis is simply not used).
         """
         self._require_key()
-        waiter = _Waiter()
-        self._enqueue(waiter)
+        waiters = self._waiters
+        ticket = waiters.enter()
         started = self._clock.now()
         try:
-            if self._waiters[0] is not waiter:
-                await waiter.event.wait()  # set when this waiter becomes the head
+            while (event := waiters.gate(ticket)) is not None:
+                await event.wait()  # set when this waiter becomes (or nears) the head
             await self._take()
+            waiters.check(ticket)  # its event loop stopped and another took the limiter over
             self.grants += 1
             self.last_wait = self._clock.now() - started
         finally:
-            self._leave(waiter)
+            waiters.leave(ticket)
 
     async def _take(self) -> None:
         """The head's loop: reserve the next slot at Redis, sleep until it, claim it."""
@@ -842,40 +835,6 @@ class RedisRateLimiter:
         self._granted_server_us = 0
         self._last_local_grant = self._clock.now()
 
-    def _enqueue(self, waiter: _Waiter) -> None:
-        """Queue ``waiter``; drop waiters of an event loop that is gone (as RateLimiter does)."""
-        token = anyio.lowlevel.current_token().native_token
-        if self._waiters and self._owner is not token:
-            if _still_running(self._owner):
-                raise RuntimeError(
-                    "this RedisRateLimiter has callers waiting in another running event loop (another "
-                    "thread?); it serves one event loop at a time: give each thread its own limiter "
-                    "(they share the account's rate through Redis)"
-                )
-            for stranded in self._waiters:  # their loop is gone: they will never run again
-                stranded.orphaned = True
-            self._waiters.clear()
-            self._live = 0
-        self._owner = token
-        self._waiters.append(waiter)
-        self._live += 1
-
-    def _leave(self, waiter: _Waiter) -> None:
-        if waiter.orphaned:
-            return
-        self._live -= 1
-        waiters = self._waiters
-        if not waiters or waiters[0] is not waiter:
-            waiter.cancelled = True  # still queued behind the head; dropped when it reaches the front
-            return
-        waiters.popleft()
-        while waiters and waiters[0].cancelled:
-            waiters.popleft()
-        if waiters:
-            waiters[0].event.set()
-        else:
-            self._owner = None
-
     async def __aenter__(self) -> None:
         await self.acquire()
 
@@ -890,6 +849,6 @@ class RedisRateLimiter:
     def __repr__(self) -> str:
         return (
             f"RedisRateLimiter({self._connector!r}, key={self._key!r}, rate={self.rate:g}, "
-            f"burst={self.burst}, waiting={self._live}, paused_for={self.paused_for():.3f}, "
+            f"burst={self.burst}, waiting={len(self._waiters)}, paused_for={self.paused_for():.3f}, "
             f"outage={self.outage})"
         )

@@ -487,3 +487,142 @@ async def test_a_send_whose_count_matches_costs_no_extra_call(harness: SandboxHa
     results = await collect(harness, [{"message": "hi", "to": [number(1), number(2)]}])
     assert {r.status for r in results} == {"sent"}
     assert [e["call"] for e in harness.sandbox.requests] == ["send-sms"]
+
+
+class Gate:
+    """A limiter (``acquire`` and ``pause`` only) that grants as many calls as the test allows."""
+
+    def __init__(self) -> None:
+        self.allowed = 0.0
+        self.granted = 0
+        self.waiting = 0
+        self._changed = anyio.Event()
+        self._arrived = anyio.Event()
+
+    def allow(self, calls: float = math.inf) -> None:
+        self.allowed += calls
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def acquire(self) -> None:
+        self.waiting += 1
+        self._arrived.set()
+        self._arrived = anyio.Event()
+        try:
+            while self.granted >= self.allowed:
+                await self._changed.wait()
+        finally:
+            self.waiting -= 1
+        self.granted += 1
+
+    async def until_waiting(self, callers: int) -> None:
+        with anyio.fail_after(30):
+            while self.waiting < callers:
+                await self._arrived.wait()
+
+    def pause(self, seconds: float) -> None:
+        pass
+
+
+async def test_calls_still_waiting_for_the_limiter_when_a_run_stops_are_sent_by_the_next_run(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """Workers hold calls while the limiter is saturated; a run stopped then (cancelled here, killed
+    alike) must not leave them journaled as made, or the next run reports them unknown."""
+    path = tmp_path / "run.db"
+    gate = Gate()
+    async with sandbox_client(RICH, limiter=gate) as h:
+        gate.allow(3)
+        async with h.client.sms.send_bulk(rows(1000), journal=path, batch_size=100, concurrency=8) as run:
+            done = 0
+            async for result in run:
+                assert result.status == "sent"
+                done += 1
+                if done == 300:
+                    break  # three calls made
+            await gate.until_waiting(2)  # the next calls held by workers waiting for a grant
+        assert len(send_calls(h)) == 3
+        gate.allow()
+        again = await collect(h, rows(1000), journal=path, batch_size=100)
+        assert Counter(r.status for r in again) == {"sent": 1000}
+        assert Counter(r.resumed for r in again) == {True: 300, False: 700}
+        assert len(send_calls(h)) == 10
+        assert len(deliveries(h)) == 1000
+        assert max(deliveries(h).values()) == 1
+
+
+class GrantCounter(RateLimiter):
+    grants = 0
+
+    async def reserve(self) -> Any:
+        reservation = await super().reserve()
+        self.grants += 1
+        return reservation
+
+
+async def test_a_call_is_journaled_when_the_limiter_grants_it_not_before(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    limiter = GrantCounter(50)
+    grants_at_each_intent: list[int] = []
+
+    class Spy(SQLiteJournal):
+        def begin(self, *args: Any, **kwargs: Any) -> int:
+            grants_at_each_intent.append(limiter.grants)
+            return super().begin(*args, **kwargs)
+
+    async with sandbox_client(RICH, limiter=limiter) as h:
+        results = await collect(h, rows(120), journal=Spy(tmp_path / "run.db"), batch_size=10)
+    assert Counter(r.status for r in results) == {"sent": 120}
+    # the n-th intent is written once n calls have been granted (the client's reserve() path)
+    assert grants_at_each_intent == list(range(1, 13))
+
+
+async def test_only_a_few_calls_wait_for_the_limiter_and_the_input_is_read_just_ahead(
+    anyio_backend: str,
+) -> None:
+    """With the limiter saturated, two calls wait for a grant (one to go, the next ready), however
+    many workers there are: the input is read, checked and journaled just ahead of the limiter."""
+    gate = Gate()
+    read = 0
+
+    def counted() -> Iterator[dict[str, str]]:
+        nonlocal read
+        for row in rows(2000):
+            read += 1
+            yield row
+
+    async with (
+        sandbox_client(RICH, limiter=gate) as h,
+        h.client.sms.send_bulk(counted(), batch_size=100, concurrency=8) as run,
+    ):
+        await gate.until_waiting(2)
+        with anyio.move_on_after(0.5):
+            await gate.until_waiting(3)  # never, unless more calls are taken than wait well
+        assert gate.waiting == 2
+        # two calls held, one ready in the queue, one more coalesced: 400 rows, and the next
+        assert read <= 500
+        gate.allow()
+        results = [r async for r in run]
+    assert Counter(r.status for r in results) == {"sent": 2000}
+    assert len(send_calls(h)) == 20
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_the_journal_is_set_to_sync_or_not_before_it_switches_to_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool
+) -> None:
+    """A new file switched to WAL under SQLite's default (FULL) is synced; the throw-away journal of
+    a run without ``journal=`` must not pay that before its first call."""
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        db.set_trace_callback(statements.append)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    SQLiteJournal(tmp_path / "run.db", durable=durable).close()
+    pragmas = [s for s in statements if s.startswith("PRAGMA")]
+    assert pragmas[:2] == [f"PRAGMA synchronous={'FULL' if durable else 'OFF'}", "PRAGMA journal_mode=WAL"]

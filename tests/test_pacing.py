@@ -7,12 +7,9 @@ threads and by event loops that die.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import math
 import random
-import threading
-import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable
@@ -561,66 +558,8 @@ def test_bad_margin_settings_are_refused() -> None:
 
 
 # --- finding 5: dead event loops and other threads strand no one -----------------------------------
-
-
-@pytest.mark.parametrize("later_backend", ["asyncio", "trio"])
-def test_waiters_of_a_closed_event_loop_do_not_block_a_later_run(later_backend: str) -> None:
-    limiter = RateLimiter(1)  # real time: about one grant a second
-    loop = asyncio.new_event_loop()
-    stranded: list[asyncio.Task[None]] = []  # kept alive, so no garbage collection cleans up
-
-    async def leave_waiters_behind() -> None:
-        await limiter.acquire()
-        stranded.extend(loop.create_task(limiter.acquire()) for _ in range(3))
-        await asyncio.sleep(0.01)  # they queue, the head sleeps; then the loop is closed under them
-
-    loop.run_until_complete(leave_waiters_behind())
-    loop.close()
-    assert limiter.waiting == 3
-
-    async def later() -> None:
-        with anyio.fail_after(5):
-            await limiter.acquire()
-
-    anyio.run(later, backend=later_backend)
-    assert limiter.waiting == 0
-    assert all(not task.done() for task in stranded)
-
-
-@pytest.mark.parametrize(
-    ("theirs", "ours"), [("asyncio", "asyncio"), ("trio", "asyncio"), ("asyncio", "trio")]
-)
-def test_a_second_running_loop_in_another_thread_is_refused_at_once(theirs: str, ours: str) -> None:
-    limiter = RateLimiter(1)
-    queued = threading.Event()
-    done: list[str] = []
-
-    def other_thread() -> None:
-        async def main() -> None:
-            await limiter.acquire()
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(limiter.acquire)  # the head: sleeps about a second in this loop
-                await anyio.sleep(0.05)
-                queued.set()
-            done.append("granted")
-
-        anyio.run(main, backend=theirs)
-
-    thread = threading.Thread(target=other_thread)
-    thread.start()
-    assert queued.wait(5)
-
-    async def ours_too() -> None:
-        with anyio.fail_after(3):
-            await limiter.acquire()
-
-    started = time.monotonic()
-    with pytest.raises(RuntimeError, match="another running event loop"):
-        anyio.run(ours_too, backend=ours)
-    assert time.monotonic() - started < 0.5  # at once, not after waiting
-    thread.join(5)
-    assert done == ["granted"]  # the other loop's caller was not stranded either
-    assert limiter.waiting == 0
+# tests/test_waiter_queue.py, for this limiter and the Redis one: waiters of a closed event loop never
+# block a later run; a second running loop in another thread is refused at once.
 
 
 # --- finding 7: what a waiter costs ------------------------------------------------------------------

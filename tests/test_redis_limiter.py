@@ -8,7 +8,6 @@ exactly, whatever the load on the machine; only waits are checked against genero
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 import re
@@ -500,30 +499,6 @@ async def test_the_readme_worker_shares_a_limit_against_the_served_sandbox(redis
             tg.start_soon(one)
         assert balances == [account.balance, account.balance]
         assert [entry["status"] for entry in sms.sandbox.requests] == [200, 200]
-
-
-def test_waiters_of_a_closed_event_loop_never_block_a_later_run(redis_url: str) -> None:
-    # asyncio directly: the test needs a loop it can close under its waiters (the library uses anyio)
-
-    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=20)
-    limiter.pause(0.3)
-    loop = asyncio.new_event_loop()
-    stuck = [loop.create_task(limiter.acquire()) for _ in range(3)]
-    loop.run_until_complete(asyncio.sleep(0.05))
-    assert limiter.waiting == 3
-    loop.close()  # its waiters will never run again
-    assert not any(task.done() for task in stuck)
-
-    async def later() -> None:
-        with anyio.fail_after(10):
-            await limiter.acquire()
-
-    anyio.run(later, backend="trio")
-    assert limiter.grants == 1
-    assert limiter.waiting == 0
-    for task in stuck:  # what garbage collection would do to them, now rather than in a later test
-        task.get_coro().close()  # type: ignore[union-attr]
-    assert limiter.waiting == 0
 
 
 async def test_the_typed_sample_worker_client_is_keyed_by_its_account(redis_url: str) -> None:
