@@ -124,11 +124,13 @@ def test_strict_server_sees_no_429_with_the_default_margin(output: Output) -> No
     assert rows["default (0.005)"] == "0"
 
 
-def test_client_overhead_covers_both_calls_on_both_backends(output: Output) -> None:
+def test_client_overhead_covers_both_calls_on_both_servers_and_backends(output: Output) -> None:
     t = table(output, "Client overhead")
-    assert list(zip(t.column("backend"), t.column("call"), strict=True)) == [
-        ("asyncio", "get-balance"),
-        ("asyncio", "send-sms"),
-        ("trio", "get-balance"),
-        ("trio", "send-sms"),
+    assert list(zip(t.column("backend"), t.column("server"), t.column("call"), strict=True)) == [
+        (backend, server, call)
+        for backend in ("asyncio", "trio")
+        for server in ("in-process", "loopback")
+        for call in ("get-balance", "send-sms")
     ]
+    for column in ("ratio", "ratio with limiter"):
+        assert all(float(ratio) > 0 for ratio in t.column(column))

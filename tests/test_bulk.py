@@ -28,6 +28,7 @@ from smsapi_async import (
     RateLimiter,
     SQLiteJournal,
 )
+from smsapi_async._bulk._batches import Bloom
 from smsapi_async.sandbox import AccountConfig, ChaosConfig, SandboxConfig
 from smsapi_async.testing import SandboxHarness, sandbox_client, served_sandbox_client
 
@@ -626,3 +627,16 @@ def test_the_journal_is_set_to_sync_or_not_before_it_switches_to_wal(
     SQLiteJournal(tmp_path / "run.db", durable=durable).close()
     pragmas = [s for s in statements if s.startswith("PRAGMA")]
     assert pragmas[:2] == [f"PRAGMA synchronous={'FULL' if durable else 'OFF'}", "PRAGMA journal_mode=WAL"]
+
+
+def test_the_duplicate_filter_never_forgets_a_pair_and_rarely_guesses() -> None:
+    bloom = Bloom()
+    added = [number(i) for i in range(0, 600_000, 2)]
+    for n in added:
+        bloom.add("text and options", n)
+    assert all(("text and options", n) in bloom for n in added)  # "no" is certain
+    others = [number(i) for i in range(1, 200_001, 2)]
+    false_maybe = sum(("text and options", n) in bloom for n in others) + sum(
+        ("other text", n) in bloom for n in added[:100_000]
+    )
+    assert false_maybe / 200_000 < 0.005

@@ -9,7 +9,9 @@ How it works, input to result:
    their call; beyond that the oldest group goes out early, so memory stays bounded whatever the
    input size. De-duplication and the journal live in SQLite on disk, not in memory.
 3. ``concurrency`` workers make the calls, so while calls are queued the limiter always has one
-   waiting for it. Before each call its intent is written to the journal, its outcome after.
+   waiting for it; only a couple wait at a time (the next is prepared while the current one waits),
+   so the input is read just ahead of the limiter. A call's intent is written to the journal when
+   the limiter grants it, just before its request leaves, and its outcome after.
 4. A call that timed out or met a 5xx is ``unknown``: never resent blindly. With ``reconcile=True``
    the account's sent messages are searched for each of its recipients; a call is resent only when
    none of its recipients shows it, i.e. it provably did not go out.

@@ -9,10 +9,10 @@ A ``validity`` shorter than the delivery delay turns a delivery into a soft-boun
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import DlrDue
+from ._report_index import report_index
 from ._state import (
     MAX_LIST_MEMBERS,
     Account,
@@ -66,16 +66,13 @@ def recipient_status(recipient: Recipient, now: float) -> str:
 
 
 def counters(sandbox: Sandbox, message: Message, now: float) -> dict[str, int]:
-    """Per-message counters shared by get-sms, get-sms-stats, get-message-report, ..."""
-    result = {"delivered": 0, "pending": 0, "soft-bounce": 0, "hard-bounce": 0}
-    if not message.cancelled:
-        for recipient in message.recipients:
-            result[recipient_status(recipient, now)] += 1
-    responses = sum(1 for r in sandbox.state.responses if r.message_id == message.id)
-    result["responses"] = responses
-    result["optouts"] = sum(1 for r in message.recipients if r.optout)
-    result["link_hits"] = sum(r.link_hits for r in message.recipients)
-    return result
+    """Per-message counters shared by get-sms, get-sms-stats, get-message-report, ...: the statuses
+    of the recipients (none for a cancelled message), ``responses``, ``optouts`` and ``link_hits``.
+    Kept in the report index, so asking again costs O(1) until a receipt falls due or a recipient
+    changes."""
+    index = report_index(sandbox.state)
+    index.sync_responses()
+    return index.counters(message, now, recipient_status)
 
 
 def schedule_dlrs(sandbox: Sandbox, message: Message) -> None:
@@ -102,14 +99,8 @@ def fire_dlr(sandbox: Sandbox, job: DlrDue) -> None:
 
 
 def _last_message_to(sandbox: Sandbox, msisdn: str, account: Account | None) -> Message | None:
-    for message in sorted(sandbox.state.messages.values(), key=lambda m: -m.send_at):
-        if account is not None and message.account_id != account.id:
-            continue
-        if message.cancelled or message.send_at > sandbox.clock.now():
-            continue
-        if any(r.msisdn == msisdn for r in message.recipients):
-            return message
-    return None
+    index = report_index(sandbox.state)
+    return index.last_sent_to(msisdn, None if account is None else account.id, sandbox.clock.now())
 
 
 def _opt_out(sandbox: Sandbox, account: Account, msisdn: str, now: float) -> None:
@@ -148,7 +139,7 @@ def receive_inbound(
         message = _last_message_to(sandbox, msisdn, account)
     if account is None:
         account = state.accounts[message.account_id] if message else next(iter(state.accounts.values()))
-    recipient = next((r for r in message.recipients if r.msisdn == msisdn), None) if message else None
+    recipient = report_index(state).recipient(message, msisdn) if message else None
     words = text.strip().split()
     first = words[0].upper() if words else ""
     is_optout = first in STOP_WORDS
@@ -170,8 +161,9 @@ def receive_inbound(
     )
     state.responses.append(response)
     if is_optout:
-        if recipient is not None:
+        if recipient is not None and message is not None:
             recipient.optout = True
+            report_index(state).recipient_changed(message)
         _opt_out(sandbox, account, msisdn, now)
     elif keyword is not None and keyword.list_id in account.lists:
         target = account.lists[keyword.list_id]
@@ -204,6 +196,7 @@ def record_link_hit(sandbox: Sandbox, message: Message, recipient: Recipient) ->
     now = sandbox.clock.now()
     account = sandbox.state.accounts[message.account_id]
     recipient.link_hits += 1
+    report_index(sandbox.state).recipient_changed(message)
     params = {
         "datetime": datetime_text(now) or "",
         "firstname": recipient.first_name or "",
@@ -245,11 +238,6 @@ def emit_list_action(
         type=action,
     )
     sandbox.callbacks.emit("list-action", account, contact_list.forward_url, sorted(params.items()))
-
-
-def status_rows(message: Message, now: float) -> Iterable[tuple[Recipient, str]]:
-    for recipient in message.recipients:
-        yield recipient, ("pending" if message.cancelled else recipient_status(recipient, now))
 
 
 def delivery_stats(sandbox: Sandbox, message: Message, now: float) -> dict[str, Any]:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ._sandbox import Sandbox
     from ._state import Account
 
-__all__ = ["ApiFailure", "Context", "Handler", "Params", "paginate"]
+__all__ = ["ApiFailure", "Context", "Handler", "Params", "paginate", "paginate_window"]
 
 T = TypeVar("T")
 
@@ -164,9 +164,16 @@ def paginate(params: Params, items: Sequence[T]) -> tuple[dict[str, int], Sequen
     ``count`` is at least 1; a page beyond the last returns no items (the items key is then left out,
     as the API does for empty results) and echoes the requested page number.
     """
+    return paginate_window(params, len(items), lambda offset, size: items[offset : offset + size])
+
+
+def paginate_window(
+    params: Params, total: int, fetch: Callable[[int, int], Sequence[T]]
+) -> tuple[dict[str, int], Sequence[T]]:
+    """:func:`paginate` for ``total`` items of which ``fetch(offset, size)`` reads only the page."""
     page, size = params.page()
-    count = max(1, math.ceil(len(items) / size))
-    return {"count": count, "number": page}, items[(page - 1) * size : page * size]
+    count = max(1, math.ceil(total / size))
+    return {"count": count, "number": page}, fetch((page - 1) * size, size)
 
 
 def with_items(

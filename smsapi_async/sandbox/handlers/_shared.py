@@ -10,6 +10,7 @@ from .._callbacks import UnusableUrl, check_callback_url
 from .._lifecycle import delivery_stats
 from .._params import ApiFailure, Context, Params, field_invalid
 from .._phone import normalise
+from .._report_index import report_index
 from .._state import Account, ContactList, Message, VirtualNumber, datetime_text
 
 __all__ = [
@@ -94,7 +95,7 @@ def summary(
         "send_at": datetime_text(message.send_at),
         "recipients": len(message.recipients),
         "cost": money(message.cost),
-        "sms": message.sms,
+        "sms": report_index(ctx.sandbox.state).sms(message),
     }
     if message.list_id:
         out["list"] = {"id": message.list_id, "name": message.list_name}

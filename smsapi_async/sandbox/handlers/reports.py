@@ -4,18 +4,30 @@ get-sms-sent-count, get-message-report, get-contact-sms-stats."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from .._lifecycle import counters, recipient_status, status_rows
-from .._params import ApiFailure, Context, Handler, Params, field_empty, field_invalid, paginate, with_items
+from .._lifecycle import counters, recipient_status
+from .._params import (
+    ApiFailure,
+    Context,
+    Handler,
+    Params,
+    field_empty,
+    field_invalid,
+    paginate,
+    paginate_window,
+    with_items,
+)
 from .._phone import normalise
+from .._report_index import ReportIndex, Selection, SentRow, Timeline, report_index, select
 from .._state import Message, Recipient, Response, datetime_text
 from ._shared import find_client, find_message, money, num, summary
 
 __all__ = ["HANDLERS"]
 
 DAY = 86400.0
+T = TypeVar("T")
 
 
 def _window(ctx: Context, p: Params, *, default: float, longest: float | None = None) -> tuple[float, float]:
@@ -29,11 +41,20 @@ def _window(ctx: Context, p: Params, *, default: float, longest: float | None = 
     return start, end
 
 
-def _sent_messages(ctx: Context) -> Iterator[Message]:
-    for message in ctx.sandbox.state.messages.values():
-        mine = message.account_id == ctx.account.id
-        if mine and not message.cancelled and message.send_at <= ctx.now:
-            yield message
+def _index(ctx: Context) -> ReportIndex:
+    """The report index, caught up with the state at ``ctx.now`` (see ``_report_index.py``)."""
+    index = report_index(ctx.sandbox.state)
+    index.sync(ctx.now)
+    return index
+
+
+def _page(p: Params, found: Selection[T]) -> tuple[dict[str, int], list[T]]:
+    page, items = paginate_window(p, found.total, found.page)
+    return page, list(items)
+
+
+def _by(where: dict[int, dict[Any, Timeline[T]]], account_id: int, key: Any) -> Timeline[T] | None:
+    return where.get(account_id, {}).get(key)
 
 
 def _response_row(ctx: Context, r: Response, include_original: bool) -> dict[str, Any]:
@@ -52,26 +73,21 @@ def _response_row(ctx: Context, r: Response, include_original: bool) -> dict[str
         message = ctx.sandbox.state.messages.get(r.message_id)
         original = ""
         if message is not None:
-            texts = (x.text for x in message.recipients if x.msisdn == r.msisdn)
-            original = next(texts, message.text)
+            recipient = report_index(ctx.sandbox.state).recipient(message, r.msisdn)
+            original = message.text if recipient is None else recipient.text
         row["original_message"] = original
     return row
 
 
-def _responses_page(ctx: Context, p: Params, rows: list[Response]) -> dict[str, Any]:
+def _responses_page(ctx: Context, p: Params, found: Selection[Response]) -> dict[str, Any]:
     include_original = p.boolean("include_original", False)
-    rows.sort(key=lambda r: (-r.received_at, -r.id))
-    page, items = paginate(p, rows)
+    page, items = _page(p, found)  # newest first: by received_at, then id, descending
     return with_items(
-        {"page": page, "total": len(rows)},
+        {"page": page, "total": found.total},
         "responses",
         items,
         lambda r: _response_row(ctx, r, include_original),
     )
-
-
-def _mine(ctx: Context) -> list[Response]:
-    return [r for r in ctx.sandbox.state.responses if r.account_id == ctx.account.id]
 
 
 def get_sms_responses(ctx: Context, p: Params) -> dict[str, Any]:
@@ -81,41 +97,60 @@ def get_sms_responses(ctx: Context, p: Params) -> dict[str, Any]:
         raise field_invalid("If you provide 'keyword', you must provide 'number'")
     if not (message_id or keyword_id or keyword):
         raise field_empty("message_id")
-    rows = _mine(ctx)
+    index, me = _index(ctx), ctx.account.id
+    filters: list[tuple[Timeline[Response] | None, Callable[[Response], bool]]] = []
     if message_id:
         other = ctx.sandbox.state.messages.get(message_id)
         if other is not None and other.account_id != ctx.account.id:
             raise ApiFailure("NO_ACCESS", "You do not have access to this 'message'")
         find_message(ctx, message_id)
-        rows = [r for r in rows if r.message_id == message_id]
+        filters.append((_by(index.replies_to_message, me, message_id), lambda r: r.message_id == message_id))
     if keyword_id:
-        rows = [r for r in rows if r.keyword_id == keyword_id]
+        filters.append((_by(index.replies_to_keyword, me, keyword_id), lambda r: r.keyword_id == keyword_id))
     if keyword:
         ids = {
             k.id
             for k in ctx.account.keywords
             if k.keyword.upper() == keyword.upper() and k.number == normalise(number or "")
         }
-        rows = [r for r in rows if r.keyword_id in ids]
+        only = _by(index.replies_to_keyword, me, next(iter(ids))) if len(ids) == 1 else None
+        filters.append((only if len(ids) < 2 else index.replies.get(me), lambda r: r.keyword_id in ids))
     if p.text("msisdn"):
-        rows = [r for r in rows if r.msisdn == normalise(p.required_text("msisdn"))]
+        sender = normalise(p.required_text("msisdn"))
+        filters.append((_by(index.replies_from, me, sender), lambda r: r.msisdn == sender))
+    start = end = None
     if p.text("start") or p.text("end"):
         start, end = _window(ctx, p, default=365 * DAY)
-        rows = [r for r in rows if start <= r.received_at <= end]
-    return _responses_page(ctx, p, rows)
+    everything = index.replies.get(me) or index.empty_replies()
+    return _responses_page(ctx, p, select(everything, filters, start, end))
 
 
 def get_user_sms_responses(ctx: Context, p: Params) -> dict[str, Any]:
     start, end = _window(ctx, p, default=30 * DAY)
     keywords = p.choice("keywords", ("both", "only", "omit"), "both")
-    rows = [r for r in _mine(ctx) if start <= r.received_at <= end]
-    if keywords == "only":
-        rows = [r for r in rows if r.keyword_id]
-    elif keywords == "omit":
-        rows = [r for r in rows if not r.keyword_id]
+    index, me = _index(ctx), ctx.account.id
+    filters: list[tuple[Timeline[Response] | None, Callable[[Response], bool]]] = []
+    if keywords != "both":
+        wanted = keywords == "only"
+        filters.append((_by(index.replies_keyworded, me, wanted), lambda r: bool(r.keyword_id) == wanted))
     if p.text("number"):
-        rows = [r for r in rows if r.longcode == normalise(p.required_text("number"))]
-    return _responses_page(ctx, p, rows)
+        longcode = normalise(p.required_text("number"))
+        filters.append((_by(index.replies_at, me, longcode), lambda r: r.longcode == longcode))
+    everything = index.replies.get(me) or index.empty_replies()
+    return _responses_page(ctx, p, select(everything, filters, start, end))
+
+
+def _sent_row(ctx: Context, row: SentRow) -> dict[str, Any]:
+    message, recipient = row
+    return {
+        "id": recipient.row_id,
+        "message_id": message.id,
+        "message": recipient.text,
+        "sent_at": datetime_text(message.send_at),
+        "msisdn": num(recipient.msisdn),
+        "caller_id": num(message.sender),
+        "status": recipient_status(recipient, ctx.now),
+    }
 
 
 def get_user_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
@@ -126,29 +161,37 @@ def get_user_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
     if end is None:
         raise field_empty("end")
     wanted = normalise(p.required_text("msisdn")) if p.text("msisdn") else None
-    rows: list[tuple[Message, Recipient]] = [
-        (m, r)
-        for m in _sent_messages(ctx)
-        if start <= m.send_at <= end
-        for r in m.recipients
-        if wanted is None or r.msisdn == wanted
-    ]
-    rows.sort(key=lambda row: (-row[0].send_at, -row[1].row_id))
-    page, items = paginate(p, rows)
-    return with_items(
-        {"page": page, "total": len(rows)},
-        "messages",
-        items,
-        lambda row: {
-            "id": row[1].row_id,
-            "message_id": row[0].id,
-            "message": row[1].text,
-            "sent_at": datetime_text(row[0].send_at),
-            "msisdn": num(row[1].msisdn),
-            "caller_id": num(row[0].sender),
-            "status": recipient_status(row[1], ctx.now),
-        },
+    index, me = _index(ctx), ctx.account.id
+    everything = index.sent.get(me) or index.empty_rows()
+    filters = (
+        [] if wanted is None else [(_by(index.sent_to, me, wanted), lambda row: row[1].msisdn == wanted)]
     )
+    # newest first: by send time, then recipient row id, descending; only messages sent by now
+    found = select(everything, filters, start, min(end, ctx.now))
+    page, items = _page(p, found)
+    return with_items(
+        {"page": page, "total": found.total}, "messages", items, lambda row: _sent_row(ctx, row)
+    )
+
+
+def _messages(
+    ctx: Context,
+    account_id: int,
+    window: tuple[float, float],
+    *,
+    kind: str = "all",
+    number: str | None = None,
+) -> Selection[Message]:
+    """The account's messages sent within ``[start, end]`` (and by now), newest first (ties: oldest
+    id first), of one ``kind`` unless ``all``, from one ``number`` unless ``None``."""
+    index = _index(ctx)
+    filters: list[tuple[Timeline[Message] | None, Callable[[Message], bool]]] = []
+    if kind != "all":
+        filters.append((_by(index.messages_of_type, account_id, kind), lambda m: m.type == kind))
+    if number is not None:
+        filters.append((_by(index.messages_from, account_id, number), lambda m: m.sender == number))
+    everything = index.messages.get(account_id) or index.empty_messages()
+    return select(everything, filters, window[0], min(window[1], ctx.now))
 
 
 def get_sms_sent_count(ctx: Context, p: Params) -> dict[str, Any]:
@@ -157,12 +200,8 @@ def get_sms_sent_count(ctx: Context, p: Params) -> dict[str, Any]:
     target = ctx.account
     if client_id:
         target = find_client(ctx, client_id)
-    count = sum(
-        m.sms
-        for m in ctx.sandbox.state.messages.values()
-        if m.account_id == target.id and not m.cancelled and start <= m.send_at <= min(end, ctx.now)
-    )
-    return {"count": count}
+    found = _messages(ctx, target.id, (start, end))
+    return {"count": found.weight(report_index(ctx.sandbox.state).sms)}
 
 
 def get_message_report(ctx: Context, p: Params) -> dict[str, Any]:
@@ -172,20 +211,16 @@ def get_message_report(ctx: Context, p: Params) -> dict[str, Any]:
     number = normalise(p.required_text("number")) if p.text("number") else None
     list_id = p.integer("list_id")
     array_style = p.choice("response_style", ("array", "default"), "default") == "array"
-    rows = [
-        m
-        for m in _sent_messages(ctx)
-        if start <= m.send_at <= end and kind in ("all", m.type) and (number is None or m.sender == number)
-    ]
-    rows.sort(key=lambda m: -m.send_at)
-    page, items = paginate(p, rows)
+    found = _messages(ctx, ctx.account.id, (start, end), kind=kind, number=number)
+    page, items = _page(p, found)
+    index = report_index(ctx.sandbox.state)
 
     def row(m: Message) -> dict[str, Any]:
         c = counters(ctx.sandbox, m, ctx.now)
         out: dict[str, Any] = {
             "type": m.type,
             "id": m.id,
-            "sms": m.sms,
+            "sms": index.sms(m),
             "cost": -money(m.cost),
             "sent_at": datetime_text(m.send_at),
             "status": "completed",
@@ -209,7 +244,7 @@ def get_message_report(ctx: Context, p: Params) -> dict[str, Any]:
                 ) or []
         return out
 
-    payload = {"page": page, "messages_total": len(rows), "sms_total": sum(m.sms for m in rows)}
+    payload = {"page": page, "messages_total": found.total, "sms_total": found.weight(index.sms)}
     return with_items(payload, "messages", items, row)
 
 
@@ -218,16 +253,16 @@ def get_contact_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
     start, end = _window(ctx, p, default=ctx.now - ctx.account.created)
     sort_field = p.choice("sort_field", ("delivery_status", "message_id", "datetime_send"), "datetime_send")
     descending = p.choice("order", ("asc", "desc"), "asc") == "desc"
+    index = _index(ctx)
+    to_mobile = _by(index.sent_to, ctx.account.id, mobile) or index.empty_rows()
+    found = select(to_mobile, [], start, min(end, ctx.now))  # only this number's messages
     rows = [
         {
             "message_id": m.id,
             "datetime_send": datetime_text(m.send_at),
             "delivery_status": recipient_status(r, ctx.now),
         }
-        for m in _sent_messages(ctx)
-        if start <= m.send_at <= end
-        for r in m.recipients
-        if r.msisdn == mobile
+        for m, r in found.page(0, found.total)
     ]
     rows.sort(key=lambda row: (row[sort_field], row["message_id"]), reverse=descending)
     page, items = paginate(p, rows)
@@ -240,7 +275,7 @@ def get_sms_stats(ctx: Context, p: Params) -> dict[str, Any]:
     stats = {
         "hard_bounced": c["hard-bounce"],
         "soft_bounced": c["soft-bounce"],
-        "total": message.sms,
+        "total": report_index(ctx.sandbox.state).sms(message),
         "recipientCount": len(message.recipients),
         "delivered": c["delivered"],
         "pending": c["pending"],
@@ -256,41 +291,48 @@ def get_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
     message = find_message(ctx, p.required_int("message_id"))
     optouts = p.choice("optouts", ("include", "only", "omit"), "include")
     delivery = p.choice("delivery", ("all", "delivered", "failed", "pending"), "all")
-    rows = []
-    for recipient, status in status_rows(message, ctx.now):
+
+    def status(recipient: Recipient) -> str:
+        return "pending" if message.cancelled else recipient_status(recipient, ctx.now)
+
+    def wanted(recipient: Recipient) -> bool:
         if (optouts == "only" and not recipient.optout) or (optouts == "omit" and recipient.optout):
-            continue
-        group = "failed" if status.endswith("bounce") else status
-        if delivery not in ("all", group):
-            continue
-        rows.append((recipient, status))
+            return False
+        group = "failed" if status(recipient).endswith("bounce") else status(recipient)
+        return delivery in ("all", group)
+
+    rows: list[Recipient] = message.recipients
+    if (optouts, delivery) != ("include", "all"):  # kept while no receipt falls due and nobody changes
+        index = report_index(ctx.sandbox.state)
+        rows = index.filtered(
+            message, ctx.now, optouts, delivery, lambda: list(filter(wanted, message.recipients))
+        )
     page, items = paginate(p, rows)
     payload = {"page": page, "total": len(rows), "message": summary(ctx, message)}
     return with_items(
         payload,
         "recipients",
         items,
-        lambda row: {
-            "msisdn": num(row[0].msisdn),
-            "first_name": row[0].first_name,
-            "last_name": row[0].last_name,
-            "delivery_status": row[1],
-            "optout": row[0].optout,
+        lambda r: {
+            "msisdn": num(r.msisdn),
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "delivery_status": status(r),
+            "optout": r.optout,
         },
     )
 
 
-def _recipient(message: Message, raw: str) -> Recipient:
-    number = normalise(raw)
-    for recipient in message.recipients:
-        if recipient.msisdn == number:
-            return recipient
-    raise ApiFailure("NOT_FOUND", "This message was not sent to this number")
+def _recipient(ctx: Context, message: Message, raw: str) -> Recipient:
+    recipient = report_index(ctx.sandbox.state).recipient(message, normalise(raw))
+    if recipient is None:
+        raise ApiFailure("NOT_FOUND", "This message was not sent to this number")
+    return recipient
 
 
 def get_sms_delivery_status(ctx: Context, p: Params) -> dict[str, Any]:
     message_id, msisdn = p.required_int("message_id"), p.required_text("msisdn")
-    recipient = _recipient(message := find_message(ctx, message_id), msisdn)
+    recipient = _recipient(ctx, message := find_message(ctx, message_id), msisdn)
     status = "pending" if message.cancelled else recipient_status(recipient, ctx.now)
     stats = {
         "message_id": message.id,
@@ -306,7 +348,7 @@ def get_sms_delivery_status(ctx: Context, p: Params) -> dict[str, Any]:
 
 def get_message_log(ctx: Context, p: Params) -> dict[str, Any]:
     message_id, mobile = p.required_int("message_id"), p.required_text("mobile")
-    recipient = _recipient(message := find_message(ctx, message_id), mobile)
+    recipient = _recipient(ctx, message := find_message(ctx, message_id), mobile)
     return {
         "message_id": message.id,
         "message": recipient.text,
@@ -318,7 +360,7 @@ def get_message_log(ctx: Context, p: Params) -> dict[str, Any]:
 
 def get_link_hits(ctx: Context, p: Params) -> dict[str, Any]:
     message = find_message(ctx, p.required_int("message_id"))
-    hits = [r for r in message.recipients if r.link_hits]
+    hits = report_index(ctx.sandbox.state).link_hits(message)
     page, items = paginate(p, hits)
     payload = {"page": page, "total": len(hits)}
     return with_items(

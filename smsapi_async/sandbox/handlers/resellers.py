@@ -11,8 +11,18 @@ import secrets
 from typing import Any
 
 from .._config import AccountConfig
-from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
+from .._params import (
+    ApiFailure,
+    Context,
+    Handler,
+    Params,
+    field_invalid,
+    paginate,
+    paginate_window,
+    with_items,
+)
 from .._phone import normalise
+from .._report_index import report_index
 from .._state import Account, Transaction, date_text, datetime_text
 from ._shared import find_client, money, num, require_reseller
 
@@ -20,9 +30,7 @@ __all__ = ["HANDLERS"]
 
 
 def client_view(ctx: Context, a: Account) -> dict[str, Any]:
-    state = ctx.sandbox.state
-    sent = [m for m in state.messages.values() if m.account_id == a.id and not m.cancelled]
-    spend = sum(m.cost for m in sent)
+    spend, sms = report_index(ctx.sandbox.state).totals(a.id, ctx.now)  # messages not cancelled
     return {
         "id": a.id,
         "name": a.name,
@@ -38,10 +46,10 @@ def client_view(ctx: Context, a: Account) -> dict[str, Any]:
         "apisecret": a.api_secret,
         "recharge_amount": money(a.fixed_top_up_amount),
         "total_lists": len(a.lists),
-        "total_sms": sum(m.sms for m in sent),
+        "total_sms": sms,
         "total_contacts": sum(len(lst.members) for lst in a.lists.values()),
         "total_spend": money(spend),
-        "total_revenue": money(sum(m.sms for m in sent) * a.sms_margin / 100),
+        "total_revenue": money(sms * a.sms_margin / 100),
         "credit_based": False,
         "trial": "no",
         "trial_expiry_date": date_text(a.created),
@@ -59,7 +67,7 @@ def get_client(ctx: Context, p: Params) -> dict[str, Any]:
 
 def get_clients(ctx: Context, p: Params) -> dict[str, Any]:
     require_reseller(ctx)
-    clients = [a for a in ctx.sandbox.state.accounts.values() if a.parent_id == ctx.account.id]
+    clients = report_index(ctx.sandbox.state).clients(ctx.account.id)
     page, items = paginate(p, clients)
     return with_items(
         {"page": page, "clients_total": len(clients)},
@@ -140,12 +148,20 @@ def _ledger_owner(ctx: Context, client_id: int) -> Account:
 def get_transactions(ctx: Context, p: Params) -> dict[str, Any]:
     owner = _ledger_owner(ctx, p.required_int("client_id"))
     start, end = p.timestamp("start"), p.timestamp("end")
-    rows = [
-        t
-        for t in reversed(owner.transactions)
-        if (start is None or t.created >= start) and (end is None or t.created <= end)
-    ]
-    page, items = paginate(p, rows)
+    ledger = owner.transactions
+    window = report_index(ctx.sandbox.state).ledger_window(owner, start, end)
+    if window is None:  # not in time order: filter it whole
+        rows = [
+            t
+            for t in reversed(ledger)
+            if (start is None or t.created >= start) and (end is None or t.created <= end)
+        ]
+        total = len(rows)
+        page, items = paginate(p, rows)
+    else:  # newest first, read from the window's end
+        i, j = window
+        total = j - i
+        page, items = paginate_window(p, total, lambda o, n: ledger[max(i, j - o - n) : max(i, j - o)][::-1])
 
     def view(t: Transaction) -> dict[str, Any]:
         return {
@@ -159,7 +175,7 @@ def get_transactions(ctx: Context, p: Params) -> dict[str, Any]:
             "type_id": t.type_id,
         }
 
-    return with_items({"page": page, "transactions_total": len(rows)}, "transactions", items, view)
+    return with_items({"page": page, "transactions_total": total}, "transactions", items, view)
 
 
 def get_transaction(ctx: Context, p: Params) -> dict[str, Any]:

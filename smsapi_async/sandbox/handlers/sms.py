@@ -9,6 +9,7 @@ from ..._sms_text import MAX_MESSAGE_LENGTH, count_parts
 from .._lifecycle import new_recipient, schedule_dlrs, tracked_link
 from .._params import ApiFailure, Context, Handler, Params, field_invalid
 from .._phone import format_number, normalise
+from .._report_index import report_index
 from .._state import Message, Recipient
 from ._shared import find_message, summary, url_param
 
@@ -132,6 +133,7 @@ def cancel_sms(ctx: Context, p: Params) -> dict[str, Any]:
     if message.cancelled or message.send_at <= ctx.now:
         raise ApiFailure("ALREADY_SENT", "This message is already sent or can not be cancelled")
     message.cancelled = True
+    report_index(ctx.sandbox.state).cancelled(message)
     ctx.sandbox.state.record_transaction(
         ctx.account,
         ctx.now,
