@@ -15,7 +15,8 @@ from rich.table import Table as RichTable
 from . import Table
 from .client import client_overhead
 from .limiter import acquire_cost, many_waiters, saturated, strict_server, virtual_windows, waiter_memory
-from .pacing import import_time, jittery_server
+from .pacing import jittery_server
+from .peers import import_time
 
 
 def benchmarks(quick: bool) -> list[Callable[[], Table]]:

@@ -271,31 +271,3 @@ def jittery_server(
             "<= 2 % 429s, >= 92 % of optimum"
         ),
     )
-
-
-# --- import cost ------------------------------------------------------------------------------------
-
-
-def import_time(repeats: int = 7) -> Table:
-    """Best wall time of ``python -c "import X"`` minus bare ``python -c pass``, per module."""
-
-    def best(code: str) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True)
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    floor = best("pass")
-    modules = ["smsapi_async", "httpx", "aiolimiter", "asyncio_throttle", "pyrate_limiter"]
-    cost = {name: best(f"import {name}") - floor for name in modules}
-    used = best("import smsapi_async; smsapi_async.AsyncSmsClient") - floor
-    rows = [(name, f"{cost[name] * 1000:.1f}", f"{cost[name] / cost['httpx']:.2f}") for name in modules]
-    rows.insert(1, ("smsapi_async + AsyncSmsClient", f"{used * 1000:.1f}", f"{used / cost['httpx']:.2f}"))
-    return Table(
-        "Import time (fresh interpreter)",
-        ("import", "ms", "ratio to httpx"),
-        rows,
-        note=f"best of {repeats}, minus `python -c pass`; target: smsapi_async <= 1.3 x httpx",
-    )

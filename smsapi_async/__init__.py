@@ -12,8 +12,7 @@ Everything public is importable from here; modules starting with ``_`` are priva
 # imported on first use through the module __getattr__ below, so `import smsapi_async` stays
 # cheap for tools that only need a name or two. Type checkers read the imports in TYPE_CHECKING.
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._exceptions import (
     AlreadySentError,
@@ -38,6 +37,7 @@ from ._exceptions import (
     TransportError,
     UnknownCallError,
 )
+from ._lazy import lazy_exports
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -154,18 +154,8 @@ _LAZY: dict[str, str] = {
 """Public name -> the private module that defines it, imported on first access."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "CONTACT_STATUSES",

@@ -15,8 +15,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import anyio
 import httpx
@@ -24,19 +25,6 @@ import httpx
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_SIZE, BodyError, read_body
 from ._clock import Clock, SystemClock
 from ._encoding import check_call_name, encode_params, is_safe_to_retry
-from ._events import (
-    CallFinished,
-    CallStarted,
-    ClientEvent,
-    EventHook,
-    LimiterPaused,
-    OutcomeUnknown,
-    RateLimited,
-    RequestSent,
-    ResponseReceived,
-    RetryScheduled,
-    emit,
-)
 from ._exceptions import (
     ApiError,
     InvalidRequestError,
@@ -50,21 +38,27 @@ from ._exceptions import (
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
+from ._signature import DEFAULT_URL_TTL
 from ._validate import PRIVATE_PARAMETERS, is_unicode, optional_flag, whole_number
 from ._version import __version__
-from .resources.account import AccountResource
-from .resources.email import EmailResource
-from .resources.keywords import KeywordsResource
-from .resources.lists import ListsResource
-from .resources.numbers import NumbersResource
-from .resources.resellers import ResellersResource
-from .resources.sms import SmsResource
-from .webhooks._hub import CallbackHub
-from .webhooks._verify import DEFAULT_URL_TTL, sign_callback_url
+
+if TYPE_CHECKING:
+    # loaded on first use (the resource properties, callback_url, callback_hub, event hooks), so
+    # that constructing a client costs little more than importing httpx
+    from ._events import ClientEvent, EventHook
+    from .resources.account import AccountResource
+    from .resources.email import EmailResource
+    from .resources.keywords import KeywordsResource
+    from .resources.lists import ListsResource
+    from .resources.numbers import NumbersResource
+    from .resources.resellers import ResellersResource
+    from .resources.sms import SmsResource
+    from .webhooks._hub import CallbackHub
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSmsClient"]
 
 DEFAULT_BASE_URL = "https://api.transmitsms.com"
+_RESOURCES = ("sms", "account", "lists", "numbers", "keywords", "email", "resellers")
 ENV_API_KEY = "SMSAPI_API_KEY"
 ENV_API_SECRET = "SMSAPI_API_SECRET"
 
@@ -241,7 +235,7 @@ class AsyncSmsClient:
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
         self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
-        self._callback_hub = CallbackHub()
+        self._callback_hub: list[CallbackHub] = []  # made on first use; shared by with_options copies
         if limiter is None and rate_limit is not None:
             limiter = RateLimiter(rate_limit)
         elif limiter is not None:
@@ -273,9 +267,7 @@ class AsyncSmsClient:
         # on an HTTP client of our own they are its defaults, merged into each request for free;
         # one passed in (maybe shared with other code) gets them with each request instead
         self._request_headers = None if http_client is None else self._headers
-        self._http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=timeout, follow_redirects=False, headers=self._headers
-        )
+        self._connections = _Connections(http_client, transport, timeout, self._headers)
         self._deadline_of: object = None  # the timeout _deadline_seconds was worked out from
         self._deadline_seconds: float | None = None
         self._hooks: list[EventHook] = []
@@ -302,13 +294,60 @@ class AsyncSmsClient:
             self._send_options["extensions"] = {"trace": self._trace}
         if self._timeout is not None:
             self._send_options["timeout"] = self._timeout
-        self.sms = SmsResource(self)
-        self.account = AccountResource(self)
-        self.lists = ListsResource(self)
-        self.numbers = NumbersResource(self)
-        self.keywords = KeywordsResource(self)
-        self.email = EmailResource(self)
-        self.resellers = ResellersResource(self)
+        for name in _RESOURCES:  # made on first use, for this object (a copy must not use the original's)
+            self.__dict__.pop(name, None)
+
+    # Each resource module (and the models it returns) is imported the first time its property is
+    # read; the instance is then cached in the object's __dict__, so later reads are plain lookups.
+
+    @cached_property
+    def sms(self) -> SmsResource:
+        """Send, schedule, cancel and track messages; replies, reports and statistics."""
+        from .resources.sms import SmsResource  # noqa: PLC0415 (loaded on first use)
+
+        return SmsResource(self)
+
+    @cached_property
+    def account(self) -> AccountResource:
+        """The account's balance."""
+        from .resources.account import AccountResource  # noqa: PLC0415 (loaded on first use)
+
+        return AccountResource(self)
+
+    @cached_property
+    def lists(self) -> ListsResource:
+        """Contact lists and their members."""
+        from .resources.lists import ListsResource  # noqa: PLC0415 (loaded on first use)
+
+        return ListsResource(self)
+
+    @cached_property
+    def numbers(self) -> NumbersResource:
+        """Virtual numbers and sender ids."""
+        from .resources.numbers import NumbersResource  # noqa: PLC0415 (loaded on first use)
+
+        return NumbersResource(self)
+
+    @cached_property
+    def keywords(self) -> KeywordsResource:
+        """Keywords on virtual numbers."""
+        from .resources.keywords import KeywordsResource  # noqa: PLC0415 (loaded on first use)
+
+        return KeywordsResource(self)
+
+    @cached_property
+    def email(self) -> EmailResource:
+        """Email-to-SMS senders."""
+        from .resources.email import EmailResource  # noqa: PLC0415 (loaded on first use)
+
+        return EmailResource(self)
+
+    @cached_property
+    def resellers(self) -> ResellersResource:
+        """A reseller's client accounts and transactions."""
+        from .resources.resellers import ResellersResource  # noqa: PLC0415 (loaded on first use)
+
+        return ResellersResource(self)
 
     def with_options(
         self,
@@ -395,6 +434,8 @@ class AsyncSmsClient:
         the expiry (``ttl`` seconds or a ``timedelta`` from now); choose a ``ttl`` longer than the
         message's validity plus a day of the platform's retries. The secret itself is not in the URL.
         """
+        from .webhooks._verify import sign_callback_url  # noqa: PLC0415 (loaded on first use)
+
         return sign_callback_url(base, self._secret.value, ttl=ttl)
 
     @property
@@ -402,7 +443,11 @@ class AsyncSmsClient:
         """Where a :class:`~smsapi_async.webhooks.CallbackReceiver` built with ``client=this``
         publishes the events it accepts, for :meth:`sms.wait_for_delivery` and
         :meth:`sms.reply_stream` (copies made by :meth:`with_options` share it)."""
-        return self._callback_hub
+        if not self._callback_hub:
+            from .webhooks._hub import CallbackHub  # noqa: PLC0415 (loaded on first use)
+
+            self._callback_hub.append(CallbackHub())
+        return self._callback_hub[0]
 
     @property
     def base_url(self) -> str:
@@ -462,6 +507,8 @@ class AsyncSmsClient:
         return await self._observed(name, url, form, safe)
 
     async def _observed(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        from ._events import CallFinished, CallStarted, emit  # noqa: PLC0415 (loaded once a client has hooks)
+
         observed = _Observed(self._hooks, next(_CALL_IDS), name)
         token = _OBSERVED.set(observed)
         emit(self._hooks, CallStarted(observed.call_id, name))
@@ -478,6 +525,7 @@ class AsyncSmsClient:
             emit(self._hooks, CallFinished(observed.call_id, name, observed.attempt, duration, error))
 
     async def _request(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+        self._connections.open()  # made (by a first call) before the limiter grants it a place
         retries = 0
         waited = 0.0
         while True:
@@ -491,7 +539,7 @@ class AsyncSmsClient:
                     await self._limiter.acquire()
             if log.isEnabledFor(logging.DEBUG):  # the join costs even when the line is dropped
                 log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
-            _emit(RequestSent, time.perf_counter() - queued_from, attempt="next")
+            _emit("RequestSent", time.perf_counter() - queued_from, attempt="next")
             # the trace hook reads the reservation from here; without one there is nothing to set
             sending = None if reservation is None else _SENDING.set(reservation)
             try:
@@ -514,19 +562,19 @@ class AsyncSmsClient:
             if delay is None:
                 delay = backoff_delay(retries + 1, self._rng)
             if isinstance(error, RateLimitError):
-                _emit(RateLimited, hint)
+                _emit("RateLimited", hint)
             rate_limited = isinstance(error, RateLimitError) and self._limiter is not None
             if rate_limited:
                 # the server asked the whole account to be quiet, whether or not this caller retries
                 self._limiter.pause(delay)  # type: ignore[union-attr]
-                _emit(LimiterPaused, delay, attempt=None)
+                _emit("LimiterPaused", delay, attempt=None)
                 if self._flush_limiter is not None:  # a shared limiter tells the other processes
                     await self._flush_limiter()
             if retries >= self._max_retries or waited + delay > self._max_retry_wait:
                 log.info("%s: giving up after %d attempt(s): %s", name, retries + 1, error)
                 raise error from cause
             retries += 1
-            _emit(RetryScheduled, delay, type(error).__name__)
+            _emit("RetryScheduled", delay, type(error).__name__)
             if rate_limited:
                 # the pause is counted against max_retry_wait by _check_pause before the resend
                 log.info(
@@ -702,7 +750,7 @@ class AsyncSmsClient:
         """The error for a call that changes state when ``what`` went wrong after sending, else None."""
         if safe:
             return None
-        _emit(OutcomeUnknown, what)
+        _emit("OutcomeUnknown", what)
         return OutcomeUnknownError.after(name, what, status_code=status)
 
     @classmethod
@@ -713,12 +761,17 @@ class AsyncSmsClient:
         if error is not None:
             raise error from cause  # our own error only, never an httpx one
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._connections.http()
+
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened (not an ``http_client`` you passed)."""
         if self._owns_http:
-            await self._http.aclose()
+            await self._connections.aclose()
 
     async def __aenter__(self) -> AsyncSmsClient:
+        self._connections.open()  # the HTTP client is made on entry (else by the first call)
         return self
 
     async def __aexit__(
@@ -782,25 +835,33 @@ _OBSERVED: contextvars.ContextVar[_Observed | None] = contextvars.ContextVar(
 )
 
 
-def _emit(
-    kind: Callable[..., ClientEvent], *fields: Any, attempt: Literal["this", "next"] | None = "this"
-) -> None:
-    """Tell the hooks of the call in progress, if it has any: ``kind(call_id, call, [attempt,]
-    *fields)``, with this attempt's number or (``"next"``) the next one's."""
+_EventKind = Literal[
+    "RequestSent", "ResponseReceived", "RateLimited", "LimiterPaused", "RetryScheduled", "OutcomeUnknown"
+]
+
+
+def _emit(kind: _EventKind, *fields: Any, attempt: Literal["this", "next"] | None = "this") -> None:
+    """Tell the hooks of the call in progress, if it has any: the event class ``kind`` of
+    :mod:`smsapi_async.events` with ``(call_id, call, [attempt,] *fields)``, with this attempt's
+    number or (``"next"``) the next one's. Named, not passed, so that a client without hooks never
+    loads the events module."""
     observed = _OBSERVED.get()
     if observed is None:
         return
+    from . import _events  # noqa: PLC0415 (loaded on first use)
+
+    make: Callable[..., ClientEvent] = getattr(_events, kind)
     if attempt is None:
-        event = kind(observed.call_id, observed.call, *fields)
+        event = make(observed.call_id, observed.call, *fields)
     else:
         if attempt == "next":
             observed.attempt += 1
-        event = kind(observed.call_id, observed.call, observed.attempt, *fields)
-    emit(observed.hooks, event)
+        event = make(observed.call_id, observed.call, observed.attempt, *fields)
+    _events.emit(observed.hooks, event)
 
 
 def _responded(status: int, code: str | None, elapsed: float) -> None:
-    _emit(ResponseReceived, status, code, elapsed)
+    _emit("ResponseReceived", status, code, elapsed)
 
 
 def _report(reservation: Reservation, error: SmsApiError, cause: BaseException | None) -> None:
@@ -809,6 +870,54 @@ def _report(reservation: Reservation, error: SmsApiError, cause: BaseException |
         reservation.not_sent()
     elif isinstance(error, RateLimitError):
         reservation.answered(rejected=True)
+
+
+class _Connections:
+    """The ``httpx.AsyncClient`` of a client and of its :meth:`~AsyncSmsClient.with_options` copies.
+
+    One the client owns is made on ``async with`` or the first call, not with the client: making
+    one loads TLS certificates and the HTTP/1.1 machinery, which costs more than importing httpx.
+    It is made before the limiter grants the call a place, so the time it takes never delays a
+    granted request. After :meth:`aclose` none is made again, so a closed client fails as httpx's
+    own closed client does.
+    """
+
+    __slots__ = ("_client", "_closed", "_headers", "_timeout", "_transport")
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: float | httpx.Timeout,
+        headers: Mapping[str, str],
+    ) -> None:
+        self._client = client
+        self._transport = transport
+        self._timeout = timeout
+        self._headers = headers
+        self._closed = False
+
+    def open(self) -> None:
+        """Make the HTTP client, unless there is one or it was closed."""
+        if self._client is None and not self._closed:
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=self._timeout,
+                follow_redirects=False,
+                headers=self._headers,
+            )
+
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self.open()
+            if self._client is None:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+        return self._client
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
 
 
 class _Hidden:

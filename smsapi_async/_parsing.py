@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-
-import defusedxml
-import defusedxml.ElementTree
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ResponseParseError, error_for_code
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 __all__ = ["MAX_DEPTH", "XmlTooDeepError", "parse_body", "raise_for_error", "xml_to_dict"]
 
@@ -78,6 +77,11 @@ def parse_body(
         raise fail("empty response body")
     reason = ""
     if response_format == "xml":
+        # loaded by the first XML answer, so that JSON clients never load an XML parser
+        from xml.etree.ElementTree import ParseError  # noqa: PLC0415
+
+        import defusedxml.ElementTree  # noqa: PLC0415
+
         try:
             root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
         except defusedxml.DefusedXmlException as exc:

@@ -78,6 +78,8 @@ _TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERD
 # A missing hash (first use, expiry after idle_ttl, a restart or a flush) starts with no grant for
 # `hold`: whoever granted last before the loss may have done so a moment ago. So does a caller that
 # just reconnected (`fence`): Redis may have come back from a snapshot older than its last grant.
+# With burst > 1, `recent` keeps the last `rate` grant times: no grant while they span less than
+# 1 s plus the margin (GCRA alone would let the grant after a burst come one interval after it).
 #   acquire: reserve the next slot and, if it is now, take it: {1, now, 0, 0, number}; else
 #            {0, now, wait, pause left, number}: claim it after `wait`
 #   claim:   take slot `arg`: {1, now, 0, 0, arg}, or {0, now, wait, pause left, arg}: claim again
@@ -103,7 +105,8 @@ local spread = tonumber(ARGV[12])
 local relax_after = tonumber(ARGV[13])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local state = redis.call('HMGET', key, 'tat', 'ctat', 'pause', 'seq', 'served', 'learned', 'relaxed')
+local state = redis.call('HMGET', key, 'tat', 'ctat', 'pause', 'seq', 'served', 'learned', 'relaxed',
+  'recent')
 local tat = tonumber(state[1])
 local ctat = tonumber(state[2]) or 0
 local paused = tonumber(state[3]) or 0
@@ -139,8 +142,18 @@ local function resync()
   -- later reservations start after the grants taken and the slots still reserved
   tat = math.max(tat, ctat + (seq - served) * interval)
 end
+-- with burst > 1, GCRA lets the grant after a burst come one interval after it: the last `cap`
+-- grant times keep every window of 1 s plus the margin within the rate
+local cap = math.max(1, math.floor(rate))
+local recent = {}
+if burst > 1 then
+  for v in string.gmatch(state[8] or '', '%d+') do recent[#recent + 1] = tonumber(v) end
+end
 local function claim(n)
   local ready = ctat - tolerance
+  if #recent >= cap then
+    ready = math.max(ready, recent[#recent - cap + 1] + 1000000 + margin)
+  end
   if paused > now then
     wait = paused - now
   elseif now < ready then
@@ -150,6 +163,10 @@ local function claim(n)
   else
     ctat = math.max(ctat, now - slack) + interval
     served = math.max(served, n)
+    if burst > 1 then
+      recent[#recent + 1] = now
+      while #recent > cap do table.remove(recent, 1) end
+    end
     resync()
     granted = 1
     dirty = true
@@ -183,6 +200,11 @@ if dirty then
   redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'ctat', string.format('%.0f', ctat),
     'pause', string.format('%.0f', paused), 'seq', seq, 'served', served,
     'learned', string.format('%.0f', learned), 'relaxed', string.format('%.0f', relaxed))
+  if burst > 1 then
+    local stamps = {}
+    for i, t in ipairs(recent) do stamps[i] = string.format('%.0f', t) end
+    redis.call('HSET', key, 'recent', table.concat(stamps, ' '))
+  end
   local last = math.max(tat, ctat, paused)
   redis.call('PEXPIRE', key, ttl + math.max(0, math.ceil((last - now) / 1000)))
 end
@@ -411,7 +433,25 @@ class RedisRateLimiter:
 
     Use it wherever a :class:`~smsapi_async.RateLimiter` goes: ``AsyncSmsClient(limiter=...)``,
     ``await limiter.acquire()`` or ``async with limiter:``. Callers in one process are served
-    first come first served; processes compete for each grant at Redis.
+    first come first served (the same local queue as ``RateLimiter``'s); processes take turns
+    for each grant at Redis.
+
+    **What it guarantees, and what it does not, when requests leave late.** Grants are spaced on
+    the Redis clock: any ``rate + 1`` grants across the fleet span at least ``1 + margin`` seconds
+    (with ``burst > 1``, no window of ``1 + margin`` seconds holds more than ``rate`` grants). So a
+    server counting arrivals sees at most ``rate`` in any second as long as every request leaves
+    within ``margin`` of its grant, less the network's jitter. A request that leaves later than
+    half the margin (at least :data:`MIN_SEND_LAG`) is reported (:meth:`request_sent`, which the
+    client calls and flushes to Redis before the request's first bytes go out): the next grant,
+    in any process, is then at least one interval after that send. Unlike
+    :meth:`RateLimiter.reserve <smsapi_async.RateLimiter.reserve>`, a grant here is final when it
+    is made: grants made in any process between a late request's grant and its send are not held
+    back, so with send lags longer than the margin (a new TCP/TLS connection to a far-away API) a
+    second can hold more than ``rate`` arrivals. At 2/s: a request granted at 0 s leaves at 0.6 s
+    after a 600 ms handshake, the one granted at 0.5 s leaves at once, the next is granted at
+    1.1 s: three arrivals within 0.6 s. Where connection setup can take longer than the margin,
+    keep connections warm or pin a margin above it (:meth:`pin_margin`, in every process; the
+    throughput is then ``rate / (1 + margin)``).
     """
 
     def __init__(

@@ -23,12 +23,18 @@ import hmac
 import json
 import re
 from collections.abc import Sequence
-from typing import Union
+from datetime import timedelta
+from typing import Final, Union
 from urllib.parse import unquote_to_bytes
 
 __all__ = ["callback_signature", "php_json_encode", "php_parse_pairs", "verify_callback_signature"]
 
 SIGNATURE_HEADER = "x-transmitsms-signature"
+
+DEFAULT_URL_TTL: Final = timedelta(days=5)
+"""Default lifetime of a signed callback URL (:func:`smsapi_async.webhooks.sign_callback_url`): the
+longest validity (72 hours) plus the platform's retries (about 25 hours), with room to spare. Kept
+here, with the signing primitives, so that the client gets it without loading the webhooks package."""
 
 # PHP arrays: insertion-ordered maps with int or str keys; leaves are strings.
 _PhpValue = Union[str, "_PhpArray"]

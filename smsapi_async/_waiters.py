@@ -18,9 +18,10 @@ callers that cannot be granted at once here. Only the head of the queue does the
   10 000 / ``GATE`` events and a promotion wakes one waiter, not the crowd.
 * **One event loop at a time.** The queue remembers the event loop its waiters belong to. A
   newcomer from another loop finds either that loop gone (closed, or no longer running: its
-  waiters will never run again, so they are dropped and refuse to go on if their loop ever
-  resumes) or still running in another thread: then it is refused at once with ``RuntimeError``
-  instead of queueing behind tasks it can never be woken by.
+  waiters are dropped, since they may never run again; they are never woken, and a head among
+  them that runs again raises ``RuntimeError`` instead of taking a grant) or still running in
+  another thread: then it is refused at once with ``RuntimeError`` instead of queueing behind
+  tasks it can never be woken by.
 
 The limiter's loop, for a caller that must queue::
 

@@ -124,6 +124,7 @@ async def test_bad_items_are_rejected_with_a_reason_and_the_rest_proceeds(harnes
         {"message": "ok", "to": number(6), "validity": "soon"},
         {"message": "ok", "to": [number(7), 12345]},
         {"message": "ok", "to": number(8)},
+        {"message": "ok", "to": number(9), "countrycode": "A\ud800"},  # would break the journal after a grant
     ]
     results = await collect(harness, messages)
     by_index = {r.index: r for r in results}
@@ -140,6 +141,7 @@ async def test_bad_items_are_rejected_with_a_reason_and_the_rest_proceeds(harnes
         (7, "alphanumeric sender"),
         (8, "validity"),
         (9, "to must be"),
+        (11, "countrycode is not valid Unicode"),
     ]:
         assert by_index[index].status == "rejected", index
         assert fragment in by_index[index].reason, (index, by_index[index].reason)

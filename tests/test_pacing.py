@@ -7,10 +7,8 @@ threads and by event loops that die.
 
 from __future__ import annotations
 
-import gc
 import math
 import random
-import tracemalloc
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -563,33 +561,5 @@ def test_bad_margin_settings_are_refused() -> None:
 
 
 # --- finding 7: what a waiter costs ------------------------------------------------------------------
-
-
-async def bytes_per_parked_waiter(park: Callable[[], Any], waiters: int) -> float:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        async with anyio.create_task_group() as tg:
-            for _ in range(waiters):
-                tg.start_soon(park)
-            await anyio.wait_all_tasks_blocked()
-            held = tracemalloc.get_traced_memory()[0] - before
-            tg.cancel_scope.cancel()
-    finally:
-        tracemalloc.stop()
-    return held / waiters
-
-
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_a_parked_waiter_holds_no_more_memory_than_with_aiolimiter() -> None:
-    aiolimiter = pytest.importorskip("aiolimiter")
-    ours = RateLimiter(1, clock=FakeClock())  # virtual time: nothing is granted while we look
-    theirs = aiolimiter.AsyncLimiter(1, 1)
-    await ours.acquire()
-    await theirs.acquire()
-    for park in (ours.acquire, theirs.acquire):  # pay for one-off allocations first
-        await bytes_per_parked_waiter(park, 100)
-    assert await bytes_per_parked_waiter(ours.acquire, 3000) <= await bytes_per_parked_waiter(
-        theirs.acquire, 3000
-    )
+# tests/test_waiter_queue.py::test_a_parked_waiter_holds_no_more_memory_than_with_aiolimiter, for this
+# limiter and the Redis one, measured as benchmarks.peers.crowd measures it (benchmarks/_memory.py).

@@ -103,6 +103,23 @@ async def test_grants_of_several_processes_share_one_schedule_and_take_turns(red
     assert sum(limiter.redis_calls for limiter in limiters) <= 4 * 36
 
 
+async def test_a_burst_after_a_quiet_spell_never_puts_more_than_the_rate_in_a_second(redis_url: str) -> None:
+    # burst=n lets n grants go at once after a quiet spell; the ones after them must still keep every
+    # 1-second window within the rate (GCRA alone would let the next go one interval after the burst)
+    key = fresh_key()
+    rate = 4
+    limiters = [RedisRateLimiter(redis_url, key=key, rate=rate, burst=rate) for _ in range(2)]
+    await limiters[0].acquire()
+    first = limiters[0].last_grant_time
+    assert first is not None
+    await anyio.sleep(rate * limiters[0].interval + 0.1)  # the burst refills
+    times = await grant_times(limiters, per_limiter=rate)
+    stamps = sorted([first, *itertools.chain.from_iterable(times.values())])
+    assert len(stamps) == 2 * rate + 1
+    assert most_in_one_second(stamps) <= rate
+    assert stamps[rate] - stamps[1] < limiters[0].interval  # the burst itself was allowed
+
+
 async def test_a_limiter_keeps_its_local_waiters_first_come_first_served(redis_url: str) -> None:
     limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=50)
     order: list[int] = []

@@ -15,6 +15,7 @@ import pytest
 from conftest import Recorder, success
 
 import smsapi_async._client as client_module
+import smsapi_async._events as events_module
 from smsapi_async import AsyncSmsClient, OutcomeUnknownError, RequestTimeoutError
 from smsapi_async.events import ClientEvent
 
@@ -63,8 +64,11 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return build
 
-    for name in (*EVENT_KINDS, "_Observed"):
-        monkeypatch.setattr(client_module, name, counting(name, getattr(client_module, name)))
+    # the client looks the event classes up in their module when a call has hooks (so that a client
+    # without hooks never imports it), and builds its per-call record itself
+    for module, names in ((events_module, EVENT_KINDS), (client_module, ("_Observed",))):
+        for name in names:
+            monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
     return made
 
 

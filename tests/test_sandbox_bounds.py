@@ -165,7 +165,7 @@ async def test_the_delivery_log_is_a_ring_buffer_in_memory_and_in_the_file(tmp_p
     store.save(first.state, first.callbacks.queued(), first.callbacks.deliveries)
     store.close()
     with sqlite3.connect(db) as raw:
-        (data,) = raw.execute("SELECT data FROM sandbox_document").fetchone()
+        data = "".join(row[0] for row in raw.execute("SELECT data FROM sandbox_records"))
     assert data.count('"kind":"dlr"') == DELIVERY_LOG_SIZE + 1  # the log plus the queued retry
 
     second = Sandbox(

@@ -27,6 +27,11 @@ from smsapi_async.sandbox import Sandbox, SandboxConfig, StateStore, VirtualCloc
 from smsapi_async.sandbox.__main__ import main
 from smsapi_async.sandbox._persist import StateFileError
 
+DOCUMENT_TABLE = (
+    "CREATE TABLE sandbox_document (id INTEGER PRIMARY KEY CHECK (id = 1), format TEXT NOT NULL,"
+    " version INTEGER NOT NULL, saved_at REAL NOT NULL, data TEXT NOT NULL)"
+)
+
 
 def client_for(sandbox: Sandbox) -> AsyncSmsClient:
     account = sandbox.config.accounts[0]
@@ -146,9 +151,10 @@ def test_a_pickled_state_from_before_is_refused_and_never_run(tmp_path: Path) ->
     ],
 )
 def test_a_crafted_document_is_refused_with_one_line(tmp_path: Path, document: str) -> None:
+    # a file as the sandbox wrote it before records (schema version 1: one JSON document)
     db = tmp_path / "crafted.sqlite"
-    StateStore(db).close()
     with sqlite3.connect(db) as conn:
+        conn.execute(DOCUMENT_TABLE)
         conn.execute("INSERT INTO sandbox_document VALUES (1, 'smsapi_async.sandbox', 1, 0, ?)", (document,))
     conn.close()
     with pytest.raises(StateFileError) as caught:

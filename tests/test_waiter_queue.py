@@ -21,7 +21,8 @@ import anyio.abc
 import anyio.lowlevel
 import pytest
 
-from smsapi_async import RateLimiter, RedisRateLimiter, SystemClock
+from benchmarks._memory import bytes_per_parked_waiter
+from smsapi_async import FakeClock, RateLimiter, RedisRateLimiter, SystemClock
 from smsapi_async._clock import Clock
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +130,22 @@ async def test_a_waiter_cancelled_in_the_tick_of_its_promotion_passes_its_place_
     assert limiter.waiting == 0
 
 
+async def test_a_crowd_waits_behind_one_timer_and_leaves_nothing_behind(make_limiter: MakeLimiter) -> None:
+    clock = FakeClock()
+    limiter = make_limiter(2, clock=clock)
+    limiter.pause(3600)
+    async with anyio.create_task_group() as tg:
+        for _ in range(2_000):
+            tg.start_soon(limiter.acquire)
+        await until(lambda: limiter.waiting == 2_000)
+        await clock.settle()
+        assert clock.sleepers == 1  # the head only
+        tg.cancel_scope.cancel()
+    assert limiter.waiting == 0
+    await clock.advance(3600)
+    assert clock.sleepers == 0
+
+
 @pytest.mark.parametrize("later_backend", ["asyncio", "trio"])
 def test_waiters_of_a_closed_event_loop_never_block_a_later_run(
     make_limiter: MakeLimiter, later_backend: str
@@ -152,6 +169,29 @@ def test_waiters_of_a_closed_event_loop_never_block_a_later_run(
         with contextlib.suppress(RuntimeError):  # a cancel scope cannot exit without its loop
             task.get_coro().close()  # type: ignore[union-attr]
     assert limiter.waiting == 0
+
+
+def test_a_head_whose_stopped_loop_resumes_after_a_takeover_refuses_to_go_on(
+    make_limiter: MakeLimiter,
+) -> None:
+    limiter = make_limiter(20)
+    limiter.pause(0.3)
+    loop = asyncio.new_event_loop()
+    try:
+        head = loop.create_task(limiter.acquire())
+        loop.run_until_complete(asyncio.sleep(0.05))  # it waits; then the loop stops (not closed)
+        assert limiter.waiting == 1
+
+        async def later() -> None:
+            with anyio.fail_after(10):
+                await limiter.acquire()
+
+        anyio.run(later, backend="trio")  # takes the limiter over: the other loop is not running
+        with pytest.raises(RuntimeError, match="taken over by another event loop"):
+            loop.run_until_complete(asyncio.wait_for(head, 10))
+        assert limiter.waiting == 0
+    finally:
+        loop.close()
 
 
 @pytest.mark.parametrize(
@@ -190,3 +230,16 @@ def test_a_second_running_loop_in_another_thread_is_refused_at_once(
     thread.join(10)
     assert done == ["granted"]  # the other loop's caller was not stranded either
     assert limiter.waiting == 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # where aiolimiter runs
+async def test_a_parked_waiter_holds_no_more_memory_than_with_aiolimiter(make_limiter: MakeLimiter) -> None:
+    # the same quantity as benchmarks.peers.crowd: traced bytes per asyncio task parked in acquire
+    aiolimiter = pytest.importorskip("aiolimiter")
+    ours = make_limiter(2, clock=FakeClock())  # virtual time: nothing is granted while we look
+    ours.pause(3600)
+    theirs = aiolimiter.AsyncLimiter(1, 3600)
+    await theirs.acquire()
+    assert await bytes_per_parked_waiter(ours.acquire, 5_000) <= await bytes_per_parked_waiter(
+        theirs.acquire, 5_000
+    )

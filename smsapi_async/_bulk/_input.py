@@ -15,7 +15,7 @@ import attrs
 from .._convert import _length_only, to_bool
 from .._exceptions import InvalidRequestError
 from .._sms_text import MAX_VALIDITY, check_email, check_message, check_parts, check_sender, check_url
-from .._validate import aware_datetime, shown, whole_number
+from .._validate import aware_datetime, is_unicode, shown, whole_number
 
 _OPTIONS: Final = (
     "from_",
@@ -123,6 +123,8 @@ def _option_value(name: str, value: Any) -> Any:
         return check_url(name, value)
     if not isinstance(value, str):
         raise InvalidRequestError(f"{name} must be text, got {shown(name, value)}")
+    if not is_unicode(value):  # would fail later, in the journal or on the wire, after a grant was spent
+        raise InvalidRequestError(f"{name} is not valid Unicode text (it holds a lone surrogate)")
     return value
 
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterable, Callable, Container, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .._bulk import BulkInput, BulkProgress, BulkSend
 from .._convert import field, to_bool, to_str
 from .._exceptions import InvalidRequestError
 from .._sms_text import (
@@ -30,11 +29,13 @@ from .._validate import (
     whole_number,
 )
 from ..models.sms import FormattedNumber, MessageInfo, SendResult
-from ..tracking import DeliveryResult, ReplyCursor, ReplyStream, UpdateHandler, wait_for_delivery
 from .reports import SmsReports
 
 if TYPE_CHECKING:
+    # the bulk engine and delivery tracking load when first used, not with client.sms
+    from .._bulk import BulkInput, BulkProgress, BulkSend
     from .._journal import Journal
+    from ..tracking import DeliveryResult, ReplyCursor, ReplyStream, UpdateHandler
 
 __all__ = ["SmsResource"]
 
@@ -178,6 +179,8 @@ class SmsResource(SmsReports):
             JournalError: while iterating: the journal is corrupt or not a journal, or
                 (:class:`JournalMismatchError`) belongs to another input; nothing was sent.
         """
+        from .._bulk import BulkSend  # noqa: PLC0415 (loaded on first use)
+
         return BulkSend(
             self._client,
             messages,
@@ -250,6 +253,8 @@ class SmsResource(SmsReports):
         states known so far) after ``timeout`` seconds. See
         :func:`smsapi_async.tracking.wait_for_delivery` for every argument.
         """
+        from ..tracking import wait_for_delivery  # noqa: PLC0415 (loaded on first use)
+
         return await wait_for_delivery(
             self._client,
             message_id,
@@ -278,6 +283,8 @@ class SmsResource(SmsReports):
         pass ``cursor=ReplyCursor.from_json(...)`` to resume without repeats; ``overlap`` is how far
         back each poll looks again for replies that show up late.
         """
+        from ..tracking import ReplyStream  # noqa: PLC0415 (loaded on first use)
+
         return ReplyStream(
             self._client,
             since=since,

@@ -211,6 +211,7 @@ async def _settings(sandbox: Sandbox, request: Request, data: dict[str, Any]) ->
     }
     for name, value in changes.items():
         setattr(account, name, value)
+    sandbox.state.touch_account(account)
     return {
         "dlr_callback": account.dlr_callback,
         "reply_callback": account.reply_callback,
@@ -224,6 +225,7 @@ async def _list_automation(sandbox: Sandbox, request: Request, data: dict[str, A
     if contact_list is None:
         raise _AdminError("no such list", 404)
     contact_list.forward_url = _url(data, "forward_url")
+    sandbox.state.touch_list(account, contact_list)
     return {}
 
 

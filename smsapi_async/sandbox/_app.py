@@ -181,7 +181,10 @@ async def _handle(
     handler = HANDLERS.get(call)
     if handler is None:
         raise ApiFailure("NOT_IMPLEMENTED", f"The call '{call[:64]}' is not implemented", 404)
-    return success(handler(Context(sandbox, account, now), params))
+    payload = success(handler(Context(sandbox, account, now), params))
+    if not call.startswith(READ_ONLY_PREFIXES):
+        sandbox.state.touch_account(account)  # its balance, numbers, keywords, imports, ...
+    return payload
 
 
 async def _process(

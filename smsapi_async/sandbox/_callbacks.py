@@ -28,7 +28,7 @@ import httpx
 from .._signature import SIGNATURE_HEADER, _parse_query, callback_signature
 from ._clock import SandboxClock
 from ._config import SandboxConfig
-from ._state import Account, datetime_text
+from ._state import Account, Changes, datetime_text
 
 __all__ = [
     "BulkImportJob",
@@ -161,28 +161,51 @@ class CallbackQueue:
         self._run_import = run_import
         self._on_change = on_change
         self._heap: list[tuple[float, int, Job]] = []
+        # deliveries and imports taken off the queue but not finished, by sequence number: their job
+        # records stay in the --db file until they finish, so a process killed mid-attempt makes it
+        # again after the restart (a receiver may get a callback twice, never zero times); a worker
+        # started again after being cancelled takes them back first
+        self._in_flight_jobs: dict[int, tuple[float, int, Job]] = {}
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._wakeup: anyio.Event | None = None
         self._idle_waiters: list[anyio.Event] = []
         self._in_flight = 0
         self.deliveries: deque[CallbackDelivery] = deque(maxlen=DELIVERY_LOG_SIZE)
+        # queued jobs (``("job", seq)``) and logged deliveries (``("delivery", id)``) changed since
+        # the last save (``--db``)
+        self.changes = Changes(everything=True)
         clock.on_change(self.notify)
 
     def clear(self) -> None:
         self._heap.clear()
+        self._in_flight_jobs.clear()
         self.deliveries.clear()
+        self.changes.everything = True
         self.notify()
 
     def queued(self) -> list[tuple[float, Job]]:
         """Every queued job with its due time (what ``--db`` saves)."""
-        return [(due, job) for due, _, job in sorted(self._heap, key=lambda e: (e[0], e[1]))]
+        return [(due, job) for due, _, job in self.entries()]
 
-    def restore(self, queue: list[tuple[float, Job]], deliveries: list[CallbackDelivery]) -> None:
-        """Take back what :meth:`queued` and :attr:`deliveries` held before a restart."""
-        self._heap = []
-        for due, job in queue:
-            heapq.heappush(self._heap, (due, next(self._seq), job))
+    def entries(self) -> list[tuple[float, int, Job]]:
+        """Every queued job as ``(due, sequence number, job)``, in the order they will run, and the
+        deliveries being attempted (what ``--db`` saves)."""
+        return sorted([*self._heap, *self._in_flight_jobs.values()], key=lambda e: (e[0], e[1]))
+
+    def restore(
+        self,
+        queue: list[tuple[float, Job]],
+        deliveries: list[CallbackDelivery],
+        sequence: list[int] | None = None,
+    ) -> None:
+        """Take back what :meth:`queued` and :attr:`deliveries` held before a restart (with the
+        jobs' saved sequence numbers, ``sequence``, when there are)."""
+        keys = sequence if sequence is not None else list(range(len(queue)))
+        self._heap = [(due, seq, job) for (due, job), seq in zip(queue, keys, strict=True)]
+        heapq.heapify(self._heap)
+        self._seq = itertools.count(max(keys, default=-1) + 1)
+        self.changes = Changes(everything=sequence is None)
         self.deliveries = deque(deliveries, maxlen=DELIVERY_LOG_SIZE)
         queued_ids = (job.id for _, job in queue if isinstance(job, CallbackDelivery))
         self._ids = itertools.count(
@@ -199,7 +222,9 @@ class CallbackQueue:
             self._wakeup.set()
 
     def schedule(self, due: float, job: Job) -> None:
-        heapq.heappush(self._heap, (due, next(self._seq), job))
+        seq = next(self._seq)
+        heapq.heappush(self._heap, (due, seq, job))
+        self.changes.put("job", seq, (due, job))
         self.notify()
 
     def emit(self, kind: str, account: Account, url: str, params: list[tuple[str, str]]) -> None:
@@ -224,16 +249,25 @@ class CallbackQueue:
             created=now,
             next_attempt=now,
         )
+        if len(self.deliveries) == self.deliveries.maxlen:  # the oldest drops out of the log
+            self.changes.drop("delivery", self.deliveries[0].id)
         self.deliveries.append(delivery)
+        self.changes.put("delivery", delivery.id, delivery)
         if problem is None:
             self.schedule(now, delivery)
         else:
             self._record(delivery, {"at": datetime_text(now), "error": problem}, ok=False, final=True)
 
-    def _pop_due(self, now: float) -> list[Job]:
-        due: list[Job] = []
+    def _pop_due(self, now: float) -> list[tuple[int, Job]]:
+        due: list[tuple[int, Job]] = []
         while self._heap and self._heap[0][0] <= now:
-            due.append(heapq.heappop(self._heap)[2])
+            entry = heapq.heappop(self._heap)
+            _, seq, job = entry
+            if not isinstance(job, DlrDue):  # its record goes when it finishes
+                self._in_flight_jobs[seq] = entry
+            else:
+                self.changes.drop("job", seq)
+            due.append((seq, job))
         return due
 
     async def settle(self) -> None:
@@ -250,6 +284,9 @@ class CallbackQueue:
         """Run due jobs forever (cancel the surrounding task group to stop)."""
         timeout = httpx.Timeout(self._config.callback_timeout)
         limiter = anyio.CapacityLimiter(MAX_CONCURRENT_DELIVERIES)
+        for entry in self._in_flight_jobs.values():  # cut short when a worker was cancelled
+            heapq.heappush(self._heap, entry)
+        self._in_flight_jobs.clear()
         async with (
             httpx.AsyncClient(transport=self._transport, timeout=timeout) as client,
             anyio.create_task_group() as tg,
@@ -257,13 +294,13 @@ class CallbackQueue:
             while True:
                 self._wakeup = anyio.Event()
                 jobs = self._pop_due(self._clock.now())
-                for job in jobs:
+                for seq, job in jobs:
                     if isinstance(job, CallbackDelivery):
                         self._in_flight += 1
-                        tg.start_soon(self._attempt, client, limiter, job)
+                        tg.start_soon(self._attempt, client, limiter, job, seq)
                     elif isinstance(job, BulkImportJob):
                         self._in_flight += 1
-                        tg.start_soon(self._import, client, job)
+                        tg.start_soon(self._import, client, job, seq)
                     else:
                         self._run_sync(job)
                 if jobs:
@@ -286,17 +323,24 @@ class CallbackQueue:
         except Exception:
             logger.exception("sandbox job %r failed; the worker goes on", job)
 
-    async def _import(self, client: httpx.AsyncClient, job: BulkImportJob) -> None:
+    async def _import(self, client: httpx.AsyncClient, job: BulkImportJob, seq: int) -> None:
         try:
-            await self._run_import(job, client)
-        except Exception:
-            logger.exception("sandbox bulk import %r failed; the worker goes on", job)
+            try:
+                await self._run_import(job, client)
+            except Exception:
+                logger.exception("sandbox bulk import %r failed; the worker goes on", job)
+            self._finished(seq)  # not when cancelled: then it runs again
         finally:
             self._in_flight -= 1
+            self._on_change()  # the imported contacts and the import's progress are kept
             self.notify()
 
     async def _attempt(
-        self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter, delivery: CallbackDelivery
+        self,
+        client: httpx.AsyncClient,
+        limiter: anyio.CapacityLimiter,
+        delivery: CallbackDelivery,
+        seq: int,
     ) -> None:
         headers = {SIGNATURE_HEADER: delivery.signature, "user-agent": "smsapi-async-sandbox"}
         attempt: dict[str, Any] = {"at": datetime_text(self._clock.now())}
@@ -315,10 +359,25 @@ class CallbackQueue:
             attempt["detail"] = str(exc)[:300]
         finally:
             self._in_flight -= 1
-        self._record(delivery, attempt, ok=ok, final=final)
+        self._record(delivery, attempt, ok=ok, final=final, seq=seq)
 
-    def _record(self, delivery: CallbackDelivery, attempt: dict[str, Any], *, ok: bool, final: bool) -> None:
+    def _finished(self, seq: int) -> None:
+        self._in_flight_jobs.pop(seq, None)
+        self.changes.drop("job", seq)
+
+    def _record(
+        self,
+        delivery: CallbackDelivery,
+        attempt: dict[str, Any],
+        *,
+        ok: bool,
+        final: bool,
+        seq: int | None = None,
+    ) -> None:
+        if seq is not None:  # the attempt of a queued delivery: its job is done
+            self._finished(seq)
         delivery.attempts.append(attempt)
+        self.changes.put("delivery", delivery.id, delivery)  # written only while it is in the log
         retries = self._config.callback_retry_delays
         if ok:
             delivery.status, delivery.next_attempt = "delivered", None

@@ -105,10 +105,12 @@ def _last_message_to(sandbox: Sandbox, msisdn: str, account: Account | None) -> 
 
 def _opt_out(sandbox: Sandbox, account: Account, msisdn: str, now: float) -> None:
     account.optouts.setdefault(msisdn, now)
+    sandbox.state.touch_optout(account, msisdn)
     for contact_list in account.lists.values():
         contact = contact_list.members.get(msisdn)
         if contact is not None and contact.status == "active":
             contact_list.deactivate(contact, optout=True)
+            sandbox.state.touch_contact(contact_list, contact)
             emit_list_action(sandbox, account, contact_list, contact, "delete", now=now)
 
 
@@ -159,10 +161,11 @@ def receive_inbound(
         keyword_id=keyword.id if keyword else 0,
         is_optout=is_optout,
     )
-    state.responses.append(response)
+    state.add_response(response)
     if is_optout:
         if recipient is not None and message is not None:
             recipient.optout = True
+            state.touch_recipient(message, recipient)
             report_index(state).recipient_changed(message)
         _opt_out(sandbox, account, msisdn, now)
     elif keyword is not None and keyword.list_id in account.lists:
@@ -170,6 +173,7 @@ def receive_inbound(
         if msisdn not in target.members and len(target.members) < MAX_LIST_MEMBERS:
             contact = Contact(list_id=target.id, msisdn=msisdn, created_at=now)
             target.members[msisdn] = contact
+            state.touch_contact(target, contact)
             emit_list_action(sandbox, account, target, contact, "add", now=now)
     number = account.numbers.get(longcode or "")
     url = (
@@ -196,6 +200,7 @@ def record_link_hit(sandbox: Sandbox, message: Message, recipient: Recipient) ->
     now = sandbox.clock.now()
     account = sandbox.state.accounts[message.account_id]
     recipient.link_hits += 1
+    sandbox.state.touch_recipient(message, recipient)
     report_index(sandbox.state).recipient_changed(message)
     params = {
         "datetime": datetime_text(now) or "",

@@ -1,14 +1,19 @@
-"""Keeping the sandbox's state in a SQLite file between runs (``--db PATH``), as versioned JSON.
+"""Keeping the sandbox's state in a SQLite file between runs (``--db PATH``), as versioned JSON records.
 
-The file holds one JSON document: accounts and everything they own, messages, responses, the id
-counters, and the callback queue (receipts not yet due, deliveries waiting for a retry, bulk imports
-not yet run), so a restart loses nothing that was acknowledged. It is written after every change, in
-one SQLite transaction, before the answer leaves. Loading only decodes JSON and checks every field's
-type: a crafted file cannot run code, and a file that is not a sandbox state (another database, a
-text file, an older pickled state) is refused with one line naming the problem.
+The file holds one table of records, ``(kind, key) -> JSON``: a schema record (format and version),
+the id counters, and one record per account (without its lists, transactions and opt-outs), list
+(without its members), contact, opt-out, transaction, message (without its recipients), recipient,
+response, logged callback delivery and queued job (receipts not yet due, deliveries waiting for a
+retry, bulk imports not yet run). So a restart loses nothing that was acknowledged.
 
-Each save writes the whole document, so its cost still grows with the state: fine for development
-volumes, not for a sandbox holding hundreds of thousands of messages.
+Each save writes only the records changed since the last one (see ``Changes`` in ``_state.py``), in
+one SQLite transaction, before the answer leaves: a call's cost follows what it changed, not how much
+the sandbox holds. A fresh or reset state is written whole.
+
+Loading only decodes JSON and checks every field's type and every record's owner: a crafted file
+cannot run code, and a file that is not a sandbox state (another database, a text file, an older
+pickled state, a newer schema) is refused with one line naming the problem. A file written by the
+sandbox before records (schema version 1, one JSON document) is converted on open.
 """
 
 from __future__ import annotations
@@ -16,12 +21,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import attrs
 
@@ -41,17 +45,29 @@ from ._state import (
     VirtualNumber,
 )
 
+if TYPE_CHECKING:
+    from ._callbacks import CallbackQueue
+
 __all__ = ["SavedSandbox", "StateFileError", "StateStore"]
 
 FORMAT = "smsapi_async.sandbox"
-VERSION = 1
+VERSION = 2
+DOCUMENT_VERSION = 1  # one JSON document, rewritten whole on every save; converted on open
 T = TypeVar("T")
 
+_TABLE = "sandbox_records"
+_DOCUMENT_TABLE = "sandbox_document"
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS sandbox_document"
-    " (id INTEGER PRIMARY KEY CHECK (id = 1), format TEXT NOT NULL, version INTEGER NOT NULL,"
-    " saved_at REAL NOT NULL, data TEXT NOT NULL)"
+    f"CREATE TABLE IF NOT EXISTS {_TABLE}"
+    " (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, key))"
 )
+# an update keeps the row (and its rowid, which orders contacts and opt-outs as they were added)
+_UPSERT = (
+    f"INSERT INTO {_TABLE} (kind, key, data) VALUES (?, ?, ?)"
+    " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data"
+)
+KINDS = ("schema", "ids", "account", "list", "contact", "optout", "transaction", "message", "recipient",
+         "response", "delivery", "job")  # fmt: skip
 _JOBS: dict[str, type[Any]] = {"dlr": DlrDue, "delivery": CallbackDelivery, "bulk-import": BulkImportJob}
 _CLASSES = (Account, BulkImport, Contact, ContactList, Keyword, Message, Recipient, Response, Transaction,
             VirtualNumber, DlrDue, CallbackDelivery, BulkImportJob)  # fmt: skip
@@ -68,6 +84,7 @@ class SavedSandbox:
     state: State
     queue: list[tuple[float, Job]]
     deliveries: list[CallbackDelivery]  # the newest ``DELIVERY_LOG_SIZE`` at most
+    sequence: list[int] | None = None  # the queued jobs' keys in the file
 
 
 def _check(ok: bool, where: str, expected: str) -> None:
@@ -135,13 +152,205 @@ def _structure(tp: Any, value: Any, where: str) -> Any:
     raise StateFileError(f"malformed state file: {where} has an unsupported type")
 
 
-def _unstructure(obj: Any) -> Any:
-    # tuples and int keys become JSON lists and strings; caches (non-init fields) are not saved
-    return attrs.asdict(obj, filter=lambda field, _: field.init)
+def _unstructure(obj: Any, *, leave_out: tuple[str, ...] = ()) -> Any:
+    # tuples and int keys become JSON lists and strings; caches (non-init fields) are not saved,
+    # nor the named fields of ``obj`` itself (they are records of their own)
+    skip = {getattr(attrs.fields(type(obj)), name) for name in leave_out}
+    return attrs.asdict(obj, filter=lambda field, _: field.init and field not in skip)
+
+
+_OWN_RECORDS = {  # fields held in records of their own, never inside their owner's record
+    Account: ("lists", "transactions", "optouts"),
+    ContactList: ("members",),
+    Message: ("recipients",),
+}
+
+
+def _job_type(job: Job) -> str:
+    if isinstance(job, CallbackDelivery):
+        return "delivery"
+    return "dlr" if isinstance(job, DlrDue) else "bulk-import"
+
+
+def _encode(kind: str, value: Any) -> Any:
+    """The JSON of one record, from the live object(s) :class:`Changes` holds for it."""
+    if kind in ("account", "message"):
+        return _unstructure(value, leave_out=_OWN_RECORDS[type(value)])
+    if kind == "list":
+        account_id, contact_list = value
+        return {"account_id": account_id, "list": _unstructure(contact_list, leave_out=("members",))}
+    if kind == "transaction":
+        return {"account_id": value[0], "transaction": _unstructure(value[1])}
+    if kind == "recipient":
+        return {"message_id": value[0], "recipient": _unstructure(value[1])}
+    if kind == "optout":
+        return {"account_id": value[0], "msisdn": value[1], "at": value[2]}
+    if kind == "job":
+        due, job = value
+        return {"due": due, "type": _job_type(job), "job": _unstructure(job)}
+    return _unstructure(value)  # contact, response, delivery
+
+
+def _records(
+    state: State, entries: Iterable[tuple[float, int, Job]], deliveries: Iterable[CallbackDelivery]
+) -> Iterator[tuple[str, str, Any]]:
+    """Every record of a full rewrite, ``(kind, key, JSON value)``, contacts and opt-outs in order."""
+    yield "schema", "", {"format": FORMAT, "version": VERSION}
+    yield "ids", "", state.counters()
+    for account in state.accounts.values():
+        yield "account", str(account.id), _encode("account", account)
+        for msisdn, at in account.optouts.items():
+            yield "optout", f"{account.id}:{msisdn}", _encode("optout", (account.id, msisdn, at))
+        for t in account.transactions:
+            yield "transaction", str(t.id), _encode("transaction", (account.id, t))
+        for contact_list in account.lists.values():
+            yield "list", str(contact_list.id), _encode("list", (account.id, contact_list))
+            for contact in contact_list.members.values():
+                yield "contact", f"{contact_list.id}:{contact.msisdn}", _encode("contact", contact)
+    for message in state.messages.values():
+        yield "message", str(message.id), _encode("message", message)
+        for r in message.recipients:
+            yield "recipient", str(r.row_id), _encode("recipient", (message.id, r))
+    for response in state.responses:
+        yield "response", str(response.id), _encode("response", response)
+    for delivery in deliveries:
+        yield "delivery", str(delivery.id), _encode("delivery", delivery)
+    for due, seq, job in entries:
+        yield "job", str(seq), _encode("job", (due, job))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _int_key(text: str, where: str) -> int:
+    _check(text.lstrip("-").isdigit() and len(text) < 20, where, "keyed by an integer")
+    return int(text)
+
+
+def _record(cls: type[T], data: Any, where: str) -> T:
+    """One entity; the fields that are records of their own must not be inside it."""
+    own = set(_OWN_RECORDS.get(cls, ()))
+    expected = f"{cls.__name__} fields" + (f" only (not {', '.join(sorted(own))})" if own else "")
+    _check(isinstance(data, dict) and not set(data) & own, where, expected)
+    return typing.cast(T, _structure(cls, data, where))
+
+
+def _owned(data: Any, where: str, owner: str, name: str, cls: type[T]) -> tuple[int, T]:
+    """``{owner: id, name: entity}``: an entity and the id of the record that owns it."""
+    value = _structure(dict[str, Any], data, where)
+    owner_id = _structure(int, value.get(owner), f"{where}.{owner}")
+    return owner_id, _record(cls, value.get(name), f"{where}.{name}")
+
+
+class _Loader:
+    """Rebuilds a :class:`SavedSandbox` from the records, checking each one and its owner."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.ids: dict[str, int] | None = None
+        self.accounts: dict[int, Account] = {}
+        self.lists: dict[int, tuple[int, ContactList]] = {}
+        self.contacts: list[tuple[int, Contact]] = []
+        self.optouts: list[tuple[int, str, float]] = []
+        self.transactions: list[tuple[int, Transaction]] = []
+        self.messages: dict[int, Message] = {}
+        self.recipients: list[tuple[int, Recipient]] = []
+        self.responses: list[Response] = []
+        self.deliveries: list[CallbackDelivery] = []
+        self.jobs: list[tuple[float, int, Job]] = []
+
+    def add(self, kind: str, key: str, data: Any) -> None:
+        where = f"record {kind} {key[:40]!r}"
+        if kind == "ids":
+            self.ids = _structure(dict[str, int], data, where)
+        elif kind == "account":
+            account = _record(Account, data, where)
+            _check(key == str(account.id), where, "keyed by its id")
+            self.accounts[account.id] = account
+        elif kind == "message":
+            message = _record(Message, data, where)
+            _check(key == str(message.id), where, "keyed by its id")
+            self.messages[message.id] = message
+        elif kind == "list":
+            owner, contact_list = _owned(data, where, "account_id", "list", ContactList)
+            _check(key == str(contact_list.id), where, "keyed by its id")
+            self.lists[contact_list.id] = (owner, contact_list)
+        elif kind == "contact":
+            list_id, _, msisdn = key.partition(":")
+            contact = _structure(Contact, data, where)
+            _check(msisdn == contact.msisdn, where, "keyed by its list and number")
+            self.contacts.append((_int_key(list_id, where), contact))
+        elif kind == "optout":
+            value = _structure(dict[str, Any], data, where)
+            owner = _structure(int, value.get("account_id"), f"{where}.account_id")
+            msisdn = _structure(str, value.get("msisdn"), f"{where}.msisdn")
+            _check(key == f"{owner}:{msisdn}", where, "keyed by its account and number")
+            self.optouts.append((owner, msisdn, _structure(float, value.get("at"), f"{where}.at")))
+        elif kind == "transaction":
+            owner, t = _owned(data, where, "account_id", "transaction", Transaction)
+            _check(key == str(t.id), where, "keyed by its id")
+            self.transactions.append((owner, t))
+        elif kind == "recipient":
+            owner, r = _owned(data, where, "message_id", "recipient", Recipient)
+            _check(key == str(r.row_id), where, "keyed by its row id")
+            self.recipients.append((owner, r))
+        elif kind == "response":
+            response = _structure(Response, data, where)
+            _check(key == str(response.id), where, "keyed by its id")
+            self.responses.append(response)
+        elif kind == "delivery":
+            delivery = _structure(CallbackDelivery, data, where)
+            _check(key == str(delivery.id), where, "keyed by its id")
+            self.deliveries.append(delivery)
+        else:  # job
+            value = _structure(dict[str, Any], data, where)
+            due = _structure(float, value.get("due"), f"{where}.due")
+            job_type = value.get("type")
+            _check(job_type in _JOBS, f"{where}.type", "a known job")
+            job = _structure(_JOBS[job_type], value.get("job"), f"{where}.job")
+            self.jobs.append((due, _int_key(key, where), job))
+
+    def owner(self, table: dict[int, T], owner_id: int, what: str) -> T:
+        _check(owner_id in table, what, "owned by a saved record")
+        return table[owner_id]
+
+    def saved(self) -> SavedSandbox:
+        _check(self.ids is not None, "record ids", "present")
+        assert self.ids is not None
+        accounts = dict(sorted(self.accounts.items()))
+        for list_id, (owner, contact_list) in sorted(self.lists.items()):
+            self.owner(accounts, owner, f"list {list_id}").lists[list_id] = contact_list
+        for list_id, contact in self.contacts:  # in the order they were added
+            self.owner(self.lists, list_id, f"contact {contact.msisdn}")[1].members[contact.msisdn] = contact
+        for owner, msisdn, at in self.optouts:
+            self.owner(accounts, owner, f"opt-out {msisdn}").optouts[msisdn] = at
+        for owner, t in sorted(self.transactions, key=lambda e: e[1].id):
+            self.owner(accounts, owner, f"transaction {t.id}").transactions.append(t)
+        messages = dict(sorted(self.messages.items()))
+        for owner, r in sorted(self.recipients, key=lambda e: e[1].row_id):
+            self.owner(messages, owner, f"recipient {r.row_id}").recipients.append(r)
+        self.responses.sort(key=lambda r: r.id)
+        deliveries = sorted(self.deliveries, key=lambda d: d.id)
+        logged = {d.id: d for d in deliveries}
+        queue: list[tuple[float, Job]] = []
+        sequence: list[int] = []
+        for due, seq, job in sorted(self.jobs, key=lambda e: (e[0], e[1])):
+            # a delivery also in the log is the log's object: the one that changes
+            queue.append((due, logged.get(job.id, job) if isinstance(job, CallbackDelivery) else job))
+            sequence.append(seq)
+        state = State.restored(
+            self.config, list(accounts.values()), list(messages.values()), self.responses, self.ids
+        )
+        return SavedSandbox(state, queue, deliveries, sequence)
 
 
 class StateStore:
-    """One SQLite file holding the sandbox's state as a versioned JSON document."""
+    """One SQLite file holding the sandbox's state as versioned JSON records.
+
+    ``written`` counts the records written or deleted and the bytes of JSON written so far, and
+    ``last_write`` those of the last save (what the cost test and the benchmark read).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -150,10 +359,11 @@ class StateStore:
                 f"cannot keep the state in {self.path}: folder {self.path.parent} does not exist"
             )
         self._lock = threading.Lock()  # uvicorn may call from its thread, tests from theirs
+        self.written = self.last_write = (0, 0)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables - {"sandbox_document"}:
+            if tables - {_TABLE, _DOCUMENT_TABLE}:
                 self._db.close()
                 older = "sandbox_state" in tables
                 why = (
@@ -164,34 +374,86 @@ class StateStore:
                 raise StateFileError(f"{self.path} is not a sandbox state file ({why})")
             with self._db:
                 self._db.execute(_SCHEMA)
+            # a commit reaches the operating system before the answer leaves, so a killed process
+            # loses nothing it acknowledged; without a sync per commit, which costs milliseconds
+            # (a power cut may lose the last commits)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateFileError(f"{self.path} is not a sandbox state file ({exc})") from None
 
     config: SandboxConfig = SandboxConfig()  # set by the Sandbox that loads the file
 
     def load(self) -> SavedSandbox | None:
-        """The saved sandbox, or ``None`` when the file holds none yet."""
+        """The saved sandbox, or ``None`` when the file holds none yet. A file of schema version 1
+        (one JSON document) is converted to records first."""
         for cls in _CLASSES:
             attrs.resolve_types(cls)
+        try:
+            with self._lock:
+                rows = self._db.execute(f"SELECT kind, key, data FROM {_TABLE} ORDER BY rowid").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StateFileError(f"{self.path} is not a sandbox state file ({exc})") from None
+        if not rows:
+            return self._convert_document()
+        loader = _Loader(self.config)
+        schema = [data for kind, _, data in rows if kind == "schema"]
+        _check(len(schema) == 1, "the schema record", "present")
+        info = self._json("schema", "", schema[0])
+        fmt = info.get("format") if isinstance(info, dict) else None
+        version = info.get("version") if isinstance(info, dict) else None
+        if fmt != FORMAT:
+            raise StateFileError(f"{self.path} is not a sandbox state file (format {fmt!r})")
+        if version != VERSION:
+            newer = isinstance(version, int) and version > VERSION
+            raise StateFileError(
+                f"{self.path} holds schema version {version!r}"
+                + (", written by a newer sandbox" if newer else "")
+                + f"; this sandbox reads version {VERSION}"
+            )
+        for kind, key, data in rows:
+            _check(isinstance(kind, str) and kind in KINDS, f"record kind {str(kind)[:40]!r}", "known")
+            if kind != "schema":
+                _check(isinstance(key, str) and isinstance(data, str), f"record {kind}", "text")
+                loader.add(kind, key, self._json(kind, key, data))
+        return loader.saved()
+
+    def _json(self, kind: str, key: str, data: Any) -> Any:
+        try:
+            return json.loads(data)
+        except (TypeError, ValueError, RecursionError):
+            raise StateFileError(
+                f"malformed state file: record {kind} {str(key)[:40]!r} does not hold JSON"
+            ) from None
+
+    def _convert_document(self) -> SavedSandbox | None:
+        """Read a schema version 1 file (one JSON document) and rewrite it as records."""
         with self._lock:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if _DOCUMENT_TABLE not in tables:
+                return None
             row = self._db.execute(
-                "SELECT format, version, data FROM sandbox_document WHERE id = 1"
+                f"SELECT format, version, data FROM {_DOCUMENT_TABLE} WHERE id = 1"
             ).fetchone()
         if row is None:
             return None
         fmt, version, data = row
-        if fmt != FORMAT or version != VERSION:
+        if fmt != FORMAT or version != DOCUMENT_VERSION:
             raise StateFileError(
-                f"{self.path} holds format {fmt!r} version {version!r}, not {FORMAT} {VERSION}"
+                f"{self.path} holds format {fmt!r} version {version!r}, not {FORMAT} {DOCUMENT_VERSION}"
             )
         try:
             doc = json.loads(data)
         except (ValueError, RecursionError):
             raise StateFileError(f"malformed state file: {self.path} does not hold JSON") from None
         _check(isinstance(doc, dict), "the document", "an object")
-        return self._decode(doc)
+        saved = self._decode_document(doc)
+        saved.sequence = list(range(len(saved.queue)))
+        entries = [(due, seq, job) for (due, job), seq in zip(saved.queue, saved.sequence, strict=True)]
+        self._rewrite(saved.state, entries, saved.deliveries, drop_document=True)
+        return saved
 
-    def _decode(self, doc: dict[str, Any]) -> SavedSandbox:
+    def _decode_document(self, doc: dict[str, Any]) -> SavedSandbox:
         ids = _structure(dict[str, int], doc.get("ids"), "ids")
         accounts = _structure(list[Account], doc.get("accounts"), "accounts")
         messages = _structure(list[Message], doc.get("messages"), "messages")
@@ -215,32 +477,69 @@ class StateStore:
     def save(
         self, state: State, queue: list[tuple[float, Job]], deliveries: Iterable[CallbackDelivery]
     ) -> None:
-        """Replace the saved document (one transaction)."""
-        entries: list[dict[str, Any]] = []
-        logged = {id(d) for d in deliveries}
-        for due, job in queue:
-            if isinstance(job, CallbackDelivery) and id(job) in logged:
-                entries.append({"due": due, "type": "delivery", "id": job.id})
-            elif isinstance(job, CallbackDelivery):  # dropped from the log, still to be retried
-                entries.append({"due": due, "type": "delivery", "job": _unstructure(job)})
-            else:
-                kind = "dlr" if isinstance(job, DlrDue) else "bulk-import"
-                entries.append({"due": due, "type": kind, "job": _unstructure(job)})
-        doc = {
-            "ids": state.counters(),
-            "accounts": [_unstructure(a) for a in state.accounts.values()],
-            "messages": [_unstructure(m) for m in state.messages.values()],
-            "responses": [_unstructure(r) for r in state.responses],
-            "deliveries": [_unstructure(d) for d in deliveries],
-            "queue": entries,
-        }
-        data = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+        """Replace everything saved with this state, queue and delivery log (one transaction)."""
+        entries = [(due, seq, job) for seq, (due, job) in enumerate(queue)]
+        self._rewrite(state, entries, deliveries)
+
+    def save_changes(self, state: State, callbacks: CallbackQueue) -> None:
+        """Write what changed since the last save (one transaction): the records marked in
+        ``state.changes`` and ``callbacks.changes``, and the id counters. A fresh or reset state
+        is written whole."""
+        changes, queue_changes = state.changes.take(), callbacks.changes.take()
+        if changes.everything or queue_changes.everything:
+            self._rewrite(state, callbacks.entries(), callbacks.deliveries)
+            return
+        logged: set[int] | None = None
+        rows = bytes_ = 0
         with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO sandbox_document (id, format, version, saved_at, data)"
-                " VALUES (1, ?, ?, ?, ?)",
-                (FORMAT, VERSION, time.time(), data),
-            )
+            for part in (changes, queue_changes):
+                for kind, prefix in part.dropped:
+                    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                    self._db.execute(
+                        f"DELETE FROM {_TABLE} WHERE kind = ? AND key >= ? AND key < ?", (kind, prefix, end)
+                    )
+                    rows += 1
+                for (kind, key), value in part.rows.items():
+                    if kind == "delivery" and value is not None and logged is None:
+                        logged = {d.id for d in callbacks.deliveries}
+                    rows += 1
+                    # a delivery that dropped out of the log since is deleted
+                    if value is None or (
+                        kind == "delivery" and logged is not None and value.id not in logged
+                    ):
+                        self._db.execute(f"DELETE FROM {_TABLE} WHERE kind = ? AND key = ?", (kind, key))
+                        continue
+                    data = _dumps(_encode(kind, value))
+                    bytes_ += len(data)
+                    self._db.execute(_UPSERT, (kind, key, data))
+            data = _dumps(state.counters())
+            self._db.execute(_UPSERT, ("ids", "", data))
+        self._count(rows + 1, bytes_ + len(data))
+
+    def _rewrite(
+        self,
+        state: State,
+        entries: Iterable[tuple[float, int, Job]],
+        deliveries: Iterable[CallbackDelivery],
+        *,
+        drop_document: bool = False,
+    ) -> None:
+        records = [(kind, key, _dumps(value)) for kind, key, value in _records(state, entries, deliveries)]
+        with self._lock, self._db:
+            self._db.execute(f"DELETE FROM {_TABLE}")
+            self._db.executemany(f"INSERT INTO {_TABLE} (kind, key, data) VALUES (?, ?, ?)", records)
+            if drop_document:
+                self._db.execute(f"DROP TABLE {_DOCUMENT_TABLE}")
+        self._count(len(records), sum(len(data) for _, _, data in records))
+
+    def _count(self, rows: int, bytes_: int) -> None:
+        self.last_write = (rows, bytes_)
+        self.written = (self.written[0] + rows, self.written[1] + bytes_)
+
+    def records(self) -> list[tuple[str, str, str]]:
+        """Every record in the file, ``(kind, key, JSON text)``, in the order they were added."""
+        with self._lock:
+            return self._db.execute(f"SELECT kind, key, data FROM {_TABLE} ORDER BY rowid").fetchall()
 
     def close(self) -> None:
         with self._lock:

@@ -81,7 +81,7 @@ class Sandbox:
             saved = store.load()
             if saved is not None:
                 self.state = saved.state
-                self.callbacks.restore(saved.queue, saved.deliveries)
+                self.callbacks.restore(saved.queue, saved.deliveries, saved.sequence)
         self._app: ASGIApp | None = None
         self.worker_running = False
 
@@ -122,9 +122,9 @@ class Sandbox:
         await self.callbacks.settle()
 
     def persist(self) -> None:
-        """Save the state to the ``store`` given at construction, if any (``--db``)."""
+        """Save what changed to the ``store`` given at construction, if any (``--db``)."""
         if self.store is not None:
-            self.store.save(self.state, self.callbacks.queued(), self.callbacks.deliveries)
+            self.store.save_changes(self.state, self.callbacks)
 
     def advance(self, seconds: float) -> float:
         """Move a virtual clock forward; raises ``TypeError`` for a real clock."""

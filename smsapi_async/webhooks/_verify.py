@@ -33,11 +33,10 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .._exceptions import InvalidRequestError
-from .._signature import SIGNATURE_HEADER, callback_signature, verify_callback_signature
+from .._signature import DEFAULT_URL_TTL, SIGNATURE_HEADER, callback_signature, verify_callback_signature
 from .._validate import check_url, is_unicode, seconds
 from ._errors import InvalidCallbackError
 from ._query import EXPIRES_PARAM, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
@@ -50,10 +49,6 @@ __all__ = [
     "verify_callback_url",
     "verify_signature",
 ]
-
-DEFAULT_URL_TTL: Final = timedelta(days=5)
-"""Default lifetime of a signed callback URL: the longest validity (72 hours) plus the platform's
-retries (about 25 hours), with room to spare."""
 
 _URL_KEY_LABEL = b"smsapi-async callback-url v1"
 _TEN_YEARS = 10 * 365 * 86400.0

@@ -43,6 +43,7 @@ def find_message(ctx: Context, message_id: int) -> Message:
     message = ctx.sandbox.state.messages.get(message_id)
     if message is None or message.account_id != ctx.account.id:
         raise ApiFailure("NOT_FOUND", "Message with this ID does not exist")
+    ctx.sandbox.state.touch_message(message)  # the caller may change it (recipients are marked apart)
     return message
 
 
@@ -50,6 +51,7 @@ def find_list(ctx: Context, list_id: int) -> ContactList:
     contact_list = ctx.account.lists.get(list_id)
     if contact_list is None:
         raise ApiFailure("NOT_FOUND", "List with this ID does not exist")
+    ctx.sandbox.state.touch_list(ctx.account, contact_list)  # its members are marked apart
     return contact_list
 
 
@@ -63,6 +65,7 @@ def find_client(ctx: Context, client_id: int) -> Account:
     client = ctx.sandbox.state.accounts.get(client_id)
     if client is None or client.parent_id != ctx.account.id:
         raise ApiFailure("NOT_FOUND", "Client with this ID does not exist")
+    ctx.sandbox.state.touch_account(client)
     return client
 
 

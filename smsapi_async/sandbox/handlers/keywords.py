@@ -61,6 +61,7 @@ def add_keyword(ctx: Context, p: Params) -> dict[str, Any]:
     if not keyword.list_id:
         auto = ContactList(ctx.sandbox.state.next_id("list"), f"auto list for keyword {word}", None)
         ctx.account.lists[auto.id] = auto
+        ctx.sandbox.state.touch_list(ctx.account, auto)
         keyword.list_id = auto.id
     keyword.status = status
     ctx.account.keywords.append(keyword)

@@ -115,6 +115,7 @@ def new_list(ctx: Context, name: str, fields: dict[int, str]) -> ContactList:
     contact_list = ContactList(ctx.sandbox.state.next_id("list"), name, ctx.now)
     contact_list.fields = {n: v for n, v in fields.items() if v.strip()}
     ctx.account.lists[contact_list.id] = contact_list
+    ctx.sandbox.state.touch_list(ctx.account, contact_list)
     return contact_list
 
 
@@ -127,6 +128,7 @@ def add_list(ctx: Context, p: Params) -> dict[str, Any]:
 def remove_list(ctx: Context, p: Params) -> dict[str, Any]:
     contact_list = find_list(ctx, p.required_int("list_id"))
     del ctx.account.lists[contact_list.id]
+    ctx.sandbox.state.forget_list(contact_list)
     return {}
 
 
@@ -178,6 +180,7 @@ def add_to_list(ctx: Context, p: Params) -> dict[str, Any]:
         contact = Contact(list_id=contact_list.id, msisdn=msisdn, created_at=ctx.now)
         _apply(contact, p)
         contact_list.members[msisdn] = contact
+        ctx.sandbox.state.touch_contact(contact_list, contact)
         emit_list_action(ctx.sandbox, ctx.account, contact_list, contact, "add", now=ctx.now)
     return contact_view(contact_list, contact, _array_style(p))
 
@@ -193,6 +196,7 @@ def _member(ctx: Context, p: Params) -> tuple[ContactList, Contact]:
 def edit_list_member(ctx: Context, p: Params) -> dict[str, Any]:
     contact_list, contact = _member(ctx, p)
     _apply(contact, p)
+    ctx.sandbox.state.touch_contact(contact_list, contact)
     return contact_view(contact_list, contact, _array_style(p))
 
 
@@ -211,12 +215,14 @@ def _remove(ctx: Context, p: Params, optout: bool) -> dict[str, Any]:
         if contact is None or (contact.status == "inactive" and (contact.optout or not optout)):
             continue
         contact_list.deactivate(contact, optout=optout)
+        ctx.sandbox.state.touch_contact(contact_list, contact)
         removed.append(contact_list.id)
         emit_list_action(ctx.sandbox, ctx.account, contact_list, contact, "delete", now=ctx.now)
     if not removed:  # nothing above changed unless something was removed
         raise ApiFailure("NOT_FOUND", "Contact with such mobile does not exist in this list.")
     if optout and not list_id:
         ctx.account.optouts.setdefault(msisdn, ctx.now)
+        ctx.sandbox.state.touch_optout(ctx.account, msisdn)
     return {"list_ids": removed}
 
 
@@ -278,6 +284,7 @@ def _import(
         for column, slot in custom.items():
             if column < len(row):
                 contact.fields[slot] = row[column].strip()
+        sandbox.state.touch_contact(contact_list, contact)
     progress.finished = now
 
 
@@ -331,6 +338,8 @@ async def run_bulk_import(sandbox: Sandbox, job: BulkImportJob, client: httpx.As
         logger.warning("sandbox bulk import into list %d failed: %s", job.list_id, exc)
         progress.failed = True
         progress.finished = sandbox.clock.now()
+    finally:
+        sandbox.state.touch_account(account)  # the import's progress
 
 
 def add_contacts_bulk_progress(ctx: Context, p: Params) -> dict[str, Any]:

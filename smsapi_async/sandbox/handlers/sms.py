@@ -111,7 +111,7 @@ def create_message(ctx: Context, p: Params, text: str, to: str | None, sender: s
         tracked_link_url=tracked_url,
         replies_to_email=p.text("replies_to_email") or "",
     )
-    state.messages[message.id] = message
+    state.add_message(message)
     state.record_transaction(
         account, now, -cost, description=f"Message Send - {message.id}", type_id=1, message_id=message.id
     )
