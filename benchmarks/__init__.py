@@ -7,10 +7,35 @@ numbers are printed, never asserted, because timing targets depend on the machin
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Table"]
+__all__ = ["Table", "free_port", "wait_until_listening"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    """Return once ``process`` accepts connections on ``port``; ``RuntimeError`` if it exits or takes
+    longer than ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.05)
 
 
 @dataclass(frozen=True)

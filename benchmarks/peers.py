@@ -24,7 +24,6 @@ import gc
 import itertools
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from smsapi_async import AsyncSmsClient, FakeClock, RateLimiter
 
-from . import Table
+from . import Table, free_port, wait_until_listening
 from ._memory import PARKED_TASK, PASSES, bytes_per_parked_waiter, parked_task
 from .limiter import max_in_window
 
@@ -268,32 +267,17 @@ async def _bytes_while_parked(name: str, waiters: int) -> float:
 KEY, SECRET = "peers-key", "peers-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served_sandbox(rate: float, jitter: float) -> Iterator[str]:
     """The sandbox in its own process (its own interpreter lock, like a remote server), enforcing a
     strict sliding-window ``rate`` on calls counted 0-``jitter`` s after they arrive."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "smsapi_async.sandbox", "--port", str(port)]
     command += ["--api-key", KEY, "--api-secret", SECRET, "--rate-limit", f"{rate:g}"]
     command += ["--jitter", f"{jitter:g}", "--seed", "7"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.1)
+        wait_until_listening(port, server, "the sandbox")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()

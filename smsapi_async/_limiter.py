@@ -23,9 +23,11 @@ them into one server window. The margin is learned (see :class:`RateLimiter`): t
 default) costs 0.5 % of throughput; more is paid only when the server shows it is needed.
 
 Why a timer slack: event loops wake a sleeper late (epoll rounds timeouts up to whole
-milliseconds), and a schedule restarting from each late wake-up loses that lateness on every grant.
-The sleeping head may keep up to ``TIMER_SLACK`` of its schedule; the window rule, counted on real
-send times, still holds.
+milliseconds; a busy loop on a loaded machine is several milliseconds late), and a schedule
+restarting from each late wake-up loses that lateness on every grant. The sleeping head keeps up to
+``HEAD_SLACK`` (20 ms, at most half an interval) of its schedule: the next grant comes that much
+sooner. The window rule, counted on real send times, still holds, so a late send still costs its
+lateness once per ``rate`` sends.
 
 Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Callers that
 cannot be granted at once queue in arrival order (``_waiters.WaiterQueue``, shared with the Redis
@@ -70,7 +72,12 @@ DEFAULT_MAX_SAFETY_MARGIN = 0.1
 """The most a learned margin may grow to, by default: 10 % of throughput at worst."""
 
 TIMER_SLACK = 0.002
-"""How late a sleeping waiter may wake without the schedule losing the time (see module docstring)."""
+"""How late a grant may be taken without the schedule losing the time: what the shared
+(Redis) schedule allows for (see module docstring)."""
+
+HEAD_SLACK = 0.02
+"""How late this process's sleeping head may wake (a busy event loop) and keep its place in the
+schedule, at most half an interval (see module docstring)."""
 
 LATENCY_SAMPLES = 32
 """How many recent request latencies the jitter estimate looks at."""
@@ -177,12 +184,17 @@ class RateLimiter:
 
     **The margin policy** (``adaptive=True``): the margin is the largest of ``safety_margin``;
     50 ms from the first send reported through :meth:`reserve` until two answers are timed (a
-    request on a new connection is often counted later than the warm ones after it);
-    the spread of recent request latencies, ``1.25 x (p90 - p10)`` of the last 32 (a server that
-    counts a request some time after it arrives shows it as latency that varies by as much); and
-    what 429s taught: each 429 on a request this limiter paced doubles the margin it had. What
-    429s taught is halved after every 30 s without one. The margin never exceeds
-    ``max_safety_margin``. Read it from :attr:`margin`; pin it with :meth:`pin_margin`.
+    request on a new connection is often counted later than the warm ones after it); the spread
+    of the last 32 request latencies, ``1.25 x (p90 - p10)`` (a server that counts a request some
+    time after it arrives shows it as latency that varies by as much), or ``(n + 1) / (n - 1)``
+    times the range of ``n < 9`` samples (what so few samples of a uniform spread miss of it on
+    average); the slowest answer to a request sent within the last ``1 + max_safety_margin``
+    seconds, above the fastest of the 32 (a rare request counted late, on a busy server or a
+    loaded machine: the request ``rate`` places after it leaves that much later, since its answer
+    is back long before; the cost lasts a second); and what 429s taught: each 429 on a request
+    this limiter paced doubles the margin it had. What 429s taught is halved after every 30 s
+    without one. The margin never exceeds ``max_safety_margin``. Read it from :attr:`margin`; pin
+    it with :meth:`pin_margin`.
 
     Throughput under saturation is ``rate / (1 + margin + send lag)``: 99.3 % at the 5 ms floor
     with a 2 ms send path.
@@ -275,7 +287,7 @@ class RateLimiter:
         )
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
         self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
-        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (sent, latency)
         self._spread = 0.0
         self._learned = 0.0
         self._last_relax = -math.inf
@@ -445,13 +457,10 @@ class RateLimiter:
             self._learned = self._learned / 2 if self._learned / 2 > self._floor else 0.0
             self._last_relax = now
         if sent_at is not None:
-            latencies = self._latencies
-            latencies.append(now - sent_at)
-            if len(latencies) >= MIN_LATENCY_SAMPLES:
-                ordered = sorted(latencies)
-                low = ordered[(len(ordered) - 1) // 10]
-                high = ordered[len(ordered) - 1 - (len(ordered) - 1) // 10]
-                self._spread = 1.25 * (high - low)
+            samples = self._latencies
+            samples.append((sent_at, now - sent_at))
+            if len(samples) >= MIN_LATENCY_SAMPLES:
+                self._spread = _spread(samples, now - 1.0 - self._max_margin)
         margin = self._target_margin()
         if margin != self._margin:
             self._set_margin(margin)
@@ -508,9 +517,11 @@ class RateLimiter:
                         self._head_sleep = (scope, ready)
                         await self._clock.sleep(ready - now)
                     self._head_sleep = None
-            # keep the schedule through a late wake-up (the window rule still counts real sends)
-            ready = self._tat
-            self._tat = (ready if ready > now - TIMER_SLACK else now - TIMER_SLACK) + self._interval
+            # keep the schedule through a late wake-up: the next grant is one interval after this
+            # one was due, up to HEAD_SLACK earlier than now (the window rule still counts real sends)
+            tat = self._tat
+            due = max(ready, now - min(HEAD_SLACK, 0.5 * self._interval))
+            self._tat = max(tat, due) + self._interval
         finally:
             waiters.leave(ticket)
         now = self._now()
@@ -556,6 +567,25 @@ class RateLimiter:
             f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={len(self._waiters)}, "
             f"paused_for={self.paused_for():.3f})"
         )
+
+
+def _spread(samples: deque[tuple[float, float]], horizon: float) -> float:
+    """The jitter to absorb, from recent ``(sent at, latency)`` samples (see :class:`RateLimiter`).
+
+    ``1.25 x (p90 - p10)`` of them all covers jitter spread evenly; while samples are few (p10 and
+    p90 are then the fastest and the slowest) the factor is ``(n + 1) / (n - 1)`` if larger: what
+    ``n`` samples of a uniform spread miss of its range on average. The slowest answer to a
+    request sent after ``horizon`` (still within reach of the window of sends) above the fastest
+    of them all covers a rare late one: the request ``rate`` places after it must leave that much
+    later.
+    """
+    ordered = sorted(latency for _, latency in samples)
+    n = len(ordered)
+    tenth = (n - 1) // 10
+    fastest = ordered[0]
+    slowest_recent = max((latency for sent, latency in samples if sent >= horizon), default=fastest)
+    stretch = max(1.25, (n + 1) / (n - 1))
+    return max(stretch * (ordered[-1 - tenth] - ordered[tenth]), slowest_recent - fastest)
 
 
 def _check_margin(name: str, value: object) -> None:

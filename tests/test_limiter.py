@@ -331,10 +331,9 @@ async def test_pause_holds_every_waiter_then_resumes_at_rate() -> None:
     assert limiter.paused_for() == 3.0
     assert "paused_for=3.000" in repr(limiter)
     times = await grant_times(limiter, clock, 3)
-    # the first grant after the pause keeps the schedule's slack, as after any late wake-up, but
-    # the window of sends still holds: any 3 sends span 1 s plus the margin
-    second = 3.0 + limiter.interval - TIMER_SLACK
-    assert times == pytest.approx([3.0, second, 3.0 + 1 + DEFAULT_SAFETY_MARGIN])
+    # the schedule restarts when the first grant after the pause was due (its end), and the
+    # window of sends still holds: any 3 sends span 1 s plus the margin
+    assert times == pytest.approx([3.0, 3.0 + limiter.interval, 3.0 + 1 + DEFAULT_SAFETY_MARGIN])
 
 
 async def test_pause_extends_and_never_shortens() -> None:
