@@ -9,6 +9,7 @@ the tests are deterministic; the time it takes is measured by `benchmarks.peers.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import subprocess
@@ -59,9 +60,20 @@ def fresh_python(code: str) -> str:
     ).stdout.strip()
 
 
-def loaded_after(code: str) -> set[str]:
-    """The modules a fresh interpreter holds after running ``code``."""
+def modules_after(code: str) -> set[str]:
     return set(json.loads(fresh_python(f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))")))
+
+
+@functools.cache
+def at_startup() -> frozenset[str]:
+    """What a fresh interpreter holds before any code runs: a site hook (a ``.pth`` file installing a
+    CA bundle, say) may load ``certifi`` or more, and that is the machine's cost, not ours."""
+    return frozenset(modules_after(""))
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter loads by running ``code``, beyond those it starts with."""
+    return modules_after(code) - at_startup()
 
 
 def ours(modules: set[str], *packages: str) -> set[str]:
