@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -294,7 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
-    return 0
+    missing = [line for line in text.splitlines() if ": not measured: " in line]
+    for line in missing:  # a benchmark that could not run is a failed run, not a shorter file
+        print(line, file=sys.stderr)
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

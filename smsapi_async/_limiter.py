@@ -477,7 +477,8 @@ class RateLimiter:
             RuntimeError: callers of another event loop, still running in another thread, are
                 queued: a limiter serves one event loop at a time (give each thread its own).
         """
-        if not self._waiters:
+        waiters = self._waiters
+        if waiters._next == waiters._head:  # nobody queued; bool(waiters) is a Python-level call
             now = self._now()
             if now >= self._ready:
                 # _update() inlined for the uncontended path: no waiter, so no head to wake
@@ -498,7 +499,6 @@ class RateLimiter:
                     ready = self._paused_until
                 self._ready = ready
                 return
-        waiters = self._waiters
         ticket = waiters.enter()
         try:
             while (event := waiters.gate(ticket)) is not None:
