@@ -15,6 +15,7 @@ import respx
 from redis_server import started_server
 
 from smsapi_async import AsyncSmsClient
+from smsapi_async.sandbox import Sandbox, SandboxConfig, VirtualClock
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "examples"
 """Real payloads copied from ../shared/api/examples (provenance in its SOURCES.md)."""
@@ -177,3 +178,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def sandbox_http() -> AsyncIterator[tuple[Sandbox, httpx.AsyncClient]]:
+    """A sandbox without a rate limit on a virtual clock, and a raw httpx client calling it in process
+    (as an integrator in another language would: no smsapi_async client in between)."""
+    sandbox = Sandbox(SandboxConfig(rate_limit=0), clock=VirtualClock())
+    transport = httpx.ASGITransport(sandbox.app)
+    auth = ("sandbox-key", "sandbox-secret")
+    async with sandbox.running(), httpx.AsyncClient(transport=transport, base_url="http://s", auth=auth) as c:
+        yield sandbox, c

@@ -5,7 +5,7 @@ large list costs O(page), not O(list)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, ValuesView
+from collections.abc import Iterator, ValuesView
 from pathlib import Path
 
 import httpx
@@ -17,16 +17,6 @@ from smsapi_async.sandbox._state import MAX_LIST_MEMBERS, Contact, ContactList
 from smsapi_async.sandbox.handlers.lists import MAX_LISTS
 
 AUTH = ("sandbox-key", "sandbox-secret")
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[tuple[Sandbox, httpx.AsyncClient]]:
-    sandbox = Sandbox(SandboxConfig(rate_limit=0), clock=VirtualClock())
-    async with (
-        sandbox.running(),
-        httpx.AsyncClient(transport=httpx.ASGITransport(sandbox.app), base_url="http://s", auth=AUTH) as c,
-    ):
-        yield sandbox, c
 
 
 class CountingValues(dict[str, Contact]):
@@ -60,9 +50,9 @@ async def full_list(sandbox: Sandbox, c: httpx.AsyncClient, size: int) -> Contac
 
 @pytest.mark.anyio
 async def test_paging_a_large_list_walks_it_once_not_once_per_page(
-    client: tuple[Sandbox, httpx.AsyncClient],
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient],
 ) -> None:
-    sandbox, c = client
+    sandbox, c = sandbox_http
     contact_list = await full_list(sandbox, c, 100_000)
     members = contact_list.members
     assert isinstance(members, CountingValues)
@@ -92,9 +82,9 @@ async def test_paging_a_large_list_walks_it_once_not_once_per_page(
 
 @pytest.mark.anyio
 async def test_a_full_list_refuses_more_members_and_imports_skip_what_does_not_fit(
-    client: tuple[Sandbox, httpx.AsyncClient],
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient],
 ) -> None:
-    sandbox, c = client
+    sandbox, c = sandbox_http
     contact_list = await full_list(sandbox, c, MAX_LIST_MEMBERS - 1)
     ok = await c.post("/add-to-list.json", data={"list_id": contact_list.id, "msisdn": "61491570151"})
     assert ok.status_code == 200
@@ -117,8 +107,10 @@ async def test_a_full_list_refuses_more_members_and_imports_skip_what_does_not_f
 
 
 @pytest.mark.anyio
-async def test_an_account_holds_a_bounded_number_of_lists(client: tuple[Sandbox, httpx.AsyncClient]) -> None:
-    sandbox, c = client
+async def test_an_account_holds_a_bounded_number_of_lists(
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient],
+) -> None:
+    sandbox, c = sandbox_http
     account = next(iter(sandbox.state.accounts.values()))
     for i in range(MAX_LISTS):
         account.lists[i + 1] = ContactList(i + 1, f"L{i}", 0.0)

@@ -4,12 +4,11 @@ documented error, and what it keeps (request bodies, the request log) is bounded
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from smsapi_async.sandbox import Sandbox, SandboxConfig, VirtualClock
+from smsapi_async.sandbox import Sandbox
 from smsapi_async.sandbox.handlers import HANDLERS
 
 AUTH = ("sandbox-key", "sandbox-secret")
@@ -23,26 +22,11 @@ REQUIRED = {"message": "hi", "to": "61491570151", "msisdn": "61491570151", "mobi
             "countrycode": "AU", "file_url": "data:text/csv,61491570151"}  # fmt: skip
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[tuple[Sandbox, httpx.AsyncClient]]:
-    sandbox = Sandbox(SandboxConfig(rate_limit=0), clock=VirtualClock())
-    async with (
-        sandbox.running(),
-        httpx.AsyncClient(transport=httpx.ASGITransport(sandbox.app), base_url="http://s", auth=AUTH) as c,
-    ):
-        yield sandbox, c
-
-
 @pytest.mark.anyio
 async def test_every_call_with_every_hostile_number_gets_an_answer_never_a_500(
-    client: tuple[Sandbox, httpx.AsyncClient],
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient],
 ) -> None:
-    _, c = client
+    _, c = sandbox_http
     for call in sorted(HANDLERS):
         for name in NUMERIC_PARAMS:
             for value in HOSTILE_NUMBERS:
@@ -58,9 +42,9 @@ async def test_every_call_with_every_hostile_number_gets_an_answer_never_a_500(
 @pytest.mark.anyio
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e309"])
 async def test_a_non_finite_margin_is_refused_and_nothing_is_stored(
-    client: tuple[Sandbox, httpx.AsyncClient], value: str
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], value: str
 ) -> None:
-    sandbox, c = client
+    sandbox, c = sandbox_http
     for name in ("sms_margin", "number_margin", "fixed_top_up_amount"):
         answer = await c.post(
             "/add-client.json",
@@ -95,9 +79,9 @@ async def test_a_non_finite_margin_is_refused_and_nothing_is_stored(
     ],
 )
 async def test_admin_numbers_must_be_finite(
-    client: tuple[Sandbox, httpx.AsyncClient], path: str, body: dict[str, object]
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], path: str, body: dict[str, object]
 ) -> None:
-    sandbox, c = client
+    sandbox, c = sandbox_http
     answer = await c.post(path, json=body)
     assert answer.status_code in (400, 404), answer.text
     assert "error" in answer.json()
@@ -108,24 +92,24 @@ async def test_admin_numbers_must_be_finite(
 @pytest.mark.anyio
 @pytest.mark.parametrize("limit", ["inf", "nan", "-inf", "1e400", "abc"])
 async def test_the_request_log_limit_must_be_a_number(
-    client: tuple[Sandbox, httpx.AsyncClient], limit: str
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], limit: str
 ) -> None:
-    _, c = client
+    _, c = sandbox_http
     answer = await c.get("/_sandbox/requests", params={"limit": limit})
     assert answer.status_code == 400
 
 
 @pytest.mark.anyio
-async def test_deeply_nested_json_is_refused(client: tuple[Sandbox, httpx.AsyncClient]) -> None:
-    _, c = client
+async def test_deeply_nested_json_is_refused(sandbox_http: tuple[Sandbox, httpx.AsyncClient]) -> None:
+    _, c = sandbox_http
     nested = b"[" * 100_000 + b"]" * 100_000
     answer = await c.post("/_sandbox/inbound", content=nested, headers={"content-type": "application/json"})
     assert answer.status_code in (400, 413)
 
 
 @pytest.mark.anyio
-async def test_admin_bodies_are_bounded(client: tuple[Sandbox, httpx.AsyncClient]) -> None:
-    _, c = client
+async def test_admin_bodies_are_bounded(sandbox_http: tuple[Sandbox, httpx.AsyncClient]) -> None:
+    _, c = sandbox_http
     huge = json.dumps({"mobile": "61491570151", "message": "x" * 3_000_000}).encode()
     answer = await c.post("/_sandbox/inbound", content=huge, headers={"content-type": "application/json"})
     assert answer.status_code == 413
@@ -134,9 +118,9 @@ async def test_admin_bodies_are_bounded(client: tuple[Sandbox, httpx.AsyncClient
 
 @pytest.mark.anyio
 async def test_a_request_with_many_parameters_is_logged_within_bounds(
-    client: tuple[Sandbox, httpx.AsyncClient],
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient],
 ) -> None:
-    sandbox, c = client
+    sandbox, c = sandbox_http
     body = "&".join(f"p{i}={'v' * 10}" for i in range(50_000))[:900_000]
     await c.post(
         "/get-balance.json",
