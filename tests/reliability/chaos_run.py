@@ -59,6 +59,11 @@ CALM = ChaosConfig(
 STORM = ChaosConfig(over_limit=0.6, server_error=0.05, drop_after=0.03)
 STORM_EVERY = 40
 """Requests per phase: calm, calm, calm, storm, calm, ..."""
+FORCED_SENDS = {2: "over_limit", 3: "server_error", 4: "drop_before", 5: "drop_after"}
+"""Faults every run meets whatever its draws (by the send call's ordinal): a small served run can
+otherwise end before its first storm, and its calm draws may miss a fault for every send."""
+FORCED_PAGES = {2: "over_limit"}
+"""The same for the walk's page requests (retries included)."""
 
 FINAL_STATES = {"sent", "rejected", "failed", "unknown"}
 TEXTS = ("Your code is ready", "Sale: 20% off today", "Reminder: appointment tomorrow at 10:00")
@@ -95,7 +100,14 @@ class Log:
     """What the sandbox answered, seen from outside it: every request's call, page and status."""
 
     requests: int = 0
+    sends: int = 0
+    page_requests: int = 0
     pages: list[tuple[int, int | None]] = attrs.Factory(list)  # (page asked, status or None if dropped)
+
+    def reset(self) -> None:
+        """Start counting again, with the sandbox's ``reset()``: the next round meets the forced faults."""
+        self.requests = self.sends = self.page_requests = 0
+        self.pages.clear()
 
 
 def stormy(sandbox: Sandbox, log: Log) -> Any:
@@ -108,7 +120,17 @@ def stormy(sandbox: Sandbox, log: Log) -> Any:
             return
         log.requests += 1
         storm = (log.requests // STORM_EVERY) % 4 == 3
-        sandbox.config = attrs.evolve(sandbox.config, chaos=STORM if storm else CALM)
+        forced: str | None = None
+        if scope["path"].startswith("/send-sms"):
+            log.sends += 1
+            forced = FORCED_SENDS.get(log.sends)
+        elif scope["path"].startswith("/get-list"):
+            log.page_requests += 1
+            forced = FORCED_PAGES.get(log.page_requests)
+        # a forced fault still takes the one random draw a request takes, so the draws that follow
+        # are those of an unforced run
+        chaos = ChaosConfig(**{forced: 1.0}) if forced else STORM if storm else CALM
+        sandbox.config = attrs.evolve(sandbox.config, chaos=chaos)
         status: list[int] = []
 
         async def watched(message: Any) -> None:
@@ -292,7 +314,10 @@ def check(outcome: Outcome) -> Counter[str]:
     assert by_state["sent"] <= set(delivered)  # reported sent: it is there
     assert set(delivered) <= by_state["sent"] | by_state["unknown"]  # nothing else went out
     assert {r.message_id for r in results if r.status == "sent"} <= set(outcome.sandbox.state.messages)
-    # the chaos did happen, to sends and to pages
+    # the chaos did happen, to sends and to pages: the forced faults at least, as the sandbox saw them
+    for call, forced in (("send-sms", FORCED_SENDS), ("get-list", FORCED_PAGES)):
+        seen = [entry["fault"] for entry in outcome.sandbox.requests if entry["call"] == call]
+        assert [seen[k - 1] for k in sorted(forced)] == [forced[k] for k in sorted(forced)], (call, seen)
     assert outcome.progress[-1].rate_limited > 0
     assert any(status != 200 for _, status in outcome.log.pages)
     # the walk: pages 1..N in order, once each; every contact once, in the server's order

@@ -41,8 +41,7 @@ async def test_memory_stays_flat_over_minutes_of_chaos(anyio_backend: str) -> No
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline or len(heap) < 8:
                 sandbox.reset()
-                log.requests = 0
-                log.pages.clear()
+                log.reset()
                 check(await chaos_round(client, sandbox, limiter, log, n=2_000, members=500))
                 gc.collect()
                 heap.append(tracemalloc.get_traced_memory()[0])
