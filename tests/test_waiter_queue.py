@@ -49,19 +49,27 @@ def make_limiter(request: pytest.FixtureRequest) -> MakeLimiter:
 
 
 class HeldClock(SystemClock):
-    """Real time, but every sleep first waits until the test calls :meth:`release`."""
+    """Time stands still and every sleep waits until the test calls :meth:`release`; from then on
+    real time runs on from where it stood. However slowly the machine runs the test, no pause ends
+    and no grant falls due before the release."""
 
     def __init__(self) -> None:
-        self.released = False
+        self.held_at = super().now()
+        self.released_at: float | None = None
         self.event: anyio.Event | None = None
 
+    def now(self) -> float:
+        if self.released_at is None:
+            return self.held_at
+        return self.held_at + super().now() - self.released_at
+
     def release(self) -> None:
-        self.released = True
+        self.released_at = super().now()
         if self.event is not None:
             self.event.set()
 
     async def sleep(self, seconds: float) -> None:
-        if not self.released:
+        if self.released_at is None:
             if self.event is None:
                 self.event = anyio.Event()
             await self.event.wait()
