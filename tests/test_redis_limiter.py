@@ -553,6 +553,22 @@ async def test_a_shared_and_an_in_process_limiter_fed_the_same_latencies_learn_t
         assert shared_margin == pytest.approx(local_margin, abs=2e-6)
 
 
+async def test_a_429s_latency_counts_in_the_shared_margin(redis_url: str) -> None:
+    # as in RateLimiter, a 429's answer is one more latency sample: after 10 ms and a 429 answered in
+    # 30 ms the flush doubles the 60 ms those two give (leaving the 429 out, it doubled the 5 ms floor)
+    clock = FakeClock()
+    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, max_safety_margin=0.2, clock=clock)
+    with anyio.fail_after(20):
+        for latency, rejected in ((0.010, False), (0.030, True)):
+            await clock.advance(2.0)
+            reservation = await _reserve_driving(limiter)
+            reservation.sent()
+            await clock.advance(latency)
+            reservation.answered(rejected=rejected)
+        await limiter.flush()  # what the client does after a 429
+    assert limiter.margin == pytest.approx(0.120, abs=2e-6)
+
+
 async def test_a_pinned_margin_holds_in_both_limiters_whatever_the_latencies(redis_url: str) -> None:
     clock = FakeClock()
     shared = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, clock=clock)
