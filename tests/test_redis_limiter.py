@@ -38,7 +38,7 @@ from smsapi_async import (
     RedisRateLimiter,
     account_key,
 )
-from smsapi_async._limiter import TIMER_SLACK
+from smsapi_async._limiter import TIMER_SLACK, Reservation
 from smsapi_async._redis_limiter import SharedReservation
 from smsapi_async._resp import RespConnection, RespProtocolError
 from smsapi_async.testing import served_sandbox_client
@@ -475,6 +475,22 @@ async def _reserve_driving(limiter: RedisRateLimiter) -> SharedReservation:
     return reservation
 
 
+async def _answered_after(
+    latency: float, shared: RedisRateLimiter, local: RateLimiter | None = None, *, rejected: bool = False
+) -> None:
+    """One request through each limiter, sent at the same moment and answered ``latency`` later."""
+    clock = shared.clock
+    assert isinstance(clock, FakeClock)
+    reservations: list[SharedReservation | Reservation] = [await _reserve_driving(shared)]
+    if local is not None:
+        reservations.append(await local.reserve())
+    for reservation in reservations:
+        reservation.sent()
+    await clock.advance(latency)
+    for reservation in reservations:
+        reservation.answered(rejected=rejected)
+
+
 def test_settings_are_checked_as_the_in_process_limiter_checks_them() -> None:
     shared = RedisRateLimiter("redis://127.0.0.1:1/0", key="k", rate=15, burst=3, safety_margin=0.01)
     assert (shared.rate, shared.burst, shared.safety_margin, shared.margin) == (15, 3, 0.01, 0.01)
@@ -515,10 +531,7 @@ async def test_two_answers_of_10_and_30_ms_widen_the_shared_margin_as_the_in_pro
     with anyio.fail_after(20):
         for latency in (0.010, 0.030):
             await clock.advance(2.0)
-            reservation = await _reserve_driving(limiter)
-            reservation.sent()
-            await clock.advance(latency)
-            reservation.answered()
+            await _answered_after(latency, limiter)
         await _acquire_driving(limiter)  # the next round trip brings this process's spread to Redis
     assert limiter.margin == pytest.approx(0.060, abs=2e-6)
 
@@ -538,13 +551,7 @@ async def test_a_shared_and_an_in_process_limiter_fed_the_same_latencies_learn_t
     with anyio.fail_after(60):
         for latency in latencies:
             await clock.advance(next(gaps))
-            ours = await local.reserve()
-            theirs = await _reserve_driving(shared)
-            ours.sent()
-            theirs.sent()
-            await clock.advance(latency)
-            ours.answered()
-            theirs.answered()
+            await _answered_after(latency, shared, local)
             await _acquire_driving(shared)  # the next round trip brings this process's spread to Redis
             margins.append((shared.margin, local.margin))
     assert len({round(local_margin, 4) for _, local_margin in margins}) > 5  # the margin did move
@@ -561,10 +568,7 @@ async def test_a_429s_latency_counts_in_the_shared_margin(redis_url: str) -> Non
     with anyio.fail_after(20):
         for latency, rejected in ((0.010, False), (0.030, True)):
             await clock.advance(2.0)
-            reservation = await _reserve_driving(limiter)
-            reservation.sent()
-            await clock.advance(latency)
-            reservation.answered(rejected=rejected)
+            await _answered_after(latency, limiter, rejected=rejected)
         await limiter.flush()  # what the client does after a 429
     assert limiter.margin == pytest.approx(0.120, abs=2e-6)
 
@@ -578,13 +582,7 @@ async def test_a_pinned_margin_holds_in_both_limiters_whatever_the_latencies(red
     with anyio.fail_after(30):
         for latency in (0.010, 0.090, 0.030):
             await clock.advance(2.0)
-            ours = await local.reserve()
-            theirs = await _reserve_driving(shared)
-            ours.sent()
-            theirs.sent()
-            await clock.advance(latency)
-            ours.answered()
-            theirs.answered()
+            await _answered_after(latency, shared, local)
             await _acquire_driving(shared)
             assert (shared.margin, local.margin) == (0.02, 0.02)
 
