@@ -442,8 +442,8 @@ class RateLimiter:
         self._update()
 
     def _learn(self, sent_at: float | None, rejected: bool) -> None:
-        if not self._adaptive:
-            return
+        if not self._adaptive or (sent_at is None and not rejected and not self._learned):
+            return  # pinned, or nothing to learn: no latency, no 429, nothing a 429 taught to relax
         now = self._now()
         if rejected:
             self._learned = min(self._max_margin, max(self._learned, 2 * self._margin))
@@ -533,6 +533,15 @@ class RateLimiter:
         limiter counts it as leaving at any moment from now on, so no window of sends can ever
         hold more than ``rate``, however late the request leaves.
         """
+        waiters = self._waiters
+        if waiters._next == waiters._head:  # nobody queued: acquire()'s uncontended path, minus the send
+            now = self._now()
+            if now >= self._ready:
+                tat = self._tat
+                self._tat = (tat if tat > now else now) + self._interval
+                self._unsent += 1
+                self._update()
+                return Reservation(self)
         await self._acquire()
         # acquire() counted the call as leaving at its grant: count it as pending instead
         self._sends.pop()
