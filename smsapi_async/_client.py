@@ -292,11 +292,10 @@ class AsyncSmsClient:
 
     def _bind(self) -> None:
         """Resources and per-request options, which refer to this object (copies bind again)."""
-        self._send_options: dict[str, Any] = {}
-        if self._reserve is not None or self._on_sent is not None:
-            self._send_options["extensions"] = {"trace": self._trace}
-        if self._timeout is not None:
-            self._send_options["timeout"] = self._timeout
+        tracing = self._reserve is not None or self._on_sent is not None
+        self._trace_extension: dict[str, Any] = {"trace": self._trace} if tracing else {}
+        self._extensions: dict[str, Any] = {}  # per request: the trace hook and the timeout
+        self._deadline_of = None  # both worked out again (see _deadline) for this object
         for name in _RESOURCES:  # made on first use, for this object (a copy must not use the original's)
             self.__dict__.pop(name, None)
 
@@ -720,16 +719,17 @@ class AsyncSmsClient:
         Raises:
             TimeoutError: the deadline passed.
         """
-        seconds = self._deadline()
+        http = self._http
+        seconds = self._deadline(http)
         with (
             contextlib.nullcontext()
             if seconds is None
             else anyio.CancelScope(deadline=anyio.current_time() + seconds)
         ):
-            request = self._http.build_request(
-                "POST", url, data=form, headers=self._request_headers, **self._send_options
+            request = http.build_request(
+                "POST", url, data=form, headers=self._request_headers, extensions=self._extensions
             )
-            response = await self._http.send(request, auth=self._auth, follow_redirects=False, stream=True)
+            response = await http.send(request, auth=self._auth, follow_redirects=False, stream=True)
             try:
                 body = await read_body(response, self._max_response_size)
             finally:
@@ -738,11 +738,16 @@ class AsyncSmsClient:
         # reached only when the deadline cancelled the scope (no one else holds it)
         raise TimeoutError
 
-    def _deadline(self) -> float | None:
-        """Seconds one exchange may take in all: the timeout, or the longest of an ``httpx.Timeout``'s."""
-        timeout = self._timeout if self._timeout is not None else self._http.timeout
-        if timeout is not self._deadline_of:  # worked out again only when the timeout is replaced
+    def _deadline(self, http: httpx.AsyncClient) -> float | None:
+        """Seconds one exchange may take in all: the timeout, or the longest of an ``httpx.Timeout``'s.
+
+        Worked out again only when the timeout is replaced, with the request extensions: the
+        timeout in the form httpx wants (else it makes it again for every request) and the trace hook.
+        """
+        timeout = self._timeout if self._timeout is not None else http.timeout
+        if timeout is not self._deadline_of:
             self._deadline_seconds = total_seconds(timeout)
+            self._extensions = {**self._trace_extension, "timeout": httpx.Timeout(timeout).as_dict()}
             self._deadline_of = timeout
         return self._deadline_seconds
 

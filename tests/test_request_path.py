@@ -214,3 +214,35 @@ async def test_kept_urls_are_bounded_and_every_name_still_goes_where_it_says(
     with pytest.raises(InvalidRequestError):
         await client.call("Get-Balance")  # still refused before anything is sent
     assert len(handler.requests) == len(names) + 1
+
+
+async def test_each_request_carries_the_timeout_in_force_worked_out_once_per_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worked_out: list[httpx.Timeout] = []
+    original = httpx.Timeout.as_dict
+
+    def as_dict(self: httpx.Timeout) -> dict[str, float | None]:
+        worked_out.append(self)
+        return original(self)
+
+    monkeypatch.setattr(httpx.Timeout, "as_dict", as_dict)
+    handler = Recorder(success())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=7) as http:
+        client = AsyncSmsClient(KEY, SECRET, rate_limit=5, http_client=http)
+        for _ in range(3):
+            await client.call("get-balance")
+        copy = client.with_options(timeout=3)
+        for _ in range(2):
+            await copy.call("get-balance")
+        http.timeout = httpx.Timeout(2, connect=1)
+        await client.call("get-balance")
+        await copy.call("get-balance")
+    timeouts = [request.extensions["timeout"] for request in handler.requests]
+    phases = ("connect", "read", "write", "pool")
+    seven, three = dict.fromkeys(phases, 7.0), dict.fromkeys(phases, 3.0)
+    two = {"connect": 1.0, "read": 2.0, "write": 2.0, "pool": 2.0}
+    assert timeouts == [seven] * 3 + [three] * 2 + [two, three]
+    assert len(worked_out) == 3  # once for each timeout the client and its copy met
+    # the limiter hears of each send from httpcore's trace hook, the copy's requests included
+    assert all(callable(request.extensions["trace"]) for request in handler.requests)
