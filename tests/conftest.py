@@ -25,7 +25,7 @@ EXAMPLES = Path(__file__).parent / "fixtures" / "examples"
 @pytest.fixture(scope="session", autouse=True)
 def children_stop_on_sigint() -> Iterator[None]:
     """Tests stop the CLI and the demo as a user does, with SIGINT (Ctrl+C). A shell that starts the
-    suite as a background job (``cmd &`` without job control, as scripts and CI runners do) ignores
+    suite as a background job (``cmd &`` without job control, as a script or a CI runner may) ignores
     SIGINT in it, and children inherit an ignored signal: they would never stop and those tests
     would time out. With a handler here instead, every child starts with SIGINT's default action."""
     previous = signal.getsignal(signal.SIGINT)
