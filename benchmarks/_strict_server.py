@@ -4,8 +4,8 @@
 ``S`` seconds spent asleep (no CPU), as a ``send-sms`` success naming as many recipients as its
 ``to`` field holds; like the real API, a call arriving when ``R`` calls already arrived within the
 last second is refused with 429 ``OVER_LIMIT``. ``GET /arrivals`` answers ``{"accepted": [...],
-"refused": n}``: the arrival times (``time.monotonic()``, shared by the processes of one machine) of
-the calls accepted so far.
+"answered": [...], "refused": n}``: the arrival times (``time.monotonic()``, shared by the processes
+of one machine) of the calls accepted so far, and when their answers were written.
 
 Why a socket and not an ``httpx.MockTransport`` in the client's process: the client tells its
 limiter when a request leaves from httpcore's trace of the real connection, and a mock transport
@@ -44,6 +44,7 @@ class StrictApi:
         self.rate = rate
         self.latency = latency
         self.accepted: list[float] = []
+        self.answered: list[float] = []  # when each accepted call's answer was written, in order
         self.refused = 0
         self._recent: deque[float] = deque()
 
@@ -70,19 +71,22 @@ class StrictApi:
             if not message.get("more_body"):
                 break
         if scope["method"] == "GET" and scope["path"] == "/arrivals":
-            await _answer(send, 200, {"accepted": self.accepted, "refused": self.refused})
+            seen = {"accepted": self.accepted, "answered": self.answered, "refused": self.refused}
+            await _answer(send, 200, seen)
             return
         admitted = self.admit(arrived)
+        message_id = len(self.accepted)
         await asyncio.sleep(self.latency)
         if not admitted:
             await _answer(send, 429, {"error": {"code": "OVER_LIMIT", "description": "Too many requests"}})
             return
         to = parse_qs(body.decode()).get("to", [""])[0]
         recipients = to.count(",") + 1
+        self.answered.append(time.monotonic())
         await _answer(
             send,
             200,
-            {"message_id": len(self.accepted), "recipients": recipients, "error": {"code": "SUCCESS"}},
+            {"message_id": message_id, "recipients": recipients, "error": {"code": "SUCCESS"}},
         )
 
 

@@ -96,3 +96,7 @@ def test_wall_time_requests_leave_over_a_real_connection_and_the_limiter_is_told
     assert min(latencies) >= latency  # timed from the request's departure, not from its answer
     assert len(figures["accepted"]) == 3
     assert figures["refused"] == 0
+    assert len(figures["answered"]) == 3
+    arrivals_and_answers = zip(figures["accepted"], figures["answered"], strict=True)
+    waits = [answered - arrived for arrived, answered in arrivals_and_answers]
+    assert min(waits) >= latency
