@@ -122,9 +122,13 @@ class Sandbox:
         await self.callbacks.settle()
 
     def persist(self) -> None:
-        """Save what changed to the ``store`` given at construction, if any (``--db``)."""
+        """Save what changed to the ``store`` given at construction, if any (``--db``); without
+        one, forget it."""
         if self.store is not None:
             self.store.save_changes(self.state, self.callbacks)
+        else:
+            self.state.changes.discard()
+            self.callbacks.changes.discard()
 
     def advance(self, seconds: float) -> float:
         """Move a virtual clock forward; raises ``TypeError`` for a real clock."""

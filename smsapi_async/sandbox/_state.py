@@ -305,6 +305,13 @@ class Changes:
                 del self.rows[row]
             self.dropped.append((kind, prefix))
 
+    def discard(self) -> None:
+        """Forget what changed: nothing will save it (a sandbox without ``--db``), and keeping it
+        would grow with every call for as long as the sandbox runs. A save after this (a store
+        attached later) must then be a full rewrite."""
+        with self._lock:
+            self.rows, self.dropped, self.everything = {}, [], True
+
     def take(self) -> Changes:
         """What changed so far; starts a new, empty set."""
         taken = Changes(everything=self.everything)
