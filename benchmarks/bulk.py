@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -128,7 +129,8 @@ def _served_strict(rate: float, latency: float) -> Iterator[tuple[str, Callable[
     port = free_port()
     command = [sys.executable, "-m", "benchmarks._strict_server", "--port", str(port)]
     command += ["--rate", f"{int(rate)}", "--latency", f"{latency:g}"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = Path(__file__).resolve().parent.parent  # where ``benchmarks`` is importable from
+    server = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
 
     def seen() -> dict[str, Any]:
