@@ -93,10 +93,12 @@ def test_wall_time_requests_leave_over_a_real_connection_and_the_limiter_is_told
         latencies = anyio.run(three_sends)
         figures = seen()
     assert len(latencies) == 3
-    assert min(latencies) >= latency  # timed from the request's departure, not from its answer
+    # timed from the request's departure, not from its answer (an event loop may run a timer up to
+    # its clock resolution early: allow 1 ms)
+    assert min(latencies) >= latency - 0.001
     assert len(figures["accepted"]) == 3
     assert figures["refused"] == 0
     assert len(figures["answered"]) == 3
     arrivals_and_answers = zip(figures["accepted"], figures["answered"], strict=True)
     waits = [answered - arrived for arrived, answered in arrivals_and_answers]
-    assert min(waits) >= latency
+    assert min(waits) >= latency - 0.001
