@@ -246,6 +246,8 @@ class AsyncSmsClient:
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
         reserve = getattr(limiter, "reserve", None)
         self._reserve: Callable[[], Awaitable[Reservation]] | None = reserve if callable(reserve) else None
+        paused_for = getattr(limiter, "paused_for", None)
+        self._paused_for: Callable[[], float] | None = paused_for if callable(paused_for) else None
         on_sent = getattr(limiter, "request_sent", None)
         self._on_sent: Callable[[], None] | None = on_sent if callable(on_sent) else None
         # a shared limiter (RedisRateLimiter) pushes pauses and late sends to the other processes
@@ -532,7 +534,8 @@ class AsyncSmsClient:
             reservation: Reservation | None = None
             queued_from = time.perf_counter()
             if self._limiter is not None:
-                waited += self._check_pause(name, waited)
+                if self._paused_for is not None and (paused := self._paused_for()) > 0:
+                    waited += self._check_pause(name, waited, paused)
                 if self._reserve is not None:
                     reservation = await self._reserve()
                 else:
@@ -596,12 +599,9 @@ class AsyncSmsClient:
                 )
                 await self._clock.sleep(delay)
 
-    def _check_pause(self, name: str, waited: float) -> float:
-        """Seconds this call will wait out a pause of the limiter; fail fast if beyond its budget."""
-        paused_for = getattr(self._limiter, "paused_for", None)
-        paused = paused_for() if callable(paused_for) else 0.0
-        if not paused > 0:
-            return 0.0
+    def _check_pause(self, name: str, waited: float, paused: float) -> float:
+        """Seconds this call will wait out the limiter's pause of ``paused`` seconds; fail fast if
+        beyond its budget."""
         if waited + paused > self._max_retry_wait:
             log.info("%s: not sent: the limiter is paused %.2f s, beyond max_retry_wait", name, paused)
             raise RateLimitError(

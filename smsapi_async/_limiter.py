@@ -54,6 +54,7 @@ import anyio
 
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError
+from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
 from ._waiters import WaiterQueue
 
 __all__ = [
@@ -78,12 +79,6 @@ TIMER_SLACK = 0.002
 HEAD_SLACK = 0.02
 """How late this process's sleeping head may wake (a busy event loop) and keep its place in the
 schedule, at most half an interval (see module docstring)."""
-
-LATENCY_SAMPLES = 32
-"""How many recent request latencies the jitter estimate looks at."""
-
-MIN_LATENCY_SAMPLES = 2
-"""Latencies needed before their spread counts."""
 
 COLD_START_MARGIN = 0.05
 """The margin assumed from the first timed send until ``MIN_LATENCY_SAMPLES`` answers are timed:
@@ -287,7 +282,7 @@ class RateLimiter:
         )
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
         self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
-        self._latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (sent, latency)
+        self._latencies = LatencyWindow()  # the margin estimate (shared with the Redis limiter)
         self._spread = 0.0
         self._learned = 0.0
         self._last_relax = -math.inf
@@ -447,8 +442,8 @@ class RateLimiter:
         self._update()
 
     def _learn(self, sent_at: float | None, rejected: bool) -> None:
-        if not self._adaptive:
-            return
+        if not self._adaptive or (sent_at is None and not rejected and not self._learned):
+            return  # pinned, or nothing to learn: no latency, no 429, nothing a 429 taught to relax
         now = self._now()
         if rejected:
             self._learned = min(self._max_margin, max(self._learned, 2 * self._margin))
@@ -458,9 +453,9 @@ class RateLimiter:
             self._last_relax = now
         if sent_at is not None:
             samples = self._latencies
-            samples.append((sent_at, now - sent_at))
+            samples.add(sent_at, now - sent_at)
             if len(samples) >= MIN_LATENCY_SAMPLES:
-                self._spread = _spread(samples, now - 1.0 - self._max_margin)
+                self._spread = samples.spread(now - 1.0 - self._max_margin)
         margin = self._target_margin()
         if margin != self._margin:
             self._set_margin(margin)
@@ -538,6 +533,15 @@ class RateLimiter:
         limiter counts it as leaving at any moment from now on, so no window of sends can ever
         hold more than ``rate``, however late the request leaves.
         """
+        waiters = self._waiters
+        if waiters._next == waiters._head:  # nobody queued: acquire()'s uncontended path, minus the send
+            now = self._now()
+            if now >= self._ready:
+                tat = self._tat
+                self._tat = (tat if tat > now else now) + self._interval
+                self._unsent += 1
+                self._update()
+                return Reservation(self)
         await self._acquire()
         # acquire() counted the call as leaving at its grant: count it as pending instead
         self._sends.pop()
@@ -567,25 +571,6 @@ class RateLimiter:
             f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={len(self._waiters)}, "
             f"paused_for={self.paused_for():.3f})"
         )
-
-
-def _spread(samples: deque[tuple[float, float]], horizon: float) -> float:
-    """The jitter to absorb, from recent ``(sent at, latency)`` samples (see :class:`RateLimiter`).
-
-    ``1.25 x (p90 - p10)`` of them all covers jitter spread evenly; while samples are few (p10 and
-    p90 are then the fastest and the slowest) the factor is ``(n + 1) / (n - 1)`` if larger: what
-    ``n`` samples of a uniform spread miss of its range on average. The slowest answer to a
-    request sent after ``horizon`` (still within reach of the window of sends) above the fastest
-    of them all covers a rare late one: the request ``rate`` places after it must leave that much
-    later.
-    """
-    ordered = sorted(latency for _, latency in samples)
-    n = len(ordered)
-    tenth = (n - 1) // 10
-    fastest = ordered[0]
-    slowest_recent = max((latency for sent, latency in samples if sent >= horizon), default=fastest)
-    stretch = max(1.25, (n + 1) / (n - 1))
-    return max(stretch * (ordered[-1 - tenth] - ordered[tenth]), slowest_recent - fastest)
 
 
 def _check_margin(name: str, value: object) -> None:

@@ -36,7 +36,6 @@ import math
 import random
 import re
 import threading
-from collections import deque
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -46,11 +45,10 @@ import sniffio
 
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError, SmsApiError
+from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
 from ._limiter import (
     DEFAULT_MAX_SAFETY_MARGIN,
     DEFAULT_SAFETY_MARGIN,
-    LATENCY_SAMPLES,
-    MIN_LATENCY_SAMPLES,
     RELAX_AFTER,
     TIMER_SLACK,
     RateLimiter,
@@ -498,7 +496,7 @@ class RedisRateLimiter:
         self._rng = random.Random()
         self._grace = str(round(CLAIM_GRACE * 1_000_000))
         self._ops: dict[tuple[str, int], int] = {}
-        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._latencies = LatencyWindow()  # this process's answers give the spread it sends
         self._spread = 0.0
         self._pending_rejected = 0
         self._waiters = WaiterQueue(
@@ -786,16 +784,13 @@ class RedisRateLimiter:
             return
         if rejected:
             self._pending_rejected += 1  # pushed by the next flush (the client flushes after 429s)
-            return
         if sent_at is None:
             return
+        now = self._clock.now()
         latencies = self._latencies
-        latencies.append(self._clock.now() - sent_at)
-        if len(latencies) >= MIN_LATENCY_SAMPLES:  # as RateLimiter: 1.25 x (p90 - p10)
-            ordered = sorted(latencies)
-            low = ordered[(len(ordered) - 1) // 10]
-            high = ordered[len(ordered) - 1 - (len(ordered) - 1) // 10]
-            self._spread = 1.25 * (high - low)
+        latencies.add(sent_at, now - sent_at)  # a 429's latency counts too, as in RateLimiter
+        if len(latencies) >= MIN_LATENCY_SAMPLES:  # the same estimate as RateLimiter's
+            self._spread = latencies.spread(now - 1.0 - self.max_safety_margin)
 
     # -- waiting ------------------------------------------------------------------------------------
     async def reserve(self) -> SharedReservation:

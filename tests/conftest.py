@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +20,20 @@ from smsapi_async.sandbox import Sandbox, SandboxConfig, VirtualClock
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "examples"
 """Real payloads copied from ../shared/api/examples (provenance in its SOURCES.md)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def children_stop_on_sigint() -> Iterator[None]:
+    """Tests stop the CLI and the demo as a user does, with SIGINT (Ctrl+C). A shell that starts the
+    suite as a background job (``cmd &`` without job control, as scripts and CI runners do) ignores
+    SIGINT in it, and children inherit an ignored signal: they would never stop and those tests
+    would time out. With a handler here instead, every child starts with SIGINT's default action."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -219,20 +219,20 @@ def test_every_64_bit_integer_is_read_in_every_spelling(value: int) -> None:
     ],
 )
 def test_ids_and_counts_refuse_what_does_not_fit_64_bits_at_once(raw: object) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy machine's waits for a core do not count
     with pytest.raises(ConversionError):
         to_int(raw)
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5  # microseconds; int(Decimal("1e1000000")) takes minutes
 
 
 @pytest.mark.parametrize(
     "raw", ["1e1000000", "1e-1000000", "1e15", 10**15, "0.0000000000000000000001", float("nan"), "$", [1]]
 )
 def test_money_refuses_huge_tiny_and_non_finite_amounts_at_once(raw: object) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(ConversionError):
         to_decimal(raw)
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
 
 
 def test_money_keeps_a_float_repr_and_trailing_zeros() -> None:

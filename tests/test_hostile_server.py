@@ -169,9 +169,9 @@ async def test_1_a_huge_exponent_is_refused_at_once(
 ) -> None:
     answer = shape.answer(slot, raw, response_format)
     client = make_client(Recorder(answer), response_format=response_format)
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy machine's waits for a core do not count
     error = await expect_typed_failure(shape, client)
-    assert time.perf_counter() - started < 2.0  # milliseconds in fact; minutes before the fix
+    assert time.thread_time() - started < 2.0  # milliseconds in fact; minutes before the fix
     assert slot.rsplit(".", maxsplit=1)[-1] in str(error)
     assert_private(error)
 

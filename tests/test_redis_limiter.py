@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import re
 import subprocess
 import sys
@@ -37,7 +38,8 @@ from smsapi_async import (
     RedisRateLimiter,
     account_key,
 )
-from smsapi_async._limiter import TIMER_SLACK
+from smsapi_async._limiter import TIMER_SLACK, Reservation
+from smsapi_async._redis_limiter import SharedReservation
 from smsapi_async._resp import RespConnection, RespProtocolError
 from smsapi_async.testing import served_sandbox_client
 
@@ -453,6 +455,11 @@ async def test_a_fake_clock_only_times_local_waits(redis_url: str) -> None:
 
 async def _acquire_driving(limiter: RedisRateLimiter) -> None:
     """Acquire while moving the limiter's fake clock in step with real time."""
+    await _reserve_driving(limiter)
+
+
+async def _reserve_driving(limiter: RedisRateLimiter) -> SharedReservation:
+    """Reserve while moving the limiter's fake clock in step with real time."""
     clock = limiter.clock
     assert isinstance(clock, FakeClock)
     async with anyio.create_task_group() as tg:
@@ -463,8 +470,25 @@ async def _acquire_driving(limiter: RedisRateLimiter) -> None:
                 await clock.advance(0.005)
 
         tg.start_soon(drive)
-        await limiter.acquire()
+        reservation = await limiter.reserve()
         tg.cancel_scope.cancel()
+    return reservation
+
+
+async def _answered_after(
+    latency: float, shared: RedisRateLimiter, local: RateLimiter | None = None, *, rejected: bool = False
+) -> None:
+    """One request through each limiter, sent at the same moment and answered ``latency`` later."""
+    clock = shared.clock
+    assert isinstance(clock, FakeClock)
+    reservations: list[SharedReservation | Reservation] = [await _reserve_driving(shared)]
+    if local is not None:
+        reservations.append(await local.reserve())
+    for reservation in reservations:
+        reservation.sent()
+    await clock.advance(latency)
+    for reservation in reservations:
+        reservation.answered(rejected=rejected)
 
 
 def test_settings_are_checked_as_the_in_process_limiter_checks_them() -> None:
@@ -495,6 +519,72 @@ async def test_a_429_widens_the_margin_of_every_process_and_a_pinned_margin_stay
     await pinned.acquire()
     assert pinned.margin == 0.002
     assert not pinned.adaptive
+
+
+async def test_two_answers_of_10_and_30_ms_widen_the_shared_margin_as_the_in_process_one(
+    redis_url: str,
+) -> None:
+    # two samples of a jitter span a third of it on average: the fleet stretches them as one process
+    # does, (n + 1) / (n - 1) x 20 ms = 60 ms (its old copy of the estimate gave 1.25 x 20 = 25 ms)
+    clock = FakeClock()
+    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, clock=clock)
+    with anyio.fail_after(20):
+        for latency in (0.010, 0.030):
+            await clock.advance(2.0)
+            await _answered_after(latency, limiter)
+        await _acquire_driving(limiter)  # the next round trip brings this process's spread to Redis
+    assert limiter.margin == pytest.approx(0.060, abs=2e-6)
+
+
+async def test_a_shared_and_an_in_process_limiter_fed_the_same_latencies_learn_the_same_margin(
+    redis_url: str,
+) -> None:
+    # the whole policy (the few stretched, the slowest recent answer while within the window's reach,
+    # then 1.25 x (p90 - p10) of the last 32, the ceiling), through both limiters' public reporting
+    clock = FakeClock()
+    shared = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, clock=clock)
+    local = RateLimiter(100, clock=clock)
+    latencies = [0.001, 0.2] + [0.010 + 0.020 * i / 17 for i in range(18)] + [0.045, 0.012] * 3
+    random.Random(7).shuffle(latencies)
+    gaps = itertools.cycle((2.0, 0.3, 0.05))  # some answers out of the window's reach, some not
+    margins: list[tuple[float, float]] = []
+    with anyio.fail_after(60):
+        for latency in latencies:
+            await clock.advance(next(gaps))
+            await _answered_after(latency, shared, local)
+            await _acquire_driving(shared)  # the next round trip brings this process's spread to Redis
+            margins.append((shared.margin, local.margin))
+    assert len({round(local_margin, 4) for _, local_margin in margins}) > 5  # the margin did move
+    assert max(local_margin for _, local_margin in margins) == local.max_safety_margin  # capped
+    for shared_margin, local_margin in margins[1:]:  # the in-process cold start lasts one answer more
+        assert shared_margin == pytest.approx(local_margin, abs=2e-6)
+
+
+async def test_a_429s_latency_counts_in_the_shared_margin(redis_url: str) -> None:
+    # as in RateLimiter, a 429's answer is one more latency sample: after 10 ms and a 429 answered in
+    # 30 ms the flush doubles the 60 ms those two give (leaving the 429 out, it doubled the 5 ms floor)
+    clock = FakeClock()
+    limiter = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, max_safety_margin=0.2, clock=clock)
+    with anyio.fail_after(20):
+        for latency, rejected in ((0.010, False), (0.030, True)):
+            await clock.advance(2.0)
+            await _answered_after(latency, limiter, rejected=rejected)
+        await limiter.flush()  # what the client does after a 429
+    assert limiter.margin == pytest.approx(0.120, abs=2e-6)
+
+
+async def test_a_pinned_margin_holds_in_both_limiters_whatever_the_latencies(redis_url: str) -> None:
+    clock = FakeClock()
+    shared = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, clock=clock)
+    local = RateLimiter(100, clock=clock)
+    shared.pin_margin(0.02)
+    local.pin_margin(0.02)
+    with anyio.fail_after(30):
+        for latency in (0.010, 0.090, 0.030):
+            await clock.advance(2.0)
+            await _answered_after(latency, shared, local)
+            await _acquire_driving(shared)
+            assert (shared.margin, local.margin) == (0.02, 0.02)
 
 
 async def test_the_readme_worker_shares_a_limit_against_the_served_sandbox(redis_url: str) -> None:

@@ -222,10 +222,19 @@ async def test_a_large_message_costs_one_call_per_check_until_its_counters_move(
         async def wait() -> None:
             results.append(await sms.client.sms.wait_for_delivery(sent.message_id, timeout=20, **FAST))
 
+        def made() -> list[str]:
+            return [r["call"] for r in sms.sandbox.requests]
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(wait)
-            await anyio.sleep(0.8)  # nothing is delivered yet: the counters stay put
-            calls = [r["call"] for r in sms.sandbox.requests]
+            # nothing is delivered yet, so the counters stay put: a walk, four checks, a walk, four
+            # checks, ... Read the calls at the fifth check, after the second walk and four polls
+            # (at least 0.4 s) before the third: never in the middle of a walk, however busy the
+            # machine (a fixed sleep could end there)
+            with anyio.fail_after(30):
+                while made().count("get-sms-stats") < 5:  # noqa: ASYNC110 (the sandbox's log)
+                    await anyio.sleep(0.01)
+            calls = made()
             await sms.advance(5)  # now they move, and the next check walks the pages
     checks, pages = calls.count("get-sms-stats"), calls.count("get-sms-sent")
     assert checks >= 2
