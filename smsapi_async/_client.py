@@ -272,6 +272,7 @@ class AsyncSmsClient:
         self._connections = _Connections(http_client, transport, timeout, self._headers)
         self._deadline_of: object = None  # the timeout _deadline_seconds was worked out from
         self._deadline_seconds: float | None = None
+        self._targets: dict[str, tuple[httpx.URL, bool]] = {}  # call name -> (URL, reads only)
         self._hooks: list[EventHook] = []
         for hook in event_hooks:
             self.add_event_hook(hook)
@@ -291,11 +292,10 @@ class AsyncSmsClient:
 
     def _bind(self) -> None:
         """Resources and per-request options, which refer to this object (copies bind again)."""
-        self._send_options: dict[str, Any] = {}
-        if self._reserve is not None or self._on_sent is not None:
-            self._send_options["extensions"] = {"trace": self._trace}
-        if self._timeout is not None:
-            self._send_options["timeout"] = self._timeout
+        tracing = self._reserve is not None or self._on_sent is not None
+        self._trace_extension: dict[str, Any] = {"trace": self._trace} if tracing else {}
+        self._extensions: dict[str, Any] = {}  # per request: the trace hook and the timeout
+        self._deadline_of = None  # both worked out again (see _deadline) for this object
         for name in _RESOURCES:  # made on first use, for this object (a copy must not use the original's)
             self.__dict__.pop(name, None)
 
@@ -496,19 +496,30 @@ class AsyncSmsClient:
             TransportError: no usable answer after every allowed retry.
             ResponseParseError: the answer was not a response we understand.
         """
-        check_call_name(name)
+        target = self._targets.get(name) if type(name) is str else None
+        if target is None:
+            target = self._target(name)
+        url, reads_only = target
         if params is not None and not isinstance(params, Mapping):
             raise InvalidRequestError(f"params must be a mapping, got {type(params).__name__}")
         optional_flag("safe_to_retry", safe_to_retry)
         merged = {**params, **fields} if params else fields
         form = encode_params(merged)
-        safe = is_safe_to_retry(name) if safe_to_retry is None else bool(safe_to_retry)
-        url = f"{self._base_url}/{name}.{self._format}"
+        safe = reads_only if safe_to_retry is None else bool(safe_to_retry)
         if not self._hooks:
             return await self._request(name, url, form, safe)
         return await self._observed(name, url, form, safe)
 
-    async def _observed(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+    def _target(self, name: str) -> tuple[httpx.URL, bool]:
+        """The URL of call ``name`` and whether it only reads; kept for the next calls by that
+        name (parsing a URL costs a tenth of a call), for up to ``_MAX_TARGETS`` names."""
+        check_call_name(name)
+        target = (httpx.URL(f"{self._base_url}/{name}.{self._format}"), is_safe_to_retry(name))
+        if type(name) is str and len(self._targets) < _MAX_TARGETS:
+            self._targets[name] = target
+        return target
+
+    async def _observed(self, name: str, url: httpx.URL, form: dict[str, str], safe: bool) -> dict[str, Any]:
         from ._events import CallFinished, CallStarted, emit  # noqa: PLC0415 (loaded once a client has hooks)
 
         observed = _Observed(self._hooks, next(_CALL_IDS), name)
@@ -526,7 +537,7 @@ class AsyncSmsClient:
             duration = time.perf_counter() - started
             emit(self._hooks, CallFinished(observed.call_id, name, observed.attempt, duration, error))
 
-    async def _request(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+    async def _request(self, name: str, url: httpx.URL, form: dict[str, str], safe: bool) -> dict[str, Any]:
         self._connections.open()  # made (by a first call) before the limiter grants it a place
         retries = 0
         waited = 0.0
@@ -613,7 +624,7 @@ class AsyncSmsClient:
             )
         return float(paused)
 
-    async def _attempt(self, name: str, url: str, form: dict[str, str], safe: bool) -> dict[str, Any]:
+    async def _attempt(self, name: str, url: httpx.URL, form: dict[str, str], safe: bool) -> dict[str, Any]:
         started = time.perf_counter()
         failure: Exception | None = None
         try:
@@ -698,7 +709,7 @@ class AsyncSmsClient:
         self._unknown_unless_safe(name, safe, f"HTTP {status} with a SUCCESS body", status, error)
         self._fail(name, safe, status, headers, error)
 
-    async def _exchange(self, url: str, form: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+    async def _exchange(self, url: httpx.URL, form: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
         """One POST and its whole body, read within the size limit and the deadline; redirects are
         never followed (a send must not be re-posted to wherever a server points, nor over plain http).
 
@@ -708,16 +719,17 @@ class AsyncSmsClient:
         Raises:
             TimeoutError: the deadline passed.
         """
-        seconds = self._deadline()
+        http = self._http
+        seconds = self._deadline(http)
         with (
             contextlib.nullcontext()
             if seconds is None
             else anyio.CancelScope(deadline=anyio.current_time() + seconds)
         ):
-            request = self._http.build_request(
-                "POST", url, data=form, headers=self._request_headers, **self._send_options
+            request = http.build_request(
+                "POST", url, data=form, headers=self._request_headers, extensions=self._extensions
             )
-            response = await self._http.send(request, auth=self._auth, follow_redirects=False, stream=True)
+            response = await http.send(request, auth=self._auth, follow_redirects=False, stream=True)
             try:
                 body = await read_body(response, self._max_response_size)
             finally:
@@ -726,11 +738,16 @@ class AsyncSmsClient:
         # reached only when the deadline cancelled the scope (no one else holds it)
         raise TimeoutError
 
-    def _deadline(self) -> float | None:
-        """Seconds one exchange may take in all: the timeout, or the longest of an ``httpx.Timeout``'s."""
-        timeout = self._timeout if self._timeout is not None else self._http.timeout
-        if timeout is not self._deadline_of:  # worked out again only when the timeout is replaced
+    def _deadline(self, http: httpx.AsyncClient) -> float | None:
+        """Seconds one exchange may take in all: the timeout, or the longest of an ``httpx.Timeout``'s.
+
+        Worked out again only when the timeout is replaced, with the request extensions: the
+        timeout in the form httpx wants (else it makes it again for every request) and the trace hook.
+        """
+        timeout = self._timeout if self._timeout is not None else http.timeout
+        if timeout is not self._deadline_of:
             self._deadline_seconds = total_seconds(timeout)
+            self._extensions = {**self._trace_extension, "timeout": httpx.Timeout(timeout).as_dict()}
             self._deadline_of = timeout
         return self._deadline_seconds
 
@@ -808,6 +825,9 @@ def exc_text(exc: SmsApiError) -> str:
     """The human part of an error, for re-wrapping it."""
     return exc.description if isinstance(exc, ApiError) and isinstance(exc.description, str) else str(exc)
 
+
+_MAX_TARGETS = 256
+"""Call names whose URL a client keeps (the API has about 90 calls)."""
 
 _SENDING: contextvars.ContextVar[Reservation | None] = contextvars.ContextVar(
     "smsapi_async_sending", default=None

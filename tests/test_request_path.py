@@ -16,7 +16,7 @@ from conftest import Recorder, success
 
 import smsapi_async._client as client_module
 import smsapi_async._events as events_module
-from smsapi_async import AsyncSmsClient, OutcomeUnknownError, RequestTimeoutError
+from smsapi_async import AsyncSmsClient, InvalidRequestError, OutcomeUnknownError, RequestTimeoutError
 from smsapi_async.events import ClientEvent
 
 pytestmark = pytest.mark.anyio
@@ -150,3 +150,99 @@ async def test_the_sending_line_is_logged_at_debug_level_only(
     await client.call("send-sms", message="secret text", to="61400000001")
     assert "send-sms: sending (attempt 1, fields: message, to)" in caplog.text
     assert "secret text" not in caplog.text
+
+
+@pytest.fixture
+def parsed_urls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every URL httpx parses from text, in order (a tenth of a call's cost each)."""
+    parsed: list[str] = []
+    original = httpx.URL.__init__
+
+    def init(self: httpx.URL, url: httpx.URL | str = "", **kwargs: Any) -> None:
+        if isinstance(url, str):
+            parsed.append(url)
+        original(self, url, **kwargs)
+
+    monkeypatch.setattr(httpx.URL, "__init__", init)
+    return parsed
+
+
+async def test_a_call_s_url_is_parsed_once_per_name(make_client: MakeClient, parsed_urls: list[str]) -> None:
+    handler = Recorder(success())
+    client = make_client(handler)
+    for name in ("get-balance", "send-sms", "get-balance", "send-sms", "get-balance"):
+        await client.call(name, {"to": "61400000001"} if name == "send-sms" else None)
+    assert [url for url in parsed_urls if url.endswith(".json")] == [
+        "https://api.transmitsms.com/get-balance.json",
+        "https://api.transmitsms.com/send-sms.json",
+    ]
+    assert [str(request.url) for request in handler.requests] == [
+        f"https://api.transmitsms.com/{name}.json"
+        for name in ("get-balance", "send-sms", "get-balance", "send-sms", "get-balance")
+    ]
+
+
+async def test_a_kept_url_keeps_its_call_s_retry_rule(make_client: MakeClient) -> None:
+    """A read is resent after a 503 and a send is not, on the second call by each name too."""
+    failed = httpx.Response(503, json={"error": {"code": "INTERNAL_ERROR"}}, headers={"Retry-After": "0"})
+    handler = Recorder(failed, success(balance=1), failed, failed, success(balance=2), failed)
+    client = make_client(handler, max_retry_wait=5)
+    for balance in (1, 2):
+        assert (await client.call("get-balance"))["balance"] == balance
+        with pytest.raises(OutcomeUnknownError):
+            await client.call("send-sms", message="hi", to="61400000001")
+    assert handler.calls == ["get-balance", "get-balance", "send-sms"] * 2
+
+
+async def test_kept_urls_are_bounded_and_every_name_still_goes_where_it_says(
+    make_client: MakeClient,
+) -> None:
+    handler = Recorder(success())
+    client = make_client(handler)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    names = [f"get-{a}{b}" for a in letters for b in letters][: client_module._MAX_TARGETS + 40]
+    for name in names:
+        await client.call(name)
+
+    class Name(str):
+        """A name that is a str subclass (its comparisons could say anything): never kept."""
+
+    await client.call(Name("get-balance"))
+    assert handler.calls == [*names, "get-balance"]
+    assert len(client._targets) == client_module._MAX_TARGETS
+    assert "get-balance" not in client._targets
+    with pytest.raises(InvalidRequestError):
+        await client.call("Get-Balance")  # still refused before anything is sent
+    assert len(handler.requests) == len(names) + 1
+
+
+async def test_each_request_carries_the_timeout_in_force_worked_out_once_per_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worked_out: list[httpx.Timeout] = []
+    original = httpx.Timeout.as_dict
+
+    def as_dict(self: httpx.Timeout) -> dict[str, float | None]:
+        worked_out.append(self)
+        return original(self)
+
+    monkeypatch.setattr(httpx.Timeout, "as_dict", as_dict)
+    handler = Recorder(success())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=7) as http:
+        client = AsyncSmsClient(KEY, SECRET, rate_limit=5, http_client=http)
+        for _ in range(3):
+            await client.call("get-balance")
+        copy = client.with_options(timeout=3)
+        for _ in range(2):
+            await copy.call("get-balance")
+        http.timeout = httpx.Timeout(2, connect=1)
+        await client.call("get-balance")
+        await copy.call("get-balance")
+    timeouts = [request.extensions["timeout"] for request in handler.requests]
+    phases = ("connect", "read", "write", "pool")
+    seven, three = dict.fromkeys(phases, 7.0), dict.fromkeys(phases, 3.0)
+    two = {"connect": 1.0, "read": 2.0, "write": 2.0, "pool": 2.0}
+    assert timeouts == [seven] * 3 + [three] * 2 + [two, three]
+    assert len(worked_out) == 3  # once for each timeout the client and its copy met
+    # the limiter hears of each send from httpcore's trace hook, the copy's requests included
+    assert all(callable(request.extensions["trace"]) for request in handler.requests)
