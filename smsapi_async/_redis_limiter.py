@@ -47,6 +47,7 @@ from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError, SmsApiError
 from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
 from ._limiter import (
+    COLD_START_MARGIN,
     DEFAULT_MAX_SAFETY_MARGIN,
     DEFAULT_SAFETY_MARGIN,
     RELAX_AFTER,
@@ -382,6 +383,7 @@ class SharedReservation:
         limiter = self._limiter
         if limiter is not None and self._sent_at is None:
             self._sent_at = limiter.clock.now()
+            limiter._timing = True
             limiter.request_sent(self._sent_at)
 
     def not_sent(self) -> None:
@@ -415,6 +417,9 @@ class RedisRateLimiter:
             one slot and the script touches only that key.
         rate, burst, safety_margin: as for :class:`~smsapi_async.RateLimiter`. Every process of
             an account must use the same values (the script uses the caller's).
+        adaptive, max_safety_margin: as for :class:`~smsapi_async.RateLimiter`: the margin is
+            learned by the same rules, each process from the latencies of its own answers (its own
+            grants are spaced by it), while what 429s teach is kept in Redis for every process.
         prefix: the first part of the Redis key (default ``smsapi``).
         idle_ttl: seconds an idle account's hash is kept (default one day). After it expires, or
             after Redis lost it (restart without persistence, flush, eviction), the first grant
@@ -499,6 +504,7 @@ class RedisRateLimiter:
         self._latencies = LatencyWindow()  # this process's answers give the spread it sends
         self._spread = 0.0
         self._pending_rejected = 0
+        self._timing = False  # whether any send was timed (then latencies will come)
         self._waiters = WaiterQueue(
             "RedisRateLimiter",
             "give each thread its own limiter (they share the account's rate through Redis)",
@@ -721,6 +727,8 @@ class RedisRateLimiter:
         hold_us = round((self.interval if hold is None else hold) * us)
         if self._adaptive:
             floor, most, spread = self.safety_margin, self.max_safety_margin, self._spread
+            if self._timing and len(self._latencies) < MIN_LATENCY_SAMPLES:  # as RateLimiter
+                spread = COLD_START_MARGIN
         else:
             floor = most = self._margin
             spread = 0.0

@@ -38,7 +38,7 @@ from smsapi_async import (
     RedisRateLimiter,
     account_key,
 )
-from smsapi_async._limiter import TIMER_SLACK, Reservation
+from smsapi_async._limiter import COLD_START_MARGIN, TIMER_SLACK, Reservation
 from smsapi_async._redis_limiter import SharedReservation
 from smsapi_async._resp import RespConnection, RespProtocolError
 from smsapi_async.testing import served_sandbox_client
@@ -505,15 +505,18 @@ def test_settings_are_checked_as_the_in_process_limiter_checks_them() -> None:
 
 async def test_a_429_widens_the_margin_of_every_process_and_a_pinned_margin_stays(redis_url: str) -> None:
     key = fresh_key()
-    one, other = (RedisRateLimiter(redis_url, key=key, rate=10) for _ in range(2))
-    reservation = await one.reserve()
-    reservation.sent()
-    reservation.answered(rejected=True)  # what the client reports for a 429
+    one, other = (RedisRateLimiter(redis_url, key=key, rate=10, max_safety_margin=0.3) for _ in range(2))
+    local = RateLimiter(10, max_safety_margin=0.3)
+    for limiter in (one, local):
+        reservation = await limiter.reserve()
+        reservation.sent()
+        reservation.answered(rejected=True)  # what the client reports for a 429
     await one.flush()
-    assert one.margin == pytest.approx(2 * one.safety_margin)
+    # the first answer, a 429, doubles the margin in force then: the cold start's, in both limiters
+    assert one.margin == pytest.approx(local.margin) == pytest.approx(2 * COLD_START_MARGIN)
     await other.acquire()
-    assert other.margin == pytest.approx(2 * other.safety_margin)  # learned by the whole account
-    assert other.interval > (1 + other.safety_margin) / other.rate
+    assert other.margin == pytest.approx(2 * COLD_START_MARGIN)  # learned by the whole account
+    assert other.interval > (1 + 2 * COLD_START_MARGIN) / other.rate
     pinned = RedisRateLimiter(redis_url, key=key, rate=10)
     pinned.pin_margin(0.002)
     await pinned.acquire()
@@ -556,8 +559,28 @@ async def test_a_shared_and_an_in_process_limiter_fed_the_same_latencies_learn_t
             margins.append((shared.margin, local.margin))
     assert len({round(local_margin, 4) for _, local_margin in margins}) > 5  # the margin did move
     assert max(local_margin for _, local_margin in margins) == local.max_safety_margin  # capped
-    for shared_margin, local_margin in margins[1:]:  # the in-process cold start lasts one answer more
+    for shared_margin, local_margin in margins:
         assert shared_margin == pytest.approx(local_margin, abs=2e-6)
+
+
+async def test_the_shared_margin_starts_cold_as_the_in_process_one(redis_url: str) -> None:
+    # from the first timed send until two answers are timed the margin is 50 ms (a new connection's
+    # first request is often counted later than the warm ones after it), in every process as in one
+    clock = FakeClock()
+    shared = RedisRateLimiter(redis_url, key=fresh_key(), rate=100, clock=clock)
+    local = RateLimiter(100, clock=clock)
+    margins: list[tuple[float, float]] = []
+    with anyio.fail_after(20):
+        await _acquire_driving(shared)
+        await local.acquire()
+        margins.append((shared.margin, local.margin))  # nothing timed yet: the floor
+        for latency in (0.010, 0.011):
+            await clock.advance(2.0)
+            await _answered_after(latency, shared, local)
+            await _acquire_driving(shared)  # the next round trip brings this process's margin to Redis
+            margins.append((shared.margin, local.margin))
+    floor = shared.safety_margin
+    assert margins == [(floor, floor), (COLD_START_MARGIN, COLD_START_MARGIN), (floor, floor)]
 
 
 async def test_a_429s_latency_counts_in_the_shared_margin(redis_url: str) -> None:

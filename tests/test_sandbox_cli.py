@@ -61,13 +61,17 @@ def test_serving_prints_the_base_url_and_the_demo_credentials() -> None:
             "API secret: s3cret",
             f"Inbox: http://127.0.0.1:{port}/_sandbox/ui",
         ]
-        for _ in range(100):  # the banner comes before uvicorn binds: wait for it, bounded
+        # the banner comes before uvicorn binds: wait for it, bounded generously (a busy machine
+        # can take seconds to start a server process)
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 answer = httpx.get(
                     f"http://127.0.0.1:{port}/get-balance.json", auth=("sandbox-key", "s3cret")
                 )
                 break
             except httpx.ConnectError:
+                assert time.monotonic() < deadline, "the sandbox never listened"
                 time.sleep(0.05)
         assert answer.json()["error"]["code"] == "SUCCESS"
         inbox = httpx.get(lines[3].removeprefix("Inbox: "))
