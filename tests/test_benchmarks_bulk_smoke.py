@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import anyio
 import pytest
 
 pytest.importorskip("rich")
@@ -12,7 +13,9 @@ pytest.importorskip("rich")
 from rich.console import Console
 
 from benchmarks import Table
-from benchmarks.bulk import peak_memory, run
+from benchmarks._strict_server import StrictApi
+from benchmarks.bulk import _served_strict, peak_memory, run
+from smsapi_async import AsyncSmsClient
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +52,51 @@ def test_peak_memory_is_the_fresh_process_own_not_its_parents() -> None:
     peak, after_imports = (float(v) for v in table.rows[0][2:4])
     assert held[-4096] == 1
     assert 0 < after_imports <= peak < 300
+
+
+def test_the_strict_server_counts_a_sliding_second_like_the_api() -> None:
+    api = StrictApi(rate=3, latency=0.0)
+    times = (0.0, 0.125, 0.25, 0.875, 1.0, 1.0625, 1.125, 1.25)  # exact in binary
+    assert [api.admit(t) for t in times] == [
+        True,
+        True,
+        True,
+        False,  # a 4th within one second
+        True,  # 0.0 has left the window
+        False,
+        True,  # 0.125 has left it
+        True,  # 0.25 has left it
+    ]
+    assert api.refused == 2
+    assert api.accepted == [0.0, 0.125, 0.25, 1.0, 1.125, 1.25]
+
+
+def test_wall_time_requests_leave_over_a_real_connection_and_the_limiter_is_told() -> None:
+    """The wall-time benchmark's strict server runs in its own process on a loopback socket, so the
+    client tells its limiter when each request leaves (httpcore's trace of the connection) and the
+    limiter times the real latency. Through an in-process ``httpx.MockTransport`` (the benchmark's
+    server before) no request is ever reported leaving: each counts as leaving at its answer, a
+    whole latency late, and the limiter's window then paces ``rate`` calls per ``1 + margin +
+    latency`` seconds, a cost users on a real connection do not pay."""
+    latency = 0.2
+
+    async def three_sends() -> int:
+        async with AsyncSmsClient("k", "s", base_url=url, rate_limit=15) as client:
+            for _ in range(3):
+                sent = await client.sms.send(message="hi", to=["61400000001", "61400000002"])
+                assert sent.recipients == 2
+            limiter = client.limiter
+            assert limiter is not None
+            # the latencies it learns from: a request is timed only once it was reported leaving
+            return len(limiter._latencies)  # type: ignore[attr-defined]
+
+    with _served_strict(15, latency) as (url, seen):
+        timed = anyio.run(three_sends)
+        figures = seen()
+    assert timed == 3
+    assert len(figures["accepted"]) == 3
+    assert figures["refused"] == 0
+    assert len(figures["answered"]) == 3
+    arrivals_and_answers = zip(figures["accepted"], figures["answered"], strict=True)
+    waits = [answered - arrived for arrived, answered in arrivals_and_answers]
+    assert min(waits) >= latency - 0.001  # a timer may run up to the loop's clock resolution early

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from smsapi_async.sandbox import AccountConfig, Sandbox, SandboxConfig, VirtualClock
 from smsapi_async.sandbox._lifecycle import receive_inbound, recipient_status, record_link_hit
-from smsapi_async.sandbox._params import Context, Params
+from smsapi_async.sandbox._params import ApiFailure, Context, Params
 from smsapi_async.sandbox._report_index import report_index
 from smsapi_async.sandbox._state import Message, Recipient, Response, datetime_text
 from smsapi_async.sandbox.handlers import HANDLERS
@@ -331,7 +331,12 @@ def play(plan: list[tuple[Any, Any, Any]]) -> Sandbox:
         messages = list(sandbox.state.messages.values())
         if kind == "send":
             when = datetime_text(sandbox.clock.now() + b) if b else None
-            send(sandbox, a, text="Hello [mobile]", send_at=when)
+            if set(a) <= sandbox.account().optouts.keys():  # every number replied STOP: refused
+                with pytest.raises(ApiFailure) as refused:
+                    send(sandbox, a, text="Hello [mobile]", send_at=when)
+                assert refused.value.code == "RECIPIENTS_ERROR"
+            else:
+                send(sandbox, a, text="Hello [mobile]", send_at=when)
         elif kind == "advance":
             sandbox.advance(a)
         elif kind == "reply" and messages:
@@ -364,6 +369,15 @@ def play(plan: list[tuple[Any, Any, Any]]) -> Sandbox:
     edges=st.one_of(st.none(), st.tuples(st.integers(0, 99), st.integers(0, 99), EDGE, EDGE)),
 )
 @example(plan=[("send", ["61400000001"], 0)], a=0.0, b=0.0, page=0, size=None, who=None, edges=None)
+@example(  # a number that replied STOP is sent to again: the sandbox refuses that send
+    plan=[("send", ["61400000000"], 0), ("reply", "61400000000", "STOP"), ("send", ["61400000000"], 0)],
+    a=0.0,
+    b=0.0,
+    page=None,
+    size=None,
+    who=None,
+    edges=None,
+)
 @example(
     plan=[("send", ["61400000001", "61400000002"], 0)],
     a=0.0,
