@@ -8,7 +8,7 @@ Run with ``python -m benchmarks.bulk`` (``--quick`` for a few-second smoke run).
   ideal ``calls / rate`` (target >= 95 %) at a raised limit (15 calls/s), the client pacing itself
   to it. The servers run in their own process on a loopback socket, as a remote API does: a strict
   one that refuses any call beyond the rate in a sliding second and answers after 50 ms asleep
-  (``benchmarks/_strict_server.py``, which also says why not an in-process mock transport), and the
+  (``benchmarks/pacing.py``'s, which also says why not an in-process mock transport), and the
   sandbox, which spends CPU on each call. ``calls / rate`` is a little stricter than what the
   limiter allows itself: the first call at once, each next one ``(1 + 5 ms) / rate`` later (its
   least margin), the last one answered after the latency: 10.03 s for 150 calls, not 10.00 s;
@@ -35,11 +35,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 from rich.console import Console
 
 from smsapi_async import DEFAULT_SAFETY_MARGIN, AsyncSmsClient
@@ -49,6 +47,7 @@ from smsapi_async.testing import sandbox_client
 from . import Table, free_port, wait_until_listening
 from .__main__ import render
 from ._bulk_child import _naive, _numbers, _rows
+from .pacing import server_stats, serving
 
 __all__ = ["calls_for_one_text", "main", "peak_memory", "wall_time"]
 
@@ -124,25 +123,11 @@ def _served_sandbox(rate: float) -> Iterator[str]:
 
 @contextmanager
 def _served_strict(rate: float, latency: float) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
-    """``benchmarks._strict_server`` in its own process on a loopback socket: yields its base URL and
-    a function reading what it saw (``accepted`` arrival times, ``refused`` count)."""
-    port = free_port()
-    command = [sys.executable, "-m", "benchmarks._strict_server", "--port", str(port)]
-    command += ["--rate", f"{int(rate)}", "--latency", f"{latency:g}"]
-    root = Path(__file__).resolve().parent.parent  # where ``benchmarks`` is importable from
-    server = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-
-    def seen() -> dict[str, Any]:
-        figures: dict[str, Any] = httpx.get(f"{url}/arrivals", timeout=10).json()
-        return figures
-
-    try:
-        wait_until_listening(port, server, "the strict server")
-        yield url, seen
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    """The pacing benchmark's strict server (``benchmarks/pacing.py``) in its own process on a
+    loopback socket, answering after ``latency``: yields its base URL and a function reading what it
+    saw (``accepted`` arrival times, ``answered`` times, ``rejected`` count)."""
+    with serving(int(rate), jitter=0.0, seed=0, latency=latency) as url:
+        yield url, lambda: server_stats(url)
 
 
 async def _timed_bulk(client: AsyncSmsClient, recipients: int) -> tuple[int, float]:
@@ -181,7 +166,7 @@ def wall_time(
             made, seconds = anyio.run(strict)
             figures = seen()
         assert len(figures["accepted"]) == made, figures
-        where = f"strict server, {latency * 1000:g} ms latency, {figures['refused']} x 429"
+        where = f"strict server, {latency * 1000:g} ms latency, {figures['rejected']} x 429"
         results.append((name, where, n, made, seconds))
     with _served_sandbox(rate) as url:
 

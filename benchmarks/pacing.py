@@ -8,6 +8,15 @@ client holds the lock, jitter no real server adds). A request *arrives* when its
 read; it is *counted* ``uniform(0, J)`` seconds later (a load balancer, a queue, varying paths) and
 answered then. With ``J = 0`` it is counted at arrival: what is left is the machine's own jitter
 (the server process waiting for a CPU), which a client on a loaded host sees too and must absorb.
+The same server, with a fixed latency before each answer, is the bulk wall-time benchmark's
+(``benchmarks/bulk.py``).
+
+Why a socket and not an ``httpx.MockTransport`` in the client's process: the client tells its
+limiter when a request leaves from httpcore's trace of the real connection, and a mock transport
+has no connection. Through one, every request counts as leaving when its answer arrives, a whole
+latency late, and the limiter's window (no more than ``rate`` sends in ``1 + margin`` seconds) then
+allows ``rate`` calls per ``1 + margin + latency`` seconds: a 95 % ceiling at 50 ms, for any caller,
+that users on a real connection do not pay.
 
 50 callers loop on ``get-balance`` for the run's duration and are then cancelled; what is reported
 is what the server counted in that time. Contenders run one after the other in the same run, each
@@ -31,6 +40,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio
 import httpx
@@ -41,8 +51,8 @@ from smsapi_async import AsyncSmsClient, RateLimiter, RateLimitError
 
 from . import Table, free_port, wait_until_listening
 
-OK = json.dumps({"balance": 1, "currency": "AUD", "error": {"code": "SUCCESS", "description": "OK"}})
-OVER = json.dumps({"error": {"code": "OVER_LIMIT", "description": "Too many requests"}})
+OK = json.dumps({"balance": 1, "currency": "AUD", "error": {"code": "SUCCESS", "description": "OK"}}).encode()
+OVER = json.dumps({"error": {"code": "OVER_LIMIT", "description": "Too many requests"}}).encode()
 CALLERS = 50
 STATS = b"/stats"
 
@@ -50,21 +60,27 @@ STATS = b"/stats"
 class StrictServer(socketserver.ThreadingTCPServer):
     """A strict sliding-window rate limit with counting jitter, over keep-alive HTTP/1.1.
 
-    ``GET /stats`` answers what was counted so far (not rate limited): ``accepted`` (the times each
-    accepted request was counted, on this process's monotonic clock) and ``rejected``.
+    Each answer is written no sooner than ``latency`` seconds after its request arrived (spent
+    asleep, no CPU). A ``send-sms`` call is answered with a success naming as many recipients as its
+    ``to`` field holds; any other call with a balance. ``GET /stats`` answers what was counted so far
+    (not rate limited): ``accepted`` (the times each accepted request was counted, on the machine's
+    monotonic clock), ``answered`` (when each accepted request's answer was written, in order) and
+    ``rejected``.
     """
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, rate: int, jitter: float, seed: int, port: int = 0) -> None:
+    def __init__(self, rate: int, jitter: float, seed: int, port: int = 0, latency: float = 0.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.rate = rate
         self.jitter = jitter
+        self.latency = latency
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.window: deque[float] = deque()
         self.accepted: list[float] = []
+        self.answered: list[float] = []
         self.rejected = 0
 
     def count(self, arrived: float) -> bool:
@@ -86,9 +102,27 @@ class StrictServer(socketserver.ThreadingTCPServer):
             self.accepted.append(now)
             return True
 
+    def answer(self, request_line: bytes, body: bytes, arrived: float, ok: bool) -> bytes:
+        """The answer's body, once ``latency`` has passed since ``arrived``."""
+        wait = arrived + self.latency - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        if not ok:
+            return OVER
+        with self.lock:
+            self.answered.append(time.monotonic())
+            message_id = len(self.answered)
+        if b"/send-sms" not in request_line:
+            return OK
+        to = parse_qs(body.decode()).get("to", [""])[0]
+        return json.dumps(
+            {"message_id": message_id, "recipients": to.count(",") + 1, "error": {"code": "SUCCESS"}}
+        ).encode()
+
     def stats(self) -> bytes:
         with self.lock:
-            return json.dumps({"accepted": self.accepted, "rejected": self.rejected}).encode()
+            seen = {"accepted": self.accepted, "answered": self.answered, "rejected": self.rejected}
+            return json.dumps(seen).encode()
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -105,12 +139,12 @@ class _Handler(socketserver.StreamRequestHandler):
                 name, _, value = header.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value)
-            self.rfile.read(length)
+            form = self.rfile.read(length)
             if line.split(b" ")[1:2] == [STATS]:
                 status, body = b"200 OK", self.server.stats()
             else:
                 ok = self.server.count(arrived)
-                body = (OK if ok else OVER).encode()
+                body = self.server.answer(line, form, arrived, ok)
                 status = b"200 OK" if ok else b"429 Too Many Requests"
             self.wfile.write(
                 b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
@@ -119,17 +153,17 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.flush()
 
 
-def serve(rate: int, jitter: float, seed: int, port: int) -> None:
+def serve(rate: int, jitter: float, seed: int, port: int, latency: float = 0.0) -> None:
     """Serve until killed (the server process's entry point)."""
     sys.setswitchinterval(0.0005)  # handler threads take turns often
-    StrictServer(rate, jitter, seed, port).serve_forever(poll_interval=0.05)
+    StrictServer(rate, jitter, seed, port, latency).serve_forever(poll_interval=0.05)
 
 
 @contextmanager
-def serving(rate: int, jitter: float, seed: int) -> Iterator[str]:
+def serving(rate: int, jitter: float, seed: int, latency: float = 0.0) -> Iterator[str]:
     """A strict server in its own process; yields its base URL."""
     port = free_port()
-    code = f"from benchmarks.pacing import serve; serve({rate}, {jitter!r}, {seed}, {port})"
+    code = f"from benchmarks.pacing import serve; serve({rate}, {jitter!r}, {seed}, {port}, {latency!r})"
     process = subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)))
     try:
         wait_until_listening(port, process, "the strict server")

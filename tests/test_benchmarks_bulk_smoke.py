@@ -13,8 +13,8 @@ pytest.importorskip("rich")
 from rich.console import Console
 
 from benchmarks import Table
-from benchmarks._strict_server import StrictApi
 from benchmarks.bulk import _served_strict, peak_memory, run
+from benchmarks.pacing import StrictServer
 from smsapi_async import AsyncSmsClient
 
 
@@ -55,20 +55,23 @@ def test_peak_memory_is_the_fresh_process_own_not_its_parents() -> None:
 
 
 def test_the_strict_server_counts_a_sliding_second_like_the_api() -> None:
-    api = StrictApi(rate=3, latency=0.0)
-    times = (0.0, 0.125, 0.25, 0.875, 1.0, 1.0625, 1.125, 1.25)  # exact in binary
-    assert [api.admit(t) for t in times] == [
-        True,
-        True,
-        True,
-        False,  # a 4th within one second
-        True,  # 0.0 has left the window
-        False,
-        True,  # 0.125 has left it
-        True,  # 0.25 has left it
-    ]
-    assert api.refused == 2
-    assert api.accepted == [0.0, 0.125, 0.25, 1.0, 1.125, 1.25]
+    api = StrictServer(rate=3, jitter=0.0, seed=0)
+    try:
+        times = (0.0, 0.125, 0.25, 0.875, 1.0, 1.0625, 1.125, 1.25)  # exact in binary
+        assert [api.count(t) for t in times] == [
+            True,
+            True,
+            True,
+            False,  # a 4th within one second
+            True,  # 0.0 has left the window
+            False,
+            True,  # 0.125 has left it
+            True,  # 0.25 has left it
+        ]
+        assert api.rejected == 2
+        assert api.accepted == [0.0, 0.125, 0.25, 1.0, 1.125, 1.25]
+    finally:
+        api.server_close()
 
 
 def test_wall_time_requests_leave_over_a_real_connection_and_the_limiter_is_told() -> None:
@@ -95,7 +98,7 @@ def test_wall_time_requests_leave_over_a_real_connection_and_the_limiter_is_told
         figures = seen()
     assert timed == 3
     assert len(figures["accepted"]) == 3
-    assert figures["refused"] == 0
+    assert figures["rejected"] == 0
     assert len(figures["answered"]) == 3
     arrivals_and_answers = zip(figures["accepted"], figures["answered"], strict=True)
     waits = [answered - arrived for arrived, answered in arrivals_and_answers]
