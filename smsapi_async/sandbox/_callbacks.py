@@ -25,7 +25,7 @@ import anyio
 import attrs
 import httpx
 
-from .._signature import SIGNATURE_HEADER, _parse_query, callback_signature
+from .._signature import SIGNATURE_HEADER, callback_signature, php_query_pairs
 from ._clock import SandboxClock
 from ._config import SandboxConfig
 from ._state import Account, Changes, datetime_text
@@ -133,7 +133,7 @@ def callback_url(base: str, params: list[tuple[str, str]]) -> tuple[str, list[tu
     parts = urlsplit(base)
     added = urlencode(params, quote_via=quote)
     query = f"{parts.query}&{added}" if parts.query else added
-    existing = _parse_query(parts.query) or []
+    existing = php_query_pairs(parts.query)
     return urlunsplit(parts._replace(query=query)), existing + params
 
 
