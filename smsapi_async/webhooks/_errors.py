@@ -14,6 +14,7 @@ REASONS: Final = (
     "bad_encoding",
     "missing",
     "repeated",
+    "ambiguous",
     "not_numeric",
     "bad_date",
     "bad_value",
@@ -29,10 +30,13 @@ class InvalidCallbackError(SmsApiError, ValueError):
         reason: what is wrong, one of :data:`REASONS`: ``empty`` (no parameters), ``too_large``
             (over the size or parameter-count cap), ``bad_encoding`` (invalid percent-encoding or
             UTF-8), ``missing`` (a required parameter is absent or blank), ``repeated`` (an event
-            parameter given twice with different values), ``not_numeric`` (an id or counter that
-            is not a non-negative integer), ``bad_date`` (a timestamp that is not a real UTC date
-            and time), ``bad_value`` (e.g. ``is_optout`` neither yes nor no), ``unknown_kind`` (no
-            callback kind has these parameters).
+            parameter given twice with different values), ``ambiguous`` (an event parameter that
+            PHP's ``parse_str``, whose reading the signature covers, takes from another name:
+            ``message.id``, `` status``, ``status[]``), ``not_numeric`` (an id or counter that
+            is not a non-negative integer of at most 64 bits), ``bad_date`` (a timestamp that is
+            not a real UTC date and time), ``bad_value`` (e.g. ``is_optout`` neither yes nor no,
+            a ``mobile`` that is not 3 to 15 digits), ``unknown_kind`` (no callback kind has
+            these parameters).
         key: the parameter concerned, when there is one.
 
     The message names the reason and the parameter, never a value: callbacks carry message text

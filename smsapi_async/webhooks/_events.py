@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias
 import attrs
 
 from .._convert import _length_only, extra_field
+from .._signature import PhpQuery
 from ..models.delivery import DeliveryOutcome
 from ..models.reports import Recipient
 from ..models.reports import Reply as PolledReply
@@ -36,6 +37,8 @@ __all__ = [
 CallbackKind: TypeAlias = Literal["dlr", "reply", "link-hit", "list-action"]
 
 _DIGITS = re.compile(r"[0-9]{1,19}\Z")
+_INT64_MAX: Final = 2**63 - 1
+_MOBILE = re.compile(r"\+?([0-9]{3,15})\Z")  # E.164: at most 15 digits; short codes have 3 or more
 _STAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-]00:?00)?\Z"
 )
@@ -274,7 +277,7 @@ _KEYS: Final[dict[str, tuple[str, ...]]] = {
 _URL_TOKEN = (EXPIRES_PARAM, TOKEN_PARAM)
 
 
-def _kind_of(params: Mapping[str, str]) -> CallbackKind:
+def _kind_of(params: Mapping[str, object]) -> CallbackKind:
     if "link_hits" in params and "message_id" in params:
         return "link-hit"
     if "response_id" in params or ("response" in params and "type" not in params):
@@ -308,16 +311,22 @@ class _Fields:
         value = self.text(key, required=required).strip()
         if not value:
             return default
-        if not _DIGITS.match(value):
-            raise InvalidCallbackError("not_numeric", f"parameter {key!r} is not a whole number", key=key)
+        if not _DIGITS.match(value) or int(value) > _INT64_MAX:
+            raise InvalidCallbackError(
+                "not_numeric", f"parameter {key!r} is not a whole number of at most 64 bits", key=key
+            )
         return int(value)
 
     def optional_number(self, key: str) -> int | None:
         return self.number(key) if self.text(key).strip() else None
 
     def mobile(self, key: str = "mobile") -> str:
-        value = self.text(key, required=True).strip()
-        return value[1:] if value.startswith("+") else value
+        match = _MOBILE.match(self.text(key, required=True).strip())
+        if match is None:
+            raise InvalidCallbackError(
+                "bad_value", f"parameter {key!r} is not a phone number (3 to 15 digits)", key=key
+            )
+        return match[1]
 
     def when(self, key: str, *, required: bool = True) -> datetime | None:
         value = self.text(key, required=required).strip()
@@ -342,23 +351,39 @@ class _Fields:
         raise InvalidCallbackError("bad_value", f"parameter {key!r} is neither yes nor no", key=key)
 
 
-def _collect(pairs: list[tuple[str, str]], known: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
-    """Event parameters and the rest (last value wins, as PHP reads a query string).
+def _flatten(name: str, value: object, into: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{name}[{key}]", item, into)
+    else:
+        into[name] = str(value)
 
-    An event parameter given twice with different values is refused: which one the platform meant
-    cannot be known, and a forger could hope a framework reads one and the signature the other.
+
+def _collect(reading: PhpQuery, known: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """Event parameters and the rest, as PHP read them (what the platform's signature covers).
+
+    An event parameter is refused when PHP read it from another name (``message.id``,
+    `` status``, ``status[]``...) or from several parameters with different values: a framework
+    or a person reading the raw names would then see other values than the ones signed.
     """
     fields: dict[str, str] = {}
     rest: dict[str, str] = {}
-    for key, value in pairs:
+    for php_key, value in reading.array.items():
+        key = str(php_key)
         if key in _URL_TOKEN:
             continue
-        if key in known:
-            if key in fields and fields[key] != value:
-                raise InvalidCallbackError("repeated", f"parameter {key!r} is given twice", key=key)
-            fields[key] = value
-        else:
-            rest[key] = value
+        if key not in known:
+            _flatten(key, value, rest)
+            continue
+        if php_key in reading.renamed:
+            raise InvalidCallbackError(
+                "ambiguous", f"parameter {key!r} also arrives under another name PHP reads as it", key=key
+            )
+        if php_key in reading.overwritten:
+            raise InvalidCallbackError("repeated", f"parameter {key!r} is given twice", key=key)
+        if not isinstance(value, str):
+            raise InvalidCallbackError("bad_value", f"parameter {key!r} is not a single value", key=key)
+        fields[key] = value
     return fields, rest
 
 
@@ -380,21 +405,28 @@ def parse_callback(
 
     Returns:
         a :class:`DeliveryReport`, :class:`Reply`, :class:`LinkHit` or :class:`ListAction`.
-        Parameters the kind does not define are kept in ``extra`` (in ``fields`` for a list
-        action); the ``smsapi_expires``/``smsapi_token`` parameters of a signed callback URL are
-        dropped.
+        The query is read as PHP's ``parse_str`` reads it, which is what the platform's signature
+        covers (:func:`verify_signature` on the same raw string): names are mangled as PHP
+        mangles them and the last of a repeated name wins. Parameters the kind does not define
+        are kept in ``extra`` (in ``fields`` for a list action) under those names, an array
+        parameter flattened to ``name[key]`` entries; the ``smsapi_expires``/``smsapi_token``
+        parameters of a signed callback URL are dropped.
 
     Raises:
         InvalidCallbackError: anything malformed; :attr:`~InvalidCallbackError.reason` says what.
+            An event parameter that PHP reads from another name (``message.id``, `` status``) is
+            ``ambiguous``, and one given twice with different values ``repeated``: a reader of the
+            raw names would see other values than the signed ones.
     """
-    pairs = split_query(query, max_bytes=max_bytes, max_params=max_params)
-    if not [key for key, _ in pairs if key not in _URL_TOKEN]:
+    reading = PhpQuery(split_query(query, max_bytes=max_bytes, max_params=max_params))
+    present = {str(key): value for key, value in reading.array.items() if str(key) not in _URL_TOKEN}
+    if not present:
         raise InvalidCallbackError("empty", "the callback has no parameters")
     if kind is None:
-        kind = _kind_of(dict(pairs))
+        kind = _kind_of(present)
     elif not isinstance(kind, str) or kind not in _KEYS:
         raise InvalidCallbackError("unknown_kind", f"kind must be one of {', '.join(_KEYS)}")
-    params, rest = _collect(pairs, _KEYS[kind])
+    params, rest = _collect(reading, _KEYS[kind])
     f = _Fields(params)
     user_id = f.optional_number("user_id")
     if kind == "dlr":

@@ -1,10 +1,12 @@
 """Authenticating callbacks: the platform's ``x-transmitsms-signature`` header, and signed URLs.
 
 **The header.** The platform signs each v1 callback with a hex HMAC-SHA256, keyed with the account's
-API secret, over the JSON text PHP's ``json_encode`` makes of the query parameters, decoded, in the
-order received. Verify it from the *raw* query string: a framework's parsed dict may have merged
-repeated keys or lost their order, and then a genuine callback fails. Where each framework keeps
-the raw query string:
+API secret, over the JSON text PHP's ``json_encode`` makes of PHP's ``parse_str`` reading of the
+query. Verify it from the *raw* query string: a framework's parsed dict may have merged repeated
+keys or lost their order, and then a genuine callback fails. The signature covers PHP's reading,
+not the raw names (``message.id=1`` signs as ``message_id=1``), so build the event with
+:func:`~smsapi_async.webhooks.parse_callback` from the same raw string, which reads it the same way;
+never from your framework's dict. Where each framework keeps the raw query string:
 
 * Starlette / FastAPI: ``request.scope["query_string"]`` (bytes);
 * Django: ``request.META["QUERY_STRING"]``;
@@ -36,7 +38,13 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .._exceptions import InvalidRequestError
-from .._signature import DEFAULT_URL_TTL, SIGNATURE_HEADER, callback_signature, verify_callback_signature
+from .._signature import (
+    DEFAULT_URL_TTL,
+    SIGNATURE_HEADER,
+    callback_signature,
+    php_query_pairs,
+    verify_callback_signature,
+)
 from .._validate import check_url, is_unicode, seconds
 from ._errors import InvalidCallbackError
 from ._query import EXPIRES_PARAM, MAX_QUERY_BYTES, TOKEN_PARAM, query_bytes, split_query
@@ -80,28 +88,27 @@ def verify_signature(
         signature: the header's value; ``None`` (header absent) gives ``False``.
         api_secret: the account's API secret.
     """
-    key = check_secret(api_secret)
+    check_secret(api_secret)
     if isinstance(query, Mapping):
         raise TypeError("pass the raw query string (or ordered pairs), not a mapping: key order matters")
     if isinstance(signature, bytes):
         signature = signature.decode("ascii", "replace")
-    if not isinstance(signature, str) or not signature.strip():
-        # still spend the time of a check, so absence and a wrong value look alike
-        hmac.compare_digest(b"0" * 64, hmac.new(key, b"", hashlib.sha256).hexdigest().encode())
-        return False
+    # the whole check runs even without a header, so that absence and a wrong value cost alike
+    header = signature if isinstance(signature, str) else ""
     if isinstance(query, (str, bytes)):
-        return verify_callback_signature(query_bytes(query), signature, api_secret)
-    return verify_callback_signature(_pairs("query", query), signature, api_secret)
+        return verify_callback_signature(query_bytes(query), header, api_secret)
+    return verify_callback_signature(_pairs("query", query), header, api_secret)
 
 
 def sign_callback(
     params: Mapping[str, str] | Sequence[tuple[str, str]] | str | bytes, api_secret: str
 ) -> str:
     """The ``x-transmitsms-signature`` the platform would send with these parameters, in this order
-    (for your own tests: build a callback, sign it, feed it to your endpoint)."""
+    (for your own tests: build a callback, sign it, feed it to your endpoint). A query string is
+    read as PHP reads it."""
     check_secret(api_secret)
     if isinstance(params, (str, bytes)):
-        pairs = split_query(params, max_bytes=len(params) + 1, max_params=len(params) + 1)
+        pairs = php_query_pairs(query_bytes(params))
     else:
         pairs = _pairs("params", params.items() if isinstance(params, Mapping) else params)
     return callback_signature(pairs, api_secret)
