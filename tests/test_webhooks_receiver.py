@@ -110,15 +110,19 @@ async def test_a_reordered_late_status_is_a_new_event_and_is_handed_on() -> None
 @pytest.mark.anyio
 async def test_concurrent_repeats_are_handed_on_exactly_once() -> None:
     async with receiving() as (http, collector, _):
-        statuses: list[int] = []
+        answers: list[tuple[int, str]] = []
 
         async def hit() -> None:
-            statuses.append((await http.get("/?" + raw(DLR), headers=signed(DLR))).status_code)
+            response = await http.get("/?" + raw(DLR), headers=signed(DLR))
+            answers.append((response.status_code, response.text))
 
         async with anyio.create_task_group() as tg:
             for _ in range(25):
                 tg.start_soon(hit)
-    assert statuses == [200] * 25
+        # one was handled; the others came while it was (409: not acknowledged yet) or after it
+        assert answers.count((200, "ok")) == 1
+        assert set(answers) <= {(200, "ok"), (200, "duplicate"), (409, "in progress: retry later")}
+        assert (await http.get("/?" + raw(DLR), headers=signed(DLR))).text == "duplicate"
     assert len(collector.events) == 1
 
 
@@ -225,7 +229,10 @@ async def test_when_on_event_raises_the_answer_is_500_and_the_retry_is_handed_on
 
 
 class BrokenStore:
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str, lease: float) -> str:
+        raise ConnectionError("redis down")
+
+    async def complete(self, key: str) -> None:
         raise ConnectionError("redis down")
 
     async def release(self, key: str) -> None:
@@ -262,12 +269,15 @@ def test_bad_receiver_configuration_is_refused() -> None:
 @pytest.mark.anyio
 async def test_the_memory_store_is_bounded_and_forgets_the_oldest() -> None:
     store = MemoryDedupStore(max_keys=3)
-    assert [await store.claim(k) for k in "abcd"] == [True] * 4
+    assert [await store.claim(k, 60) for k in "abcd"] == ["new"] * 4
     assert len(store) == 3
-    assert await store.claim("a")  # evicted, so new again
-    assert not await store.claim("d")
+    assert await store.claim("a", 60) == "new"  # evicted, so new again
+    assert await store.claim("d", 60) == "busy"
     await store.release("d")
-    assert await store.claim("d")
+    assert await store.claim("d", 60) == "new"
+    await store.complete("d")
+    await store.release("d")  # a handled key stays handled
+    assert await store.claim("d", 60) == "done"
 
 
 @pytest.mark.anyio
@@ -446,3 +456,117 @@ def test_recipe_flask_view() -> None:
     bad = [*DLR[:2], ("datetime", "soon"), *DLR[3:]]
     assert web.get("/sms?" + raw(bad), headers=signed(bad)).status_code == 400
     assert len(got) == 1
+
+
+# --- a repeat while the first delivery is handled; bounded waiting ---------------------------------------
+
+
+class Gate:
+    """An ``on_event`` whose first call waits for ``go`` and then fails."""
+
+    def __init__(self) -> None:
+        self.entered = anyio.Event()
+        self.go = anyio.Event()
+        self.calls = 0
+        self.events: list[Event] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            await self.go.wait()
+            raise RuntimeError("database down")
+        self.events.append(event)
+
+
+@pytest.mark.anyio
+async def test_a_retry_during_a_failing_first_delivery_is_not_acknowledged_and_is_handled_after() -> None:
+    gate = Gate()
+    receiver = CallbackReceiver(gate, api_secret=SECRET)
+    answers: list[tuple[int, str]] = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://h") as http:
+
+        async def first() -> None:
+            response = await http.get("/?" + raw(DLR), headers=signed(DLR))
+            answers.append((response.status_code, response.text))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await gate.entered.wait()
+            retry = await http.get("/?" + raw(DLR), headers=signed(DLR))  # the platform's retry
+            assert retry.status_code == 409  # not 200: the platform must come back
+            assert retry.headers["retry-after"] == "60"
+            gate.go.set()
+        assert answers == [(500, "handler failed")]
+        later = await http.get("/?" + raw(DLR), headers=signed(DLR))  # the next retry
+        assert (later.status_code, later.text) == (200, "ok")
+        again = await http.get("/?" + raw(DLR), headers=signed(DLR))
+        assert (again.status_code, again.text) == (200, "duplicate")
+    assert len(gate.events) == 1
+    assert receiver.stats["in_progress"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_hanging_handler_is_cut_off_at_the_handler_timeout_and_its_retry_handled() -> None:
+    calls = 0
+
+    async def hangs_once(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await anyio.sleep_forever()
+
+    receiver = CallbackReceiver(hangs_once, api_secret=SECRET, handler_timeout=0.2)
+    with anyio.fail_after(10):
+        assert await receiver.handle(raw(DLR), sign_callback(DLR, SECRET)) == (500, "handler timed out")
+        assert await receiver.handle(raw(DLR), sign_callback(DLR, SECRET)) == (200, "ok")
+    assert calls == 2
+
+
+@pytest.mark.anyio
+async def test_a_store_that_never_answers_gets_503_within_the_store_timeout() -> None:
+    class Silent:
+        async def claim(self, key: str, lease: float) -> str:
+            await anyio.sleep_forever()
+            raise AssertionError
+
+        async def complete(self, key: str) -> None: ...
+
+        async def release(self, key: str) -> None: ...
+
+    receiver = CallbackReceiver(print, api_secret=SECRET, dedup=Silent(), store_timeout=0.2)
+    with anyio.fail_after(10):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=receiver), base_url="http://h"
+        ) as http:
+            response = await http.get("/?" + raw(DLR), headers=signed(DLR))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "60"
+
+
+def test_timeouts_and_lease_are_checked() -> None:
+    for bad in ({"handler_timeout": 0}, {"store_timeout": float("nan")}, {"claim_lease": True}):
+        with pytest.raises(InvalidRequestError):
+            CallbackReceiver(print, api_secret=SECRET, **bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="claim_lease must be longer"):
+        CallbackReceiver(print, api_secret=SECRET, handler_timeout=10, store_timeout=1, claim_lease=12)
+
+    class OldStore:  # the two-method protocol of earlier versions
+        async def claim(self, key: str) -> bool:
+            return True
+
+        async def release(self, key: str) -> None: ...
+
+    with pytest.raises(InvalidRequestError, match="claim, complete, release"):
+        CallbackReceiver(print, api_secret=SECRET, dedup=OldStore())  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_a_lapsed_claim_is_handled_again() -> None:
+    now = [0.0]
+    store = MemoryDedupStore(clock=lambda: now[0])
+    assert await store.claim("k", 30) == "new"
+    now[0] = 29.9
+    assert await store.claim("k", 30) == "busy"
+    now[0] = 30.0
+    assert await store.claim("k", 30) == "new"  # its holder died: the lease lapsed

@@ -9,17 +9,20 @@ A web app (ASGI: Starlette, FastAPI, any ASGI server)::
             ...
 
     receiver = CallbackReceiver(on_event, client=client)    # or api_secret="..."
-    app.mount("/sms-hooks", receiver)
+    app.add_route("/sms-hooks", receiver)    # a route: Starlette's Mount redirects "/sms-hooks"
 
-Any other framework: ``parse_callback(raw_query)`` and ``verify_signature(raw_query, header,
-api_secret)`` (see :mod:`smsapi_async.webhooks._verify` for where each framework keeps the raw
-query string). ``client.callback_url(base)`` signs a callback URL with an expiring token the
-receiver also accepts. Events share their attributes with polled rows
+Any other framework: ``await receiver.handle(raw_query, signature_header)`` gives the status and
+text to answer with; lower down, ``verify_signature(raw_query, header, api_secret)`` and
+``parse_callback(raw_query)`` read the query the same way (as PHP's ``parse_str`` does, which is
+what the platform signs), so what one verifies is what the other returns. See
+:mod:`smsapi_async.webhooks._verify` for where each framework keeps the raw query string.
+``client.callback_url(base)`` signs a callback URL with an expiring token the receiver also
+accepts. Events share their attributes with polled rows
 (:mod:`smsapi_async.models.delivery`), and ``client.sms.wait_for_delivery`` /
 ``client.sms.reply_stream`` (:mod:`smsapi_async.tracking`) merge them with polling.
 """
 
-from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
+from ._dedup import ClaimState, DedupStore, MemoryDedupStore, RedisDedupStore
 from ._errors import REASONS, InvalidCallbackError
 from ._events import (
     CallbackEvent,
@@ -55,6 +58,7 @@ __all__ = [
     "CallbackHub",
     "CallbackKind",
     "CallbackReceiver",
+    "ClaimState",
     "DedupStore",
     "DeliveryReport",
     "Event",

@@ -4,14 +4,17 @@ What it answers (the platform retries any non-2xx answer after about 1 min, 5 mi
 
 ======  ========================================================================================
 200     a new callback, handed once to ``on_event`` (which returned); or a repeat of a callback
-        already accepted, or one being handled right now, which is not handed on again
-400     malformed: the body says why (``reason: ...``); nothing is handed on
+        already handled, which is not handed on again
+400     malformed or ambiguous: the body says why (``reason: ...``); nothing is handed on
 401     ``verify=True`` and the callback carries neither a signature header nor a URL token
 403     ``verify=True`` and the signature and URL token are both wrong (or the token expired)
 405     not GET or HEAD (HEAD is answered 200 without handling: some senders probe URLs with it)
+409     a repeat of a callback whose first delivery is still being handled: not acknowledged,
+        so that if the first fails, a later retry is handled (``Retry-After`` says when to retry)
 414     the query string is over ``max_query_bytes``
-500     ``on_event`` raised: the event is forgotten, so the platform's retry hands it on again
-503     the de-duplication store failed: same as above
+500     ``on_event`` raised or ran past ``handler_timeout``: the event is forgotten, so the
+        platform's retry hands it on again
+503     the de-duplication store failed or did not answer within ``store_timeout``: same
 ======  ========================================================================================
 
 Input never causes a 5xx: a 500 or 503 means your handler or your store failed, and answering
@@ -25,13 +28,13 @@ import hashlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
 from .._exceptions import InvalidRequestError
 from .._signature import SIGNATURE_HEADER
-from .._validate import optional_flag, whole_number
+from .._validate import optional_flag, seconds, whole_number
 from ._dedup import DedupStore, MemoryDedupStore
 from ._errors import InvalidCallbackError
 from ._events import Event, parse_callback
@@ -59,6 +62,12 @@ def dedup_digest(event: Event) -> str:
     return hashlib.sha256(repr(event.dedup_key).encode("utf-8")).hexdigest()[:32]
 
 
+RETRY_AFTER: Final = 60
+"""Seconds a repeat answered 409 is told to wait (the platform's first retry comes after a minute)."""
+
+_DEDUP_METHODS: Final = ("claim", "complete", "release")
+
+
 class CallbackReceiver:
     """An ASGI app receiving the platform's callbacks on whatever path it is mounted at.
 
@@ -74,12 +83,22 @@ class CallbackReceiver:
             development, or behind your own authentication.
         client: an :class:`AsyncSmsClient` whose ``sms.wait_for_delivery`` and
             ``sms.reply_stream`` should see the accepted events at once instead of polling.
-        dedup: where accepted events are remembered (default: a :class:`MemoryDedupStore` of the
-            last 100 000). Share one store between processes to de-duplicate across them.
+        dedup: where events being handled and handled are remembered (default: a
+            :class:`MemoryDedupStore` of the last 100 000). Share one store between processes
+            (:class:`RedisDedupStore`) to de-duplicate across them.
+        handler_timeout: seconds a coroutine ``on_event`` may run; past it, it is cancelled and
+            the answer is 500, so the platform retries (a plain function cannot be interrupted).
+        store_timeout: seconds each call to ``dedup`` may take; past it the answer is 503.
+        claim_lease: how long a claim on an event lasts, so that a retry arriving while it is
+            handled gets 409, and one arriving after the handling process died is handled.
+            Default: ``handler_timeout + 2 * store_timeout + 5`` (it must be longer than that
+            sum, so a live handler never loses its claim).
         max_query_bytes, max_params: caps on a callback's size.
 
-    Run it with any ASGI server (``uvicorn app:receiver``), or mount it in Starlette/FastAPI
-    (``app.mount("/sms-hooks", receiver)``).
+    Run it with any ASGI server (``uvicorn app:receiver``), or route a path to it in
+    Starlette/FastAPI (``app.add_route("/sms-hooks", receiver)``). Not ``app.mount("/sms-hooks",
+    ...)`` with a URL ending in ``/sms-hooks``: a mount answers that path with a redirect, which
+    the platform does not follow (mounted, the callback URL needs the trailing slash).
     """
 
     def __init__(
@@ -90,6 +109,9 @@ class CallbackReceiver:
         verify: bool = True,
         client: AsyncSmsClient | None = None,
         dedup: DedupStore | None = None,
+        handler_timeout: float = 20.0,
+        store_timeout: float = 5.0,
+        claim_lease: float | None = None,
         max_query_bytes: int = MAX_QUERY_BYTES,
         max_params: int = MAX_PARAMS,
     ) -> None:
@@ -104,8 +126,22 @@ class CallbackReceiver:
         optional_flag("verify", verify)
         whole_number("max_query_bytes", max_query_bytes, 0, _MAX_CAP)
         whole_number("max_params", max_params, 0, _MAX_CAP)
-        if dedup is not None and not all(callable(getattr(dedup, m, None)) for m in ("claim", "release")):
-            raise InvalidRequestError(f"dedup must be a DedupStore, got {type(dedup).__name__}")
+        if dedup is not None and not all(callable(getattr(dedup, m, None)) for m in _DEDUP_METHODS):
+            raise InvalidRequestError(
+                f"dedup must be a DedupStore (methods claim, complete, release), got {type(dedup).__name__}"
+            )
+        self._handler_timeout = seconds("handler_timeout", handler_timeout)
+        self._store_timeout = seconds("store_timeout", store_timeout)
+        least = self._handler_timeout + 2 * self._store_timeout
+        if claim_lease is None:
+            self._lease = least + 5.0
+        else:
+            self._lease = seconds("claim_lease", claim_lease)
+            if self._lease <= least:
+                raise InvalidRequestError(
+                    f"claim_lease must be longer than handler_timeout + 2 * store_timeout ({least:g} s), "
+                    "or a live handler could lose its claim"
+                )
         if api_secret is None and client is not None:
             api_secret = client._secret.value
         if verify:
@@ -122,7 +158,7 @@ class CallbackReceiver:
         self._max_bytes = max_query_bytes
         self._max_params = max_params
         self.stats: dict[str, int] = dict.fromkeys(
-            ("accepted", "duplicate", "malformed", "unauthenticated", "forged", "failed"), 0
+            ("accepted", "duplicate", "in_progress", "malformed", "unauthenticated", "forged", "failed"), 0
         )
         """How many callbacks got each outcome (for your metrics)."""
 
@@ -147,7 +183,8 @@ class CallbackReceiver:
         status, text = await self.handle(
             scope.get("query_string", b""), None if signature is None else signature.decode("latin-1")
         )
-        await _answer(send, status, text)
+        retry = [(b"retry-after", str(RETRY_AFTER).encode())] if status in (409, 503) else None
+        await _answer(send, status, text, headers=retry)
 
     async def handle(self, query: str | bytes, signature: str | None) -> tuple[int, str]:
         """Process one callback; return the HTTP status and a short text to answer with.
@@ -180,40 +217,54 @@ class CallbackReceiver:
             return 400, "reason: bad_value (unparseable)"
         key = dedup_digest(event)
         try:
-            new = await self._dedup.claim(key)
+            with anyio.fail_after(self._store_timeout):
+                state = await self._dedup.claim(key, self._lease)
         except Exception:
             self.stats["failed"] += 1
             log.exception("callback de-duplication store failed; answering 503 so the platform retries")
             return 503, "de-duplication store unavailable"
-        if not new:
+        if state == "done":
             self.stats["duplicate"] += 1
             return 200, "duplicate"
+        if state != "new":
+            # the first delivery is being handled: acknowledging this one would lose the event if
+            # that handling then fails, since the platform stops retrying after a 2xx
+            self.stats["in_progress"] += 1
+            return 409, "in progress: retry later"
         try:
-            await self._deliver(event)
-        except Exception:
+            with anyio.fail_after(self._handler_timeout):
+                await self._deliver(event)
+        except Exception as exc:
             await self._forget(key)
             self.stats["failed"] += 1
+            why = "timed out" if isinstance(exc, TimeoutError) else "failed"
             log.exception(
-                "callback handler failed on a %s event; answering 500 so the platform retries", event.kind
+                "callback handler %s on a %s event; answering 500 so the platform retries", why, event.kind
             )
-            return 500, "handler failed"
+            return 500, f"handler {why}"
         except BaseException:
             await self._forget(key)
             raise
+        with anyio.CancelScope(shield=True):
+            try:
+                with anyio.fail_after(self._store_timeout):
+                    await self._dedup.complete(key)
+            except Exception:  # handled all the same: a repeat within the lease gets 409, later ones 200
+                log.exception("callback de-duplication store failed to record a handled event")
         self.stats["accepted"] += 1
         return 200, "ok"
 
     def _authenticate(self, raw: bytes, signature: str | None) -> tuple[int, str] | None:
         assert self._secret is not None
         has_token = TOKEN_PARAM.encode() in raw
+        # checked even when the header is absent, so that absence costs what a wrong value costs
+        if verify_signature(raw, signature, self._secret):
+            return None
         if signature is None and not has_token:
             self.stats["unauthenticated"] += 1
             return 401, f"unsigned: no {SIGNATURE_HEADER} header and no URL token"
-        if signature is not None:
-            if verify_signature(raw, signature, self._secret):
-                return None
-            if has_token and self._signed_after_token(raw, signature):
-                return None
+        if signature is not None and has_token and self._signed_after_token(raw, signature):
+            return None
         if has_token and verify_callback_url(raw, self._secret):
             return None
         self.stats["forged"] += 1
@@ -239,7 +290,8 @@ class CallbackReceiver:
     async def _forget(self, key: str) -> None:
         with anyio.CancelScope(shield=True):
             try:
-                await self._dedup.release(key)
+                with anyio.fail_after(self._store_timeout):
+                    await self._dedup.release(key)
             except Exception:
                 log.exception("callback de-duplication store failed to forget a failed event")
 
