@@ -278,7 +278,8 @@ class ReplyCursor:
     """Where a :class:`ReplyStream` stands: resume a stream from it to skip every reply it yielded.
 
     Attributes:
-        since: the newest reception time polling has seen (polls restart a little before it).
+        since: the newest reception time polling has seen, never later than the poll that saw
+            it (polls restart a little before it).
         seen: ids of the replies yielded recently (received within the overlap before ``since``
             or later), with their reception times as Unix seconds.
     """
@@ -329,7 +330,8 @@ class ReplyStream:
         self._fallback = _seconds("fallback_interval", fallback_interval)
         self._overlap = _seconds("overlap", overlap)
         start = cursor.since if cursor is not None else since or datetime.now(timezone.utc)
-        self._since = start.timestamp()  # replies older than this are never yielded
+        # a cursor saved by a stream that trusted a wrongly dated row may point into the future
+        self._since = min(start.timestamp(), time.time()) if cursor is not None else start.timestamp()
         self._watermark = self._since
         self._seen: dict[int, float] = dict(cursor.seen) if cursor is not None else {}
         if cursor is not None:
@@ -378,13 +380,17 @@ class ReplyStream:
     async def _poll(self) -> None:
         floor = self._floor()
         start = datetime.fromtimestamp(floor, timezone.utc).replace(microsecond=0)
+        # The watermark never passes the time of the poll: one row dated in the future (a wrong
+        # clock, a time zone taken for UTC) would otherwise move every later poll past the rows
+        # that follow it. Such a row stays in `seen` until the watermark passes its date.
+        polled_at = time.time()
         found: list[Reply] = []
         async for row in self._client.sms.user_responses(start=start):
             reply = Reply.from_polled(row)
             if reply.response_id not in self._seen and _epoch(reply.received_at, floor) >= floor:
                 found.append(reply)
             if row.received_at is not None:
-                self._watermark = max(self._watermark, row.received_at.timestamp())
+                self._watermark = max(self._watermark, min(row.received_at.timestamp(), polled_at))
         found.sort(key=lambda r: (_epoch(r.received_at, 0.0), r.response_id))
         queued = {r.response_id for r in self._ready}
         self._ready.extend(r for r in found if r.response_id not in queued)

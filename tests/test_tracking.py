@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsapi_async import InvalidRequestError, RateLimiter
+from smsapi_async import AsyncSmsClient, InvalidRequestError, RateLimiter
 from smsapi_async._limiter import Reservation
 from smsapi_async.sandbox import SandboxConfig
 from smsapi_async.testing import SandboxHarness, sandbox_client
@@ -61,6 +61,15 @@ def test_a_late_or_repeated_pending_never_undoes_a_final_state() -> None:
     assert not tracker.apply(report("delivered", 5))  # a repeat
     assert not tracker.apply(report("hard-bounce", 3))  # an older final
     assert tracker.result().recipients["61400000001"].status == "delivered"
+
+
+def test_a_pending_dated_in_the_future_never_holds_back_a_final_state() -> None:
+    # a wrong clock on one callback: the final state that follows is still taken, and completes
+    tracker = DeliveryTracker(7)
+    tracker.expect(["61400000001"])
+    assert tracker.apply(report("pending", 10**9)) is False  # same status, only dated
+    assert tracker.apply(report("delivered", 5)) is True
+    assert tracker.complete
 
 
 def test_a_callback_time_refines_a_polled_final_state_and_later_finals_win() -> None:
@@ -402,3 +411,82 @@ async def test_reply_stream_refuses_bad_arguments() -> None:
             sms.client.sms.reply_stream(since=at(0), cursor=ReplyCursor(at(0)))
         with pytest.raises(InvalidRequestError):
             sms.client.sms.reply_stream(overlap=0)
+
+
+class RepliesServer:
+    """``get-user-sms-responses`` over ``httpx.MockTransport``: rows at or after ``start``, as the API
+    filters them, with the dates the test gives (a server whose clock or time zone is wrong)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, datetime]] = []
+        self.starts: list[datetime] = []
+
+    def add(self, response_id: int, when: datetime) -> None:
+        self.rows.append((response_id, when))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        start = datetime.fromisoformat(form["start"]).replace(tzinfo=timezone.utc)
+        self.starts.append(start)
+        rows = [
+            {
+                "id": rid,
+                "message_id": 1,
+                "list_id": 0,
+                "received_at": when.strftime("%Y-%m-%d %H:%M:%S"),
+                "first_name": None,
+                "last_name": None,
+                "msisdn": 61400000001,
+                "response": f"reply {rid}",
+                "longcode": 61400000100,
+            }
+            for rid, when in self.rows
+            if when >= start
+        ]
+        body = {
+            "page": {"count": 1, "number": 1},
+            "total": len(rows),
+            "responses": rows,
+            "error": {"code": "SUCCESS", "description": "OK"},
+        }
+        return httpx.Response(200, json=body)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ahead", [timedelta(days=365 * 70), timedelta(hours=10)])
+async def test_a_reply_dated_in_the_future_never_hides_the_replies_after_it(ahead: timedelta) -> None:
+    server = RepliesServer()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    server.add(1, now - timedelta(seconds=5))
+    server.add(2, now + ahead)  # the platform's clock (or one row's time zone) is wrong
+    async with AsyncSmsClient("k", "s", transport=httpx.MockTransport(server), rate_limit=None) as client:
+        stream = client.sms.reply_stream(since=now - timedelta(minutes=1), poll_interval=0.02)
+        with anyio.fail_after(10):
+            assert [r.response_id for r in await take(stream, 2)] == [1, 2]
+            server.add(3, datetime.now(timezone.utc).replace(microsecond=0))  # a correct, later reply
+            assert [r.response_id for r in await take(stream, 1)] == [3]
+        # the saved cursor stays usable: resumed, it yields what comes next and nothing twice
+        cursor = ReplyCursor.from_json(stream.cursor.to_json())
+        assert cursor.since <= datetime.now(timezone.utc)
+        await stream.aclose()
+        server.add(4, datetime.now(timezone.utc).replace(microsecond=0))
+        resumed = client.sms.reply_stream(cursor=cursor, poll_interval=0.02)
+        with anyio.fail_after(10):
+            assert [r.response_id for r in await take(resumed, 1)] == [4]
+        with anyio.move_on_after(0.3):
+            extra = await take(resumed, 1)
+            pytest.fail(f"repeated: {extra}")
+        await resumed.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_cursor_saved_in_the_future_is_brought_back_to_now() -> None:
+    server = RepliesServer()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    server.add(7, now)
+    future = ReplyCursor(datetime(2099, 1, 1, tzinfo=timezone.utc), {})  # saved by an older version
+    async with AsyncSmsClient("k", "s", transport=httpx.MockTransport(server), rate_limit=None) as client:
+        stream = client.sms.reply_stream(cursor=future, poll_interval=0.02)
+        with anyio.fail_after(10):
+            assert [r.response_id for r in await take(stream, 1)] == [7]
+        await stream.aclose()
