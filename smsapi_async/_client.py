@@ -41,6 +41,7 @@ from ._retry import backoff_delay, parse_retry_after
 from ._signature import DEFAULT_URL_TTL
 from ._validate import PRIVATE_PARAMETERS, is_unicode, optional_flag, whole_number
 from ._version import __version__
+from ._wire import close_if_overfull, forget_cookies, refusing_cookies
 
 if TYPE_CHECKING:
     # loaded on first use (the resource properties, callback_url, callback_hub, event hooks), so
@@ -721,17 +722,18 @@ class AsyncSmsClient:
         """
         http = self._http
         seconds = self._deadline(http)
-        with (
-            contextlib.nullcontext()
-            if seconds is None
-            else anyio.CancelScope(deadline=anyio.current_time() + seconds)
-        ):
+        deadline = None if seconds is None else anyio.current_time() + seconds
+        with contextlib.nullcontext() if deadline is None else anyio.CancelScope(deadline=deadline):
             request = http.build_request(
                 "POST", url, data=form, headers=self._request_headers, extensions=self._extensions
             )
+            if "cookie" in request.headers:  # from an http_client of yours: the API needs none
+                del request.headers["cookie"]
             response = await http.send(request, auth=self._auth, follow_redirects=False, stream=True)
             try:
-                body = await read_body(response, self._max_response_size)
+                forget_cookies(http, response)
+                body = await read_body(response, self._max_response_size, deadline)
+                await close_if_overfull(response)
             finally:
                 await response.aclose()
             return response.status_code, response.headers, body
@@ -925,6 +927,7 @@ class _Connections:
                 timeout=self._timeout,
                 follow_redirects=False,
                 headers=self._headers,
+                cookies=refusing_cookies(),
             )
 
     def http(self) -> httpx.AsyncClient:
