@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import copy
@@ -24,6 +25,7 @@ import httpx
 
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_SIZE, BodyError, read_body
 from ._clock import Clock, SystemClock
+from ._echo import blank_echoes, private_values
 from ._encoding import check_call_name, encode_params, is_safe_to_retry
 from ._exceptions import (
     ApiError,
@@ -39,7 +41,7 @@ from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
 from ._signature import DEFAULT_URL_TTL
-from ._validate import PRIVATE_PARAMETERS, is_unicode, optional_flag, whole_number
+from ._validate import is_unicode, optional_flag, whole_number
 from ._version import __version__
 from ._wire import close_if_overfull, forget_cookies, refusing_cookies
 
@@ -235,6 +237,8 @@ class AsyncSmsClient:
         self._format = response_format
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)
+        # how the secret may come back in an echoing error page: as itself, or inside the Basic header
+        self._credential_forms = (secret, base64.b64encode(f"{key}:{secret}".encode()).decode())
         self._secret = _Hidden(secret)  # signs callback URLs and checks callback signatures
         self._callback_hub: list[CallbackHub] = []  # made on first use; shared by with_options copies
         if limiter is None and rate_limit is not None:
@@ -645,8 +649,8 @@ class AsyncSmsClient:
             data = parse_body(body, self._format, status_code=status, call=name)
             raise_for_error(data, status_code=status, call=name)
         except (ApiError, ResponseParseError) as exc:
+            blank_echoes(exc, private_values(form, self._credential_forms), status)
             _responded(status, getattr(exc, "code", None), elapsed)
-            _unecho(exc, form)
             self._fail(name, safe, status, headers, exc)
         _responded(status, None, elapsed)
         if not 200 <= status < 300:
@@ -806,21 +810,6 @@ class AsyncSmsClient:
             f"AsyncSmsClient(base_url={self._base_url!r}, api_key={self._key_hint!r}, "
             f"response_format={self._format!r}, limiter={self._limiter!r})"
         )
-
-
-def _unecho(exc: ApiError | ResponseParseError, form: Mapping[str, str]) -> None:
-    """Blank what a server echoes back of the private values just sent (message text, passwords)
-    in an error's description or excerpt: a proxy's error page or an API description may quote
-    the request."""
-    private = [value for key, value in form.items() if key in PRIVATE_PARAMETERS and len(value) >= 4]
-    if not private:
-        return
-    if isinstance(exc, ResponseParseError):
-        for value in private:
-            exc.excerpt = exc.excerpt.replace(value, "…")
-    elif isinstance(exc.description, str):
-        for value in private:
-            exc.description = exc.description.replace(value, "…")
 
 
 def exc_text(exc: SmsApiError) -> str:

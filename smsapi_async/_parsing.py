@@ -16,6 +16,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from ._echo import API_CODE
 from ._exceptions import ResponseParseError, error_for_code
 
 if TYPE_CHECKING:
@@ -173,7 +174,8 @@ def raise_for_error(data: dict[str, Any], *, status_code: int | None, call: str 
     """Raise the mapped :class:`ApiError` unless ``error.code`` is ``SUCCESS``.
 
     Success is decided by the code alone: a 200 with an error code fails, and a success code with
-    odd neighbouring fields succeeds.
+    odd neighbouring fields succeeds. A code that is not an API constant becomes ``HTTP_<status>``
+    (or ``UNKNOWN``), and a description that is not text is dropped: either may hold anything.
     """
     error = data.get("error")
     if not isinstance(error, dict):
@@ -186,6 +188,8 @@ def raise_for_error(data: dict[str, Any], *, status_code: int | None, call: str 
     code = error.get("code")
     if code == "SUCCESS":
         return
-    if not isinstance(code, str) or not code:
+    if not isinstance(code, str) or not API_CODE.match(code):
+        # not one of the API's constants: a server may have put anything there, message text included
         code = f"HTTP_{status_code}" if status_code else "UNKNOWN"
-    raise error_for_code(code, error.get("description"), status_code, call)
+    description = error.get("description")
+    raise error_for_code(code, description if isinstance(description, str) else None, status_code, call)

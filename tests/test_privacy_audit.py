@@ -5,22 +5,29 @@ secret, the Basic credential, a password or the message text."""
 from __future__ import annotations
 
 import base64
+import html
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
 from conftest import Recorder, form_of
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from smsapi_async import AsyncSmsClient, SmsApiError
+from smsapi_async.otel import instrument
 from smsapi_async.testing import sandbox_client
 
 pytestmark = pytest.mark.anyio
 
-TEXT = "meet me at the old mill 7731"
+TEXT = "meet me at Jo's & the old mill 7731"
 PASSWORD = "hunter2-pass-0001"
 SUB_SECRET = "sub-secret-9f8e7d6c5b"
 
@@ -155,7 +162,49 @@ ERROR_ANSWERS: dict[str, Any] = {
         400, json={"error": {"code": "FIELD_INVALID", "description": f"refused: {echo(request)}"}}
     ),
     "bad number": httpx.Response(200, json={"message_id": "1e999999", "error": {"code": "SUCCESS"}}),
+    # the second audit's echoes: in the code, in an object description, URL-encoded, HTML-escaped,
+    # and the Authorization header quoted by a proxy
+    "echoing code": lambda request: httpx.Response(
+        400, json={"error": {"code": echo(request), "description": "bad"}}
+    ),
+    "echoing object description": lambda request: httpx.Response(
+        400, json={"error": {"code": "FIELD_INVALID", "description": {"quoted": form_of(request)}}}
+    ),
+    "url-encoded echo": lambda request: httpx.Response(
+        502, content=b"<html>bad gateway for " + request.content + b"</html>"
+    ),
+    "percent-encoded echo": lambda request: httpx.Response(
+        502, content=f"<html>{quote(echo(request), safe='')}</html>".encode()
+    ),
+    "html-escaped echo": lambda request: httpx.Response(
+        400, content=f"<html><pre>{html.escape(echo(request))}</pre></html>".encode()
+    ),
+    "authorization echo": lambda request: httpx.Response(
+        400, content=f"<html>refused: {request.headers['authorization']}</html>".encode()
+    ),
 }
+
+
+def forms_of(text: str) -> set[str]:
+    """``text`` as a server may quote it: as sent, URL-encoded either way, HTML-escaped."""
+    return {text, quote_plus(text), quote(text, safe=""), html.escape(text), html.escape(text, quote=False)}
+
+
+def observed(client: AsyncSmsClient, hay: Haystack) -> InMemorySpanExporter:
+    """Every event hook record and OpenTelemetry span of ``client`` goes into the haystack too."""
+    client.add_event_hook(lambda event: hay.parts.append(repr(event)))
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrument(client, tracer_provider=provider, meter_provider=MeterProvider())
+    return exporter
+
+
+def spans_of(exporter: InMemorySpanExporter) -> list[str]:
+    return [
+        f"{span.name} {dict(span.attributes or {})!r} {span.status!r} {span.events!r}"
+        for span in exporter.get_finished_spans()
+    ]
 
 
 @pytest.mark.parametrize("kind", list(ERROR_ANSWERS))
@@ -168,14 +217,41 @@ async def test_every_error_kind_keeps_secrets_and_message_text_private(
     async with AsyncSmsClient(
         "api-key-0001", secret, transport=httpx.MockTransport(handler), rate_limit=None, max_retries=0
     ) as client:
+        exporter = observed(client, hay)
         for _, call in (SEND, READ):
             await hay.run(kind, lambda call=call: call(client))  # type: ignore[misc]
         await hay.run(kind, lambda: client.resellers.get_client(7))
         await hay.run(kind, lambda: client.resellers.add_client("Sub", "s@x.co", PASSWORD, "61400000005"))
         await hay.run(kind, lambda: client.sms.responses(message_id=1).to_list())
+    hay.parts += spans_of(exporter)
     basic = base64.b64encode(f"api-key-0001:{secret}".encode()).decode()
     hay.assert_clean(
-        secret, basic, PASSWORD, TEXT, SUB_SECRET, logs=all_logs.text + everything_logged(all_logs)
+        secret, basic, PASSWORD, SUB_SECRET, *forms_of(TEXT), logs=all_logs.text + everything_logged(all_logs)
     )
     assert "InvalidRequestError" not in hay.errors
     assert hay.errors  # every kind fails at least the send
+
+
+LONG = "The quick brown fox jumps over the lazy dog near the old mill at 7731, and then " * 6
+
+
+async def test_a_quote_cut_off_by_the_end_of_an_excerpt_is_blanked_too(make_client: Any) -> None:
+    # a proxy page quoting a long message: the excerpt stops after 200 characters, mid-quote
+    page = lambda request: httpx.Response(502, content=f"<html>{echo(request)}</html>".encode())  # noqa: E731
+    client = make_client(Recorder(page), max_retries=0)
+    with pytest.raises(SmsApiError) as caught:
+        await client.sms.send(message=LONG, to=["61400000001"])
+    shown = "".join(traceback.format_exception(caught.value)) + repr(vars(caught.value.__cause__))
+    assert LONG[:20] not in shown
+
+
+async def test_an_upper_case_message_in_the_error_code_is_replaced(make_client: Any) -> None:
+    # it looks like an API constant, but it is what was just sent
+    answer = lambda request: httpx.Response(400, json={"error": {"code": form_of(request)["message"]}})  # noqa: E731
+    client = make_client(Recorder(answer), max_retries=0)
+    hay = Haystack()
+    exporter = observed(client, hay)
+    await hay.run("code", lambda: client.sms.get(1))
+    await hay.run("code", lambda: client.sms.send(message="CALL_ME_BACK_NOW", to=["61400000001"]))
+    hay.parts += spans_of(exporter)
+    hay.assert_clean("CALL_ME_BACK_NOW", logs="")
