@@ -13,8 +13,12 @@ rate-limited calls). The walk ends when ``page.number >= page.count``, on an emp
 
 A walk never yields an item twice and always ends, whatever the server says:
 
-* an item already yielded (the same row, field for field) is skipped: rows shift to later pages when
-  new ones arrive during a walk;
+* an item already yielded is skipped: rows shift to later pages when new ones arrive during a walk.
+  A row is known by its key (the API's id, or the call's natural key: a recipient's number, a
+  keyword and its number), so a row that moved and changed an unmodelled field or its spelling
+  (``"1"`` and ``1``) is still the same row. The walk keeps the keys of the last
+  :data:`DEDUP_PAGES` pages only (at most 300 keys), not of every row it has seen: a row shifts by
+  as many places as rows arrived between two page requests, far less than that;
 * a page holding nothing but items already yielded means the server ignores ``page``: the walk
   raises :class:`PaginationError` rather than yield copies or loop;
 * pages that appear while the walk runs are followed, up to twice the page count the first page
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -40,7 +45,15 @@ from ._validate import MAX_ID, whole_number
 if TYPE_CHECKING:
     from ._client import AsyncSmsClient
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "MAX_WALK_PAGES", "AsyncPaginator", "Page", "PageSpec"]
+__all__ = [
+    "DEDUP_PAGES",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "MAX_WALK_PAGES",
+    "AsyncPaginator",
+    "Page",
+    "PageSpec",
+]
 
 T = TypeVar("T")
 
@@ -48,14 +61,24 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100
 MAX_WALK_PAGES = 1_000_000
 """No walk fetches more pages than this (a hundred million rows; days of rate-limited calls)."""
+DEDUP_PAGES = 3
+"""How many of the last pages' row keys a walk keeps, to skip rows that shifted onto a later page."""
 
 
 @attrs.frozen
 class PageSpec:
-    """Where a paginated call keeps its items and its totals."""
+    """Where a paginated call keeps its items and its totals, and what identifies one of its rows.
+
+    Attributes:
+        items_key: the key of the list of rows.
+        total_keys: the keys of the call's total counters.
+        row_key: the fields that identify a row (the API's ``id``, or the call's natural key); a
+            row lacking all of them is known by its whole content instead.
+    """
 
     items_key: str
     total_keys: tuple[str, ...] = ("total",)
+    row_key: tuple[str, ...] = ("id",)
 
 
 @attrs.frozen
@@ -88,9 +111,19 @@ class Page(Generic[T]):
         return not self.items or self.number >= self.count
 
 
-def _fingerprint(item: Any) -> bytes:
-    """A row as sent, reduced to 16 bytes: equal rows, equal fingerprints."""
-    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+def _key_part(value: Any) -> str:
+    # one spelling per value: 1 and "1", " 61400000001" and "+61400000001" are the same key
+    text = str(value).strip()
+    return text[1:] if text.startswith("+") and text[1:].isdigit() else text
+
+
+def _row_key(item: Any, fields: tuple[str, ...]) -> bytes:
+    """What identifies a row, reduced to 16 bytes: its key fields when it has them all, else its
+    whole content (real answers hold rows with a blank keyword, say, told apart by other fields)."""
+    if isinstance(item, Mapping) and all(str(item.get(name, "")).strip() for name in fields):
+        text = "\x1f".join(_key_part(item.get(name, "")) for name in fields)
+    else:
+        text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
@@ -134,12 +167,13 @@ class AsyncPaginator(Generic[T]):
         return page
 
     async def _fetch(self, number: int) -> tuple[Page[T], list[bytes]]:
-        """Page ``number`` and a fingerprint of each of its rows, as sent."""
+        """Page ``number`` and the key of each of its rows."""
         _check_positive("page", number)
         data = await self._client.call(self._call, self._params, page=number, max=self._page_size)
         with reading(self._call):
             raw_items = as_list(data.pop(self._spec.items_key, None))
-            return self._page(data, raw_items, number), [_fingerprint(item) for item in raw_items]
+            keys = [_row_key(item, self._spec.row_key) for item in raw_items]
+            return self._page(data, raw_items, number), keys
 
     def _page(self, data: dict[str, Any], raw_items: list[Any], number: int) -> Page[T]:
         block = data.pop("page", None)
@@ -166,18 +200,22 @@ class AsyncPaginator(Generic[T]):
         """
         number = self._start
         seen = 0
-        yielded: set[bytes] = set()
+        recent: deque[set[bytes]] = deque(maxlen=DEDUP_PAGES)  # keys of the last pages' rows
         last_allowed: int | None = None
         while True:
             page, keys = await self._fetch(number)
-            fresh = [item for item, key in zip(page.items, keys, strict=True) if key not in yielded]
+            fresh = [
+                item
+                for item, key in zip(page.items, keys, strict=True)
+                if not any(key in earlier for earlier in recent)  # rows of one page are all its own
+            ]
             if keys and not fresh:
                 raise PaginationError(
                     f"page {number} holds only rows already seen: the server is ignoring the page "
                     "parameter, so the walk stops rather than repeat them",
                     call=self._call,
                 )
-            yielded.update(keys)
+            recent.append(set(keys))
             if len(fresh) < len(page.items):
                 page = attrs.evolve(page, items=tuple(fresh))
             if self._limit is not None and seen + len(page.items) >= self._limit:

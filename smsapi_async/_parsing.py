@@ -22,10 +22,17 @@ from ._exceptions import ResponseParseError, error_for_code
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
-__all__ = ["MAX_DEPTH", "XmlTooDeepError", "parse_body", "raise_for_error", "xml_to_dict"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "XmlTooDeepError", "parse_body", "raise_for_error", "xml_to_dict"]
 
 MAX_DEPTH = 64
 """Deeper nesting than any real response; refused so that a hostile body cannot recurse us dry."""
+
+MAX_VALUES = 100_000
+"""More values than any real answer holds (a page is 100 rows of a few dozen fields). Each parsed
+value costs up to ~90 bytes, so a body of tiny values (``[{},{},...]``) would cost 25 times its
+size to parse; counted before parsing (JSON: ``,`` ``:`` ``{`` ``[``; XML: every ``<``, about two
+an element, each costing twice a JSON value), such a body is refused, and parsing stays within a
+few times the size limit."""
 
 _EXCERPT = 200
 
@@ -77,6 +84,8 @@ def parse_body(
     if not body.strip():
         raise fail("empty response body")
     reason = ""
+    if _values_in(body, response_format) > MAX_VALUES:
+        raise fail(f"more than {MAX_VALUES} values: no answer of the API holds that many")
     if response_format == "xml":
         # loaded by the first XML answer, so that JSON clients never load an XML parser
         from xml.etree.ElementTree import ParseError  # noqa: PLC0415
@@ -113,6 +122,13 @@ def parse_body(
     if not isinstance(data, dict):
         raise fail(f"JSON body is a {type(data).__name__}, expected an object")
     return data
+
+
+def _values_in(body: bytes, response_format: str) -> int:
+    """An upper bound on the values a body parses into (separators inside strings count too)."""
+    if response_format == "xml":
+        return body.count(b"<")
+    return body.count(b",") + body.count(b":") + body.count(b"{") + body.count(b"[")
 
 
 _MAX_INT_DIGITS = 40

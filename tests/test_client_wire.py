@@ -237,3 +237,90 @@ async def test_3_with_your_http_client_the_apis_cookies_are_dropped_and_yours_ke
             assert [cookie.name for cookie in http.cookies.jar] == ["session"]
         tg.cancel_scope.cancel()
     assert not any(b"\r\ncookie:" in head.lower() for head in server.heads)
+
+
+# --- 5. memory: parsing a body, and what a walk keeps ------------------------------------------------------
+
+
+@pytest.mark.parametrize("response_format", ["json", "xml"])
+async def test_5_a_body_of_tiny_values_is_refused_before_it_costs_25_times_its_size(
+    make_client: Any, response_format: str
+) -> None:
+    # 4 MiB of empty objects or elements: 78-110 MB to parse before
+    if response_format == "json":
+        body = b'{"error":{"code":"SUCCESS"},"responses":[' + b",".join([b"{}"] * 1_300_000) + b"]}"
+    else:
+        body = b"<response><responses>" + b"<item/>" * 580_000 + b"</responses></response>"
+    assert 3_500_000 < len(body) < 4 * 1024 * 1024
+    client = make_client(lambda request: httpx.Response(200, content=body), response_format=response_format)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseParseError, match="values"):
+            await client.sms.responses(message_id=1).first_page()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(body), peak
+
+
+def replies_page(ids: range, number: int, count: int) -> httpx.Response:
+    rows = [{"id": i, "message_id": 1, "msisdn": 61400000000 + i % 1000, "response": "ok"} for i in ids]
+    page = {"page": {"number": number, "count": count}, "total": count * 100, "responses": rows}
+    return httpx.Response(200, json={**page, "error": {"code": "SUCCESS", "description": "OK"}})
+
+
+async def test_5_a_long_walk_keeps_the_keys_of_its_last_pages_only(make_client: Any) -> None:
+    pages = 400
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = int(httpx.QueryParams(request.content.decode())["page"])
+        return replies_page(range((number - 1) * 100, number * 100), number, pages)
+
+    client = make_client(answer)
+    walk = client.sms.responses(message_id=1).pages()
+    held: list[int] = []
+    tracemalloc.start()
+    try:
+        async for page in walk:
+            if page.number in (20, pages):
+                held.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    assert len(held) == 2
+    # 38 000 more rows walked: ~2.8 MB of de-duplication state before, a few KB now
+    assert held[1] - held[0] < 200_000, held
+
+
+# --- 6. a row that moved is known by its key, not by its every field ---------------------------------------
+
+VARIANTS = {
+    "an unmodelled field changed": ({"id": 7, "x": 1}, {"id": 7, "x": 2}),
+    "a number spelled as text": ({"id": 7}, {"id": "7"}),
+    "another timestamp spelling": (
+        {"id": 7, "received_at": "2024-01-01 00:00:00"},
+        {"id": 7, "received_at": "2024-01-01T00:00:00Z"},
+    ),
+    "an empty list for an empty object": ({"id": 7, "fields": []}, {"id": 7, "fields": {}}),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_6_a_row_that_moved_to_the_next_page_is_yielded_once(make_client: Any, variant: str) -> None:
+    before, after = VARIANTS[variant]
+    base = {"message_id": 1, "msisdn": 61400000001, "response": "ok"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = int(httpx.QueryParams(request.content.decode())["page"])
+        # page 2 is read after a new reply arrived: the last row of page 1 is now the first of page 2
+        rows = (
+            [{**base, "id": 5}, {**base, **before}] if number == 1 else [{**base, **after}, {**base, "id": 9}]
+        )
+        body = {"page": {"number": number, "count": 2}, "total": 4, "responses": rows}
+        return httpx.Response(200, json={**body, "error": {"code": "SUCCESS", "description": "OK"}})
+
+    client = make_client(answer)
+    assert [reply.id for reply in await client.sms.responses(message_id=1, page_size=2).to_list()] == [
+        5,
+        7,
+        9,
+    ]

@@ -132,7 +132,7 @@ class KeywordsResource(Resource):
     ) -> AsyncPaginator[Keyword]:
         """Every keyword, or those on ``number``, lazily. Calls ``get-keywords``."""
         params = {"number": optional_text("number", number)}
-        spec = PageSpec("keywords", ("keywords_total",))
+        spec = PageSpec("keywords", ("keywords_total",), row_key=("keyword", "number"))
         return self._paginate(
             "get-keywords",
             params,

@@ -89,7 +89,7 @@ class ListsResource(Resource):
         """
         one_of("status", status, _MEMBER_FILTERS)
         params = {"list_id": positive_id("list_id", list_id), "members": status, **_ARRAY}
-        spec = PageSpec("members", ("members_total", "members_active"))
+        spec = PageSpec("members", ("members_total", "members_active"), row_key=("msisdn",))
         return self._paginate(
             "get-list",
             params,

@@ -41,7 +41,7 @@ class NumbersResource(Resource):
         Calls ``get-numbers``.
         """
         one_of("filter", filter, _FILTERS)
-        spec = PageSpec("numbers", ("numbers_total",))
+        spec = PageSpec("numbers", ("numbers_total",), row_key=("number",))
         return self._paginate(
             "get-numbers",
             {"filter": filter},

@@ -105,7 +105,7 @@ class SmsReports(Resource):
             "delivery": one_of("delivery", delivery, ("delivered", "failed", "pending")),
             "list_id": optional_id("list_id", list_id),
         }
-        spec = PageSpec("recipients", ("total",))
+        spec = PageSpec("recipients", ("total",), row_key=("msisdn",))
         return self._paginate(
             "get-sms-sent",
             params,
@@ -214,7 +214,7 @@ class SmsReports(Resource):
             raise InvalidRequestError("user_sent needs both start and end")
         start_utc, end_utc = _window(start, end)
         params = {"start": start_utc, "end": end_utc, "msisdn": _number("msisdn", msisdn)}
-        spec = PageSpec("messages", ("total",))
+        spec = PageSpec("messages", ("total",), row_key=("message_id", "msisdn"))
         return self._paginate(
             "get-user-sms-sent",
             params,
@@ -303,7 +303,7 @@ class SmsReports(Resource):
             ),
             "order": one_of("order", order, ("asc", "desc")),
         }
-        spec = PageSpec("records", ("total",))
+        spec = PageSpec("records", ("total",), row_key=("message_id",))
         return self._paginate(
             "get-contact-sms-stats",
             params,
