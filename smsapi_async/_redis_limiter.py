@@ -221,6 +221,41 @@ CLAIM_GRACE = 0.025
 BACKOFF_FIRST = 0.05
 BACKOFF_CAP = 2.0
 
+MAX_REPLY_WAIT = 3600.0
+"""Longest wait or pause a script reply may name (seconds); a longer one is garbage, not a schedule."""
+
+RECHECK = 5.0
+"""The head asks Redis again at least this often while it waits for a slot or out a pause, so that
+one wrong reply cannot hold grants back for longer."""
+
+MAX_BAD_REPLIES = 5
+"""Consecutive malformed script replies after which a caller gets :class:`RedisLimiterError`."""
+
+
+class _BadReply(ConnectionError):
+    """A script reply that is not one the script gives (a proxy, a foreign server, corruption): it is
+    treated as a failed call (backoff, retry), and after :data:`MAX_BAD_REPLIES` as an error."""
+
+
+def _checked(reply: Any) -> list[int]:
+    """The six integers of a script reply, or :class:`_BadReply`."""
+    if not isinstance(reply, (list, tuple)) or len(reply) != 6:
+        raise _BadReply(f"the limiter script's reply is not six values ({type(reply).__name__})")
+    if not all(type(value) is int for value in reply):
+        raise _BadReply("the limiter script's reply holds values that are not integers")
+    granted, now, wait, pause, number, margin = reply
+    longest = MAX_REPLY_WAIT * 1_000_000
+    if not (
+        granted in (0, 1)
+        and 0 < now < 2**62
+        and 0 <= wait <= longest
+        and 0 <= pause <= longest
+        and 0 <= number < 2**62
+        and 0 <= margin <= 1_000_000
+    ):
+        raise _BadReply("the limiter script's reply holds values out of range")
+    return list(reply)
+
 
 class RedisLimiterError(SmsApiError):
     """The shared limiter cannot work with this Redis (wrong password, wrong key type, ...).
@@ -260,7 +295,7 @@ class _RedisPyBackend:
             if type(exc).__name__ != "NoScriptError" and not str(exc).startswith("NOSCRIPT"):
                 raise
             reply = await self.client.eval(_SCRIPT, 1, key, *args)
-        return [int(value) for value in reply]
+        return _checked(reply)
 
 
 class _RespBackend:
@@ -276,7 +311,7 @@ class _RespBackend:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
             reply = await self.connection.execute("EVAL", _SCRIPT, 1, key, *args)
-        return [int(value) for value in reply]
+        return _checked(reply)
 
 
 class _Connector:
@@ -510,7 +545,10 @@ class RedisRateLimiter:
             "give each thread its own limiter (they share the account's rate through Redis)",
         )
         self._not_before = -math.inf  # local clock: the head asks Redis no earlier
-        self._paused_until = -math.inf  # local clock: pauses this process knows of
+        self._paused_until = -math.inf  # local clock: pauses this process asked for
+        self._redis_paused_until = -math.inf  # local clock: the pause Redis last reported
+        self._last_reply_at = -math.inf  # local clock: when Redis last answered the script
+        self._bad_replies = 0
         self._pending_pause: float | None = None  # local clock: a pause not yet in Redis
         self._pending_sent: float | None = None  # Redis µs: a late send not yet in Redis
         self._offset: float | None = None  # Redis seconds minus local seconds (an upper bound)
@@ -610,7 +648,7 @@ class RedisRateLimiter:
 
     def paused_for(self) -> float:
         """Seconds left in the latest pause this process knows of (its own or another's)."""
-        return max(0.0, self._paused_until - self._clock.now())
+        return max(0.0, max(self._paused_until, self._redis_paused_until) - self._clock.now())
 
     def for_account(self, api_key: str) -> RedisRateLimiter:
         """The limiter of another account (e.g. a reseller's client account) on the same Redis,
@@ -752,14 +790,15 @@ class RedisRateLimiter:
         self.redis_calls += 1
         with anyio.fail_after(self._call_timeout):
             reply = await backend.run(key, args)
+        if op in ("acquire", "claim") and reply[0] == 0 and reply[2] <= 0:
+            raise _BadReply("the limiter script refused a grant without naming a wait")
+        self._bad_replies = 0
         self._ops[op, reply[0]] = self._ops.get((op, reply[0]), 0) + 1
-        if len(reply) != 6:
-            raise RedisLimiterError(f"unexpected reply from the limiter script: {len(reply)} values")
         # the server read its clock after we sent: server - local <= reply - started
         self._offset = reply[1] / 1_000_000 - started
         self._margin = reply[5] / 1_000_000
-        if reply[3] > 0:
-            self._paused_until = max(self._paused_until, self._clock.now() + reply[3] / 1_000_000)
+        self._last_reply_at = now = self._clock.now()
+        self._redis_paused_until = now + reply[3] / 1_000_000  # the latest word on it replaces any older
         if self._outage_since is not None:
             log.info(
                 "shared limiter %s: Redis reachable again after %.1f s",
@@ -833,7 +872,9 @@ class RedisRateLimiter:
         number = 0
         while True:
             now = self._clock.now()
-            ready = max(self._not_before, self._paused_until)
+            # a pause Redis reported is waited out in steps of RECHECK, asking again after each
+            redis_pause = min(self._redis_paused_until, self._last_reply_at + RECHECK)
+            ready = max(self._not_before, self._paused_until, redis_pause)
             if now < ready:
                 await self._clock.sleep(ready - now)
                 continue
@@ -854,6 +895,13 @@ class RedisRateLimiter:
             except Exception as exc:
                 if not _transient(exc):
                     raise RedisLimiterError(f"shared limiter: Redis refused the script: {exc}") from exc
+                if isinstance(exc, _BadReply):
+                    self._bad_replies += 1
+                    if self._bad_replies >= MAX_BAD_REPLIES:
+                        self._bad_replies = 0
+                        raise RedisLimiterError(
+                            f"shared limiter: {MAX_BAD_REPLIES} malformed replies in a row from Redis ({exc})"
+                        ) from None
                 op = "acquire"  # a reservation made before the outage may be gone with Redis
                 delay = self._failed(exc)
                 if self._fallback_rate is None:
@@ -870,7 +918,7 @@ class RedisRateLimiter:
                 self._granted_server_us = reply[1]
                 return
             op, number = "claim", reply[4]  # our slot; cancelled before it comes, it goes unused
-            self._not_before = arrived + reply[2] / 1_000_000
+            self._not_before = arrived + min(reply[2] / 1_000_000, RECHECK)
 
     async def _grant_locally(self) -> None:
         assert self._fallback is not None
