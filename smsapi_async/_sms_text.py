@@ -137,14 +137,14 @@ def check_parts(message: str, max_parts: object) -> str:
 
 
 # Separators people type inside phone numbers; anything else (letters, '#', '*') is refused.
-_NUMBER_PUNCTUATION = re.compile(r"[\s().\-]")
+_NUMBER_PUNCTUATION = re.compile(r"[ \t().\-]")  # ASCII only: no line breaks, no other scripts' spaces
 _NUMBER = re.compile(r"\+?([0-9]{6,15})")  # ASCII only: \d also matches other scripts' digits
 
 
 def normalise_number(name: str, value: object) -> str:
     """A phone number as the API wants it: digits only.
 
-    Spaces, dots, hyphens and brackets are removed and one leading ``+`` is dropped
+    Spaces (and tabs), dots, hyphens and brackets are removed and one leading ``+`` is dropped
     (``"+61 (4) 9157-0156"`` → ``"61491570156"``). What is left must be 6 to 15 digits (E.164
     allows at most 15); a local number (``0491570156``) is fine together with ``countrycode``.
     """
@@ -157,6 +157,23 @@ def normalise_number(name: str, value: object) -> str:
             "leading + and spaces, dots, hyphens or brackets"
         )
     return match.group(1)
+
+
+def optional_number(name: str, value: object) -> str | None:
+    """:func:`normalise_number`, with ``None`` passing through (an optional number filter)."""
+    return None if value is None else normalise_number(name, value)
+
+
+def number_list(name: str, value: object) -> list[str] | None:
+    """One number or an iterable of numbers (mobiles to forward to), each normalised; ``None`` passes."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, (bytes, bytearray)) or not isinstance(items, Iterable):
+        raise InvalidRequestError(
+            f"{name} must be a phone number or a list of them, got {shown(name, value)}"
+        )
+    return [normalise_number(name, item) for item in items]
 
 
 def normalise_numbers(name: str, numbers: str | Iterable[str]) -> list[str]:

@@ -219,7 +219,7 @@ async def test_get_contact_sends_array_style(make_client: MakeClient) -> None:
     contact = await client.lists.get_contact(4213652, "+61423093477")
 
     assert call_name(seen[0]) == "get-contact"
-    assert form_of(seen[0]) == {"list_id": "4213652", "msisdn": "+61423093477", "response_style": "array"}
+    assert form_of(seen[0]) == {"list_id": "4213652", "msisdn": "61423093477", "response_style": "array"}
     assert contact.fields == {"Email": "CharlieGreen@gmail.com", "Postcode": "2758", "ID": "", "Address": ""}
     assert (contact.first_name, contact.last_name) == ("Charlie", "Green")
 

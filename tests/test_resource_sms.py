@@ -298,7 +298,8 @@ async def test_format_number(
     handler = Recorder(api_response(example))
     number = await make_client(handler).sms.format_number(msisdn=msisdn, countrycode=countrycode)
     assert handler.calls == ["format-number"]
-    assert handler.forms == [{"msisdn": msisdn, "countrycode": countrycode}]  # raw input goes as typed
+    digits = "".join(char for char in msisdn if char.isdigit())
+    assert handler.forms == [{"msisdn": digits, "countrycode": countrycode}]  # checked, sent as plain digits
     assert isinstance(number, FormattedNumber)
     assert (number.international, number.national_number, number.countrycode) == expected
     assert number.type == NumberType.MOBILE
@@ -308,8 +309,11 @@ async def test_format_number(
 async def test_format_number_errors(make_client: MakeClient) -> None:
     handler = Recorder(api_response("captured-2015/format-number.error-field-empty.json", 400))
     with pytest.raises(InvalidFieldError):
-        await make_client(handler).sms.format_number(msisdn="0", countrycode="AU")
+        await make_client(handler).sms.format_number(msisdn="000000", countrycode="AU")
     local = Recorder(success())
+    for typed in ("0", "٠٤٥٥٦٦٧٨٨٩", "0455\u200f667889", "0455\x00667889"):  # short, Arabic-Indic, RLM, NUL
+        with pytest.raises(InvalidRequestError):
+            await make_client(local).sms.format_number(msisdn=typed, countrycode="AU")
     with pytest.raises(InvalidRequestError):
         await make_client(local).sms.format_number(msisdn="", countrycode="AU")
     with pytest.raises(InvalidRequestError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from .._exceptions import InvalidRequestError
-from .._validate import non_empty, optional_text, shown, whole_number
+from .._sms_text import optional_number
+from .._validate import non_empty, shown, whole_number
 from ..models.email import EmailSmsResult
 from ._base import Resource
 
@@ -46,7 +47,7 @@ class EmailResource(Resource):
         params = {
             "email": _address(email),
             "max_sms": max_sms,
-            "number": optional_text("number", number),
+            "number": optional_number("number", number),
         }
         return await self._read("add-email", params, EmailSmsResult.from_api)
 

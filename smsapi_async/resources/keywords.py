@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._pagination import AsyncPaginator, PageSpec
+from .._sms_text import normalise_number, number_list, optional_number
 from .._validate import (
     non_empty,
     optional_flag,
@@ -41,7 +42,7 @@ def _options(
         "members_message": optional_str("members_message", members_message),
         "forward_url": optional_url("forward_url", forward_url),
         "forward_email": optional_texts("forward_email", forward_email),
-        "forward_sms": optional_texts("forward_sms", forward_sms),
+        "forward_sms": number_list("forward_sms", forward_sms),
     }
 
 
@@ -73,7 +74,7 @@ class KeywordsResource(Resource):
         """
         params = {
             "keyword": non_empty("keyword", keyword),
-            "number": non_empty("number", number),
+            "number": normalise_number("number", number),
             "activate": optional_flag("activate", activate),
             **_options(
                 reference=reference,
@@ -108,7 +109,7 @@ class KeywordsResource(Resource):
         """
         params = {
             "keyword": non_empty("keyword", keyword),
-            "number": non_empty("number", number),
+            "number": normalise_number("number", number),
             "status": optional_text("status", status),
             **_options(
                 reference=reference,
@@ -131,7 +132,7 @@ class KeywordsResource(Resource):
         limit: int | None = None,
     ) -> AsyncPaginator[Keyword]:
         """Every keyword, or those on ``number``, lazily. Calls ``get-keywords``."""
-        params = {"number": optional_text("number", number)}
+        params = {"number": optional_number("number", number)}
         spec = PageSpec("keywords", ("keywords_total",), row_key=("keyword", "number"))
         return self._paginate(
             "get-keywords",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from .._convert import field, list_of, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
+from .._sms_text import normalise_number
 from .._validate import (
     MAX_ID,
     check_url,
@@ -138,7 +139,7 @@ class ListsResource(Resource):
         """
         params = {
             "list_id": positive_id("list_id", list_id),
-            "msisdn": non_empty("msisdn", msisdn),
+            "msisdn": normalise_number("msisdn", msisdn),
             "countrycode": optional_str("countrycode", countrycode),
             "first_name": optional_str("first_name", first_name),
             "last_name": optional_str("last_name", last_name),
@@ -162,7 +163,7 @@ class ListsResource(Resource):
         """
         params = {
             "list_id": positive_id("list_id", list_id),
-            "msisdn": non_empty("msisdn", msisdn),
+            "msisdn": normalise_number("msisdn", msisdn),
             "first_name": optional_str("first_name", first_name),
             "last_name": optional_str("last_name", last_name),
             **custom_fields(fields),
@@ -178,7 +179,7 @@ class ListsResource(Resource):
         """
         params = {
             "list_id": _list_id_or_all(list_id),
-            "msisdn": non_empty("msisdn", msisdn),
+            "msisdn": normalise_number("msisdn", msisdn),
             "countrycode": optional_str("countrycode", countrycode),
         }
         return await self._read("delete-from-list", params, _list_ids)
@@ -189,7 +190,7 @@ class ListsResource(Resource):
         With the account's global opt-out on, any opt-out applies to every list. Returns the ids of
         the lists affected. Calls ``optout-list-member``.
         """
-        params = {"list_id": _list_id_or_all(list_id), "msisdn": non_empty("msisdn", msisdn)}
+        params = {"list_id": _list_id_or_all(list_id), "msisdn": normalise_number("msisdn", msisdn)}
         return await self._read("optout-list-member", params, _list_ids)
 
     async def import_contacts(
@@ -225,5 +226,9 @@ class ListsResource(Resource):
 
     async def get_contact(self, list_id: int, msisdn: str) -> Contact:
         """One contact on a list. Calls ``get-contact``."""
-        params = {"list_id": positive_id("list_id", list_id), "msisdn": non_empty("msisdn", msisdn), **_ARRAY}
+        params = {
+            "list_id": positive_id("list_id", list_id),
+            "msisdn": normalise_number("msisdn", msisdn),
+            **_ARRAY,
+        }
         return await self._read("get-contact", params, Contact.from_api)

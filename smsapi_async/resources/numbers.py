@@ -6,12 +6,11 @@ from collections.abc import Iterable
 from typing import Literal
 
 from .._pagination import AsyncPaginator, PageSpec
+from .._sms_text import normalise_number, number_list, optional_number
 from .._validate import (
-    non_empty,
     one_of,
     optional_id,
     optional_str,
-    optional_text,
     optional_texts,
     optional_url,
 )
@@ -57,7 +56,9 @@ class NumbersResource(Resource):
 
         Calls ``get-number``.
         """
-        return await self._read("get-number", {"number": non_empty("number", number)}, VirtualNumber.from_api)
+        return await self._read(
+            "get-number", {"number": normalise_number("number", number)}, VirtualNumber.from_api
+        )
 
     async def lease(self, number: str | None = None, *, forward_url: str | None = None) -> VirtualNumber:
         """Lease ``number`` (one from ``list(filter="available")``), or a random one if omitted.
@@ -66,7 +67,7 @@ class NumbersResource(Resource):
         receives the number's inbound messages. Calls ``lease-number``.
         """
         params = {
-            "number": optional_text("number", number),
+            "number": optional_number("number", number),
             "forward_url": optional_url("forward_url", forward_url),
         }
         return await self._read("lease-number", params, VirtualNumber.from_api)
@@ -89,9 +90,9 @@ class NumbersResource(Resource):
         ``members_message`` (already on the list). Calls ``edit-number-options``.
         """
         params = {
-            "number": non_empty("number", number),
+            "number": normalise_number("number", number),
             "forward_email": optional_texts("forward_email", forward_email),
-            "forward_sms": optional_texts("forward_sms", forward_sms),
+            "forward_sms": number_list("forward_sms", forward_sms),
             "forward_url": optional_url("forward_url", forward_url),
             "list_id": optional_id("list_id", list_id),
             "welcome_message": optional_str("welcome_message", welcome_message),

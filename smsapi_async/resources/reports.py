@@ -12,7 +12,7 @@ from typing import Any, Literal
 from .._convert import field, to_int
 from .._exceptions import InvalidRequestError
 from .._pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AsyncPaginator, PageSpec
-from .._sms_text import normalise_number
+from .._sms_text import normalise_number, optional_number
 from .._validate import (
     aware_datetime,
     one_of,
@@ -54,10 +54,6 @@ def _window(
 
 def _stats(data: dict[str, Any]) -> Any:
     return data.get("stats") or {}
-
-
-def _number(name: str, value: str | None) -> str | None:
-    return None if value is None else normalise_number(name, value)
 
 
 class SmsReports(Resource):
@@ -146,8 +142,8 @@ class SmsReports(Resource):
             "message_id": optional_id("message_id", message_id),
             "keyword_id": optional_id("keyword_id", keyword_id),
             "keyword": optional_text("keyword", keyword),
-            "number": _number("number", number),
-            "msisdn": _number("msisdn", msisdn),
+            "number": optional_number("number", number),
+            "msisdn": optional_number("msisdn", msisdn),
             "start": start_utc,
             "end": end_utc,
             "include_original": optional_flag("include_original", include_original),
@@ -185,7 +181,7 @@ class SmsReports(Resource):
             "start": start_utc,
             "end": end_utc,
             "keywords": one_of("keywords", keywords, ("both", "only", "omit")),
-            "number": _number("number", number),
+            "number": optional_number("number", number),
             "include_original": optional_flag("include_original", include_original),
         }
         return self._paginate(
@@ -213,7 +209,7 @@ class SmsReports(Resource):
         if start is None or end is None:
             raise InvalidRequestError("user_sent needs both start and end")
         start_utc, end_utc = _window(start, end)
-        params = {"start": start_utc, "end": end_utc, "msisdn": _number("msisdn", msisdn)}
+        params = {"start": start_utc, "end": end_utc, "msisdn": optional_number("msisdn", msisdn)}
         spec = PageSpec("messages", ("total",), row_key=("message_id", "msisdn"))
         return self._paginate(
             "get-user-sms-sent",
@@ -262,7 +258,7 @@ class SmsReports(Resource):
             "start": start_utc,
             "end": end_utc,
             "list_id": optional_id("list_id", list_id),
-            "number": _number("number", number),
+            "number": optional_number("number", number),
             "type": one_of("message_type", message_type, ("all", *MESSAGE_TYPES)),
             "response_style": "array",  # one shape for custom fields, whatever their names
         }

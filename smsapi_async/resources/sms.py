@@ -229,7 +229,10 @@ class SmsResource(SmsReports):
     async def format_number(self, *, msisdn: str, countrycode: str) -> FormattedNumber:
         """Normalise and check a number as stored in your data (spaces, brackets, hyphens allowed)
         for a country (ISO code such as ``"AU"`` or a country name). Calls ``format-number``."""
-        params = {"msisdn": non_empty("msisdn", msisdn), "countrycode": non_empty("countrycode", countrycode)}
+        params = {
+            "msisdn": normalise_number("msisdn", msisdn),
+            "countrycode": non_empty("countrycode", countrycode),
+        }
         return await self._read(
             "format-number", params, lambda data: FormattedNumber.from_api(data.get("number") or {})
         )
