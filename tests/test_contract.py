@@ -385,11 +385,10 @@ async def test_wrong_secret_raises_authentication_error_and_is_not_retried(env: 
 
 @pytest.mark.anyio
 async def test_server_side_validation_raises_invalid_field_error(env: Env) -> None:
-    await env.client.keywords.add("JOIN", OWN_NUMBER)
-    with pytest.raises(InvalidFieldError) as caught:  # status is sent as given, checked by the API
-        await env.client.keywords.edit("JOIN", OWN_NUMBER, status="sleeping")
+    with pytest.raises(InvalidFieldError) as caught:  # well formed; only the API knows it is not ours
+        await env.client.numbers.get("61499999999")
     assert caught.value.code == "FIELD_INVALID"
-    assert "status" in str(caught.value.description)
+    assert "not leased" in str(caught.value.description)
 
 
 # --- JSON and XML agree ---------------------------------------------------------------------------

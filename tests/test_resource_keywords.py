@@ -113,10 +113,14 @@ async def test_edit_sends_status_and_changes_only(make_client: MakeClient) -> No
     assert form_of(seen[0]) == {
         "keyword": "NEWS",
         "number": "61418279031",
-        "status": "open",
+        "status": "Open",  # the published casing, whatever the caller's
         "welcome_message": "Welcome to Fitness gym news",
     }
     assert keyword.welcome_message == "Welcome to Fitness gym news"
+    for status in ("active", "sleeping", "", 1):
+        with pytest.raises(InvalidRequestError, match="Open, Closed"):
+            await client.keywords.edit("NEWS", "61418279031", status=status)  # type: ignore[arg-type]
+    assert len(seen) == 1
 
 
 async def test_edit_json_and_xml_twins_and_2015_capture(make_client: MakeClient) -> None:

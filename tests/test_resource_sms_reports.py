@@ -176,6 +176,7 @@ async def test_user_sent(make_client: MakeClient, example: str) -> None:
             "start": "2020-09-24 00:00:00",
             "end": "2020-09-26 00:00:00",
             "msisdn": "61478038915",
+            "response_style": "array",
             "page": "1",
             "max": "100",
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .._exceptions import InvalidRequestError
 from .._pagination import AsyncPaginator, PageSpec
 from .._sms_text import normalise_number, number_list, optional_number
 from .._validate import (
@@ -12,9 +13,9 @@ from .._validate import (
     optional_flag,
     optional_id,
     optional_str,
-    optional_text,
     optional_texts,
     optional_url,
+    shown,
 )
 from ..models.keywords import Keyword
 from ._base import Resource
@@ -44,6 +45,22 @@ def _options(
         "forward_email": optional_texts("forward_email", forward_email),
         "forward_sms": number_list("forward_sms", forward_sms),
     }
+
+
+KEYWORD_STATUSES = ("Open", "Closed")
+"""The values edit-keyword's ``status`` takes, as the published specification spells them."""
+
+
+def _status(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        for status in KEYWORD_STATUSES:
+            if value.strip().lower() == status.lower():
+                return status
+    raise InvalidRequestError(
+        f"status must be one of {', '.join(KEYWORD_STATUSES)}, got {shown('status', value)}"
+    )
 
 
 class KeywordsResource(Resource):
@@ -94,6 +111,7 @@ class KeywordsResource(Resource):
         number: str,
         *,
         status: str | None = None,
+        activate: bool | None = None,
         reference: str | None = None,
         list_id: int | None = None,
         welcome_message: str | None = None,
@@ -104,13 +122,15 @@ class KeywordsResource(Resource):
     ) -> Keyword:
         """Change the keyword ``keyword`` on ``number``; only what is given is sent.
 
-        ``status``: ``"open"`` activates, ``"closed"`` closes (the documented values; sent as
-        given). Calls ``edit-keyword``.
+        ``status``: ``"Open"`` activates, ``"Closed"`` closes (the published values; either is
+        accepted in any case and sent as published). ``activate`` is add-keyword's switch, which
+        edit-keyword takes too. Calls ``edit-keyword``.
         """
         params = {
             "keyword": non_empty("keyword", keyword),
             "number": normalise_number("number", number),
-            "status": optional_text("status", status),
+            "status": _status(status),
+            "activate": optional_flag("activate", activate),
             **_options(
                 reference=reference,
                 list_id=list_id,

@@ -83,7 +83,8 @@ class ListsResource(Resource):
         start_page: int = 1,
         limit: int | None = None,
     ) -> AsyncPaginator[Contact]:
-        """A list's contacts, lazily: ``"active"`` (default), ``"inactive"`` (deleted) or ``"all"``.
+        """A list's contacts, lazily: ``"active"`` (default), ``"inactive"`` (deleted) or ``"all"``
+        (**undocumented**: in the Postman collection's text, not in the published specification).
 
         Each page's ``totals`` carry ``members_total`` (deleted included) and ``members_active``.
         Calls ``get-list``, always naming ``members`` (its default differs between sources).

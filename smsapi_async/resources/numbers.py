@@ -101,6 +101,7 @@ class NumbersResource(Resource):
         await self._call("edit-number-options", params)
 
     async def sender_ids(self) -> SenderIds:
-        """Sender IDs usable on the account. **Experimental**: seen only in the C# client; the
-        call may not exist on your account (``UnknownCallError``). Calls ``get-sender-ids``."""
+        """Sender IDs usable on the account. **Legacy** and **experimental**: seen only in the C#
+        client, not in the published specification; the call may not exist on your account
+        (``UnknownCallError``). Calls ``get-sender-ids``."""
         return await self._read("get-sender-ids", None, SenderIds.from_api)

@@ -209,7 +209,12 @@ class SmsReports(Resource):
         if start is None or end is None:
             raise InvalidRequestError("user_sent needs both start and end")
         start_utc, end_utc = _window(start, end)
-        params = {"start": start_utc, "end": end_utc, "msisdn": optional_number("msisdn", msisdn)}
+        params = {
+            "start": start_utc,
+            "end": end_utc,
+            "msisdn": optional_number("msisdn", msisdn),
+            "response_style": "array",  # one shape for custom fields, as get-message-report
+        }
         spec = PageSpec("messages", ("total",), row_key=("message_id", "msisdn"))
         return self._paginate(
             "get-user-sms-sent",
@@ -225,7 +230,8 @@ class SmsReports(Resource):
         self, *, start: datetime | None = None, end: datetime | None = None, client_id: int | None = None
     ) -> int:
         """How many SMS were sent in a window of at most 7 days (default: the last 24 hours);
-        resellers may count one client's. Calls ``get-sms-sent-count``."""
+        resellers may count one client's (``client_id`` is **undocumented**: in an older help
+        article, not in the current documentation). Calls ``get-sms-sent-count``."""
         start_utc, end_utc = _window(start, end, max_days=7)
         params = {
             "start": start_utc,
@@ -313,7 +319,8 @@ class SmsReports(Resource):
     async def link_hits(
         self, message_id: int, *, page: int | None = None, page_size: int | None = None
     ) -> dict[str, Any]:
-        """Who clicked a message's tracked link. Calls ``get-link-hits``. **Experimental.**
+        """Who clicked a message's tracked link. Calls ``get-link-hits``: **legacy** and
+        **experimental** (the current published specification does not list it).
 
         The response of this call is documented nowhere, so it is returned as sent (a dict, the
         ``error`` block removed) rather than as a model; ``page``/``page_size`` are passed as
@@ -330,8 +337,8 @@ class SmsReports(Resource):
         return await self._call("get-link-hits", params)
 
     async def message_log(self, message_id: int, mobile: str) -> MessageLogEntry:
-        """One message to one mobile. Calls ``get-message-log``: a legacy call found only in a 2015
-        client; prefer :meth:`delivery_status`."""
+        """One message to one mobile. Calls ``get-message-log``: a **legacy** call found only in a
+        2015 client; prefer :meth:`delivery_status`."""
         params = {
             "message_id": positive_id("message_id", message_id),
             "mobile": normalise_number("mobile", mobile),

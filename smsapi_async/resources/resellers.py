@@ -58,7 +58,8 @@ class ResellersResource(Resource):
     """Reseller accounts only: client accounts and their transactions.
 
     Each client account has its own credentials and rate limit; :meth:`for_client` gives a
-    client object acting as it.
+    client object acting as it. Every call here is **legacy**: documented in older articles and
+    recorded in 2015, but not listed by the current published specification.
     """
 
     __slots__ = ()

@@ -82,6 +82,8 @@ class SmsResource(SmsReports):
             dlr_callback, reply_callback, link_hits_callback: http(s) URLs that get this
                 message's delivery receipts, replies and link hits instead of the account defaults.
             from_shared: force the shared pool even when the account has its own numbers.
+                **Undocumented**: in the official C# and Go clients, not in the current
+                documentation.
             max_parts: refuse (before any call) a message that takes more SMS parts than this
                 per recipient, e.g. ``1`` to never pay for a multi-part message by accident; see
                 :func:`analyze`. Placeholders are counted as written, not as expanded.
@@ -213,7 +215,7 @@ class SmsResource(SmsReports):
         return await self._read("get-sms", params, MessageInfo.from_api)
 
     async def reply(self, *, to: str, message: str, from_: str) -> str:
-        """Send ``message`` to ``to`` from ``from_`` as a reply. Calls ``message-reply``: a legacy
+        """Send ``message`` to ``to`` from ``from_`` as a reply. Calls ``message-reply``: a **legacy**
         call found only in a 2015 client and one capture; prefer :meth:`send`.
 
         Returns the API's ``result`` text (e.g. ``"SYSTEM: Message response handled"``). Like
