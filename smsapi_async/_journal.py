@@ -5,17 +5,32 @@ uses it to send nothing twice (recipients of a call whose outcome is unknown are
 reconciled, never resent blindly) and to skip nothing (recipients never sent are sent).
 
 :class:`SQLiteJournal` keeps it in one SQLite file (stdlib ``sqlite3``, no extra dependency). Another
-store implements :class:`Journal`.
+store implements :class:`Journal`. It is trusted only when it can be:
+
+* **one run at a time**: opening it takes an exclusive lock (``<journal>.lock`` beside it, held until
+  :meth:`~SQLiteJournal.close` or the process ends, however it ends); a second run, in this process
+  or another, is refused with :class:`JournalError` before anything is sent. The lock is the
+  operating system's (``flock``): keep journals on a local disk, since network filesystems may not
+  share such locks between hosts;
+* **intact**: an existing journal must pass SQLite's ``quick_check`` and be of this schema, or it
+  is refused with one line saying why; every SQLite error is a :class:`JournalError`;
+* **private**: it holds every number and the full text, so the file (and SQLite's ``-wal`` and
+  ``-shm`` beside it, which take its permissions) is readable by its owner only (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import functools
 import os
+import socket
 import sqlite3
+import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from ._exceptions import SmsApiError
 
@@ -25,6 +40,7 @@ __all__ = [
     "JournalError",
     "JournalMismatchError",
     "RecipientRecord",
+    "RunLock",
     "RunMark",
     "SQLiteJournal",
 ]
@@ -96,8 +112,10 @@ class Journal(Protocol):
     def journaled(self) -> Iterator[tuple[str, str]]:
         """Every (group, number) journaled, to resume de-duplication (read once, at the start)."""
 
-    def seen(self, group: str, number: str) -> bool:
-        """Whether ``number`` is journaled for a call with these text and options (a duplicate)."""
+    def seen(self, group: str | None, number: str) -> int | None:
+        """The input index of a recipient ``number`` journaled for a call with these text and
+        options (``group``), or for any call (``None``), unless that call failed as a whole;
+        ``None`` when there is none (not a duplicate)."""
 
     def begin(
         self,
@@ -145,32 +163,151 @@ CREATE TABLE IF NOT EXISTS recipients (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recipients_by_group ON recipients (grp, number);
 CREATE INDEX IF NOT EXISTS recipients_by_batch ON recipients (batch_id);
+CREATE INDEX IF NOT EXISTS recipients_by_number ON recipients (number);
 """
 _KIND = "smsapi_async bulk journal"
 _VERSION = "1"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _typed(method: F) -> F:
+    """Every SQLite error of a journal method as a :class:`JournalError` (disk full, I/O error, a
+    database locked by something else), never a raw ``sqlite3`` exception."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteJournal, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: the journal failed ({exc})") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class RunLock:
+    """An exclusive lock on a journal for one run: ``<path>.lock``, locked with the operating
+    system's ``flock`` (``msvcrt.locking`` on Windows), released on :meth:`release` or when the
+    process ends. The file says who holds it, for the message a second run gets."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._fd: int | None = None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock(fd)
+        except OSError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise JournalError(
+                f"{path} is in use by another run{f' ({holder})' if holder else ''}: wait for it to end, "
+                "or use another journal. (If the journal is on a network filesystem, keep it on a local "
+                "disk: such filesystems may not share locks between hosts.)"
+            ) from None
+        self._fd = fd
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()} since {started}".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                _unlock(fd)
+            os.close(fd)
+
+
+if sys.platform == "win32":  # pragma: no cover - CI runs on Linux
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _private(path: Path) -> None:
+    """The journal file readable by its owner only, created so if missing (its ``-wal`` and
+    ``-shm`` take its permissions when SQLite makes them)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.with_name(name), 0o600)
+
+
 class SQLiteJournal:
-    """A :class:`Journal` in one SQLite file.
+    """A :class:`Journal` in one SQLite file (see the module docstring for the lock, the checks and
+    the permissions).
 
     Args:
         path: the file; created if missing. Use one file per bulk run (and the same file to resume it).
         durable: sync every intent to disk before the call (default). ``False`` is for the
             throw-away journal a run without ``journal=`` uses to de-duplicate on disk.
+        lock: take the run lock (default). ``False`` only for a journal no one else can know of.
+
+    Raises:
+        JournalError: another run holds the journal, or it is damaged, not a journal, of another
+            schema, or cannot be opened at all.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True, lock: bool = True) -> None:
         self.path = Path(path)
         try:
+            self._lock = RunLock(self.path) if lock else None
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot lock the journal ({exc.strerror or exc})") from None
+        try:
+            existed = self.path.exists() and self.path.stat().st_size > 0
+            _private(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             # synchronous first: switching a new file to WAL under the default (FULL) syncs it,
             # ~50 ms on a busy disk before the first call of every run without journal=
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._db.execute("PRAGMA journal_mode=WAL")
+            if existed:
+                self._check_intact()
             self._check_kind()
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path} is not a usable bulk-send journal: {exc}") from None
+        except (sqlite3.Error, OSError) as exc:
+            self._release()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise JournalError(f"{self.path} is not a usable bulk-send journal: {reason}") from None
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    def _check_intact(self) -> None:
+        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise JournalError(
+                f"{self.path} is damaged (SQLite's check: {'; '.join(problems)[:200]}); nothing was sent. "
+                "Its outcomes cannot be trusted: send the rest with a new journal only once you know "
+                "who was sent to"
+            )
 
     def _check_kind(self) -> None:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -179,9 +316,10 @@ class SQLiteJournal:
         if "meta" not in tables:
             raise JournalError(f"{self.path} is an SQLite file but not a bulk-send journal")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("kind") != _KIND or meta.get("version") != _VERSION:
+        if meta and (meta.get("kind") != _KIND or meta.get("version") != _VERSION):  # empty: never opened
             raise JournalError(f"{self.path} is not a bulk-send journal of this version")
 
+    @_typed
     def open(self, fingerprint: str) -> RunMark | None:
         try:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -210,6 +348,7 @@ class SQLiteJournal:
         except (sqlite3.DatabaseError, KeyError, ValueError) as exc:
             raise JournalError(f"{self.path}: the journal is corrupt ({exc!r}); nothing was sent") from None
 
+    @_typed
     def lookup(self, index: int, number: str) -> RecipientRecord | None:
         row = self._db.execute(
             "SELECT r.batch_id, COALESCE(r.state, b.state), b.message_id, "
@@ -222,17 +361,23 @@ class SQLiteJournal:
         return RecipientRecord(int(row[0]), str(row[1]), row[2], str(row[3]), bool(row[4]))
 
     def journaled(self) -> Iterator[tuple[str, str]]:
-        for group, number in self._db.execute("SELECT grp, number FROM recipients"):
-            yield str(group), str(number)
+        try:
+            for group, number in self._db.execute("SELECT grp, number FROM recipients"):
+                yield str(group), str(number)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: the journal failed ({exc})") from None
 
-    def seen(self, group: str, number: str) -> bool:
+    @_typed
+    def seen(self, group: str | None, number: str) -> int | None:
+        same_group = "" if group is None else "r.grp = ? AND "
         row = self._db.execute(
-            "SELECT 1 FROM recipients r JOIN batches b ON b.id = r.batch_id "
-            "WHERE r.grp = ? AND r.number = ? AND NOT (r.state IS NULL AND b.state = ?) LIMIT 1",
-            (group, number, FAILED),
+            "SELECT MIN(r.idx) FROM recipients r JOIN batches b ON b.id = r.batch_id "
+            f"WHERE {same_group}r.number = ? AND NOT (r.state IS NULL AND b.state = ?)",
+            (number, FAILED) if group is None else (group, number, FAILED),
         ).fetchone()
-        return row is not None
+        return None if row is None or row[0] is None else int(row[0])
 
+    @_typed
     def begin(
         self,
         group: str,
@@ -261,6 +406,7 @@ class SQLiteJournal:
             )
         return batch_id
 
+    @_typed
     def finish(self, batch_id: int, state: str, message_id: int | None, reason: str) -> None:
         if state not in _STATES:
             raise ValueError(f"unknown journal state {state!r}")
@@ -271,6 +417,7 @@ class SQLiteJournal:
                 (state, message_id, reason, batch_id),
             )
 
+    @_typed
     def finish_recipients(self, batch_id: int, numbers: Iterable[str], state: str, reason: str) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -279,6 +426,7 @@ class SQLiteJournal:
                 [(state, reason, batch_id, number) for number in numbers],
             )
 
+    @_typed
     def unknown(self) -> list[BatchRecord]:
         batches = self._db.execute(
             "SELECT id, grp, options, started_at, state FROM batches WHERE state IN (?, ?) ORDER BY id",
@@ -298,7 +446,10 @@ class SQLiteJournal:
         return records
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._db.close()
+        finally:
+            self._release()
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({str(self.path)!r})"

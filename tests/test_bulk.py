@@ -163,15 +163,35 @@ async def test_max_parts_rejects_before_any_call(harness: SandboxHarness) -> Non
     assert len(send_calls(harness)) == 1
 
 
-async def test_numbers_are_normalised_and_sent_once_per_text(harness: SandboxHarness) -> None:
-    messages = [
-        {"message": "one", "to": "+61 491 570 156"},
-        {"message": "one", "to": "0491 570 156", "countrycode": "AU"},  # other options: own group
-        {"message": "one", "to": "61491570156"},
-        {"message": "one", "to": "(61) 491-570-156, 61491570157"},
-        {"message": "two", "to": "61491570156"},
-    ]
-    results = await collect(harness, messages)
+NORMALISED = [
+    {"message": "one", "to": "+61 491 570 156"},
+    {"message": "one", "to": "0491 570 156", "countrycode": "AU"},  # other options: own group
+    {"message": "one", "to": "61491570156"},
+    {"message": "one", "to": "(61) 491-570-156, 61491570157"},
+    {"message": "two", "to": "61491570156"},
+]
+
+
+async def test_numbers_are_normalised_and_each_gets_one_message_per_run(harness: SandboxHarness) -> None:
+    results = await collect(harness, NORMALISED)
+    statuses = Counter((r.index, r.status) for r in results)
+    assert statuses == {
+        (0, "sent"): 1,
+        (1, "rejected"): 1,  # the same number, whatever its spelling, options or text
+        (2, "rejected"): 1,
+        (3, "rejected"): 1,
+        (3, "sent"): 1,
+        (4, "rejected"): 1,
+    }
+    for result in results:
+        if result.status == "rejected":
+            assert result.reason.startswith("duplicate")
+            assert (result.number, result.duplicate_of) == ("61491570156", 0)
+    assert deliveries(harness)[("61491570156", "one")] == 1
+
+
+async def test_allow_repeats_sends_once_per_number_and_text(harness: SandboxHarness) -> None:
+    results = await collect(harness, NORMALISED, allow_repeats=True)
     statuses = Counter((r.index, r.status) for r in results)
     assert statuses == {
         (0, "sent"): 1,

@@ -11,11 +11,10 @@ from ._input import Template
 
 @attrs.define(slots=True)
 class Group:
-    """Recipients of one text and options waiting for their call (``numbers``: for duplicates)."""
+    """Recipients of one text and options waiting for their call."""
 
     template: Template
     recipients: list[tuple[int, str, str]] = attrs.Factory(list)
-    numbers: set[str] = attrs.Factory(set)
 
 
 @attrs.define(slots=True)

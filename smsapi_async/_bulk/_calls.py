@@ -24,6 +24,7 @@ from .._journal import FAILED, SENT, UNKNOWN, Journal, JournalError, RunMark
 from .._limiter import Reservation
 from .._pagination import MAX_PAGE_SIZE
 from ._batches import Batch, Bloom
+from ._input import Template
 from ._results import BulkResult
 
 if TYPE_CHECKING:
@@ -87,9 +88,10 @@ class CountingLimiter:
 class Calls:
     """Makes a bulk send's calls and counts them (``made``, and ``times`` for the recent rate).
 
-    ``queued`` holds, per text and options, the numbers of calls queued but not journaled yet (the
-    producer's duplicate check); ``mark`` says how far the input was read, for the journal;
-    ``emit`` reports results; with ``reconcile`` an unknown outcome is left to reconciliation.
+    ``held`` holds, per de-duplication key (``dedup_key`` of a call's template), the numbers of
+    recipients accepted but not journaled yet, with their input index (the producer's duplicate
+    check); ``mark`` says how far the input was read, for the journal; ``emit`` reports results;
+    with ``reconcile`` an unknown outcome is left to reconciliation.
     """
 
     def __init__(
@@ -97,7 +99,8 @@ class Calls:
         client: AsyncSmsClient,
         *,
         bloom: Bloom,
-        queued: dict[str, set[str]],
+        held: dict[str, dict[str, int]],
+        dedup_key: Callable[[Template], str],
         mark: Callable[[], RunMark],
         emit: Callable[[list[BulkResult]], Awaitable[None]],
         reconcile: bool,
@@ -121,7 +124,8 @@ class Calls:
         self.made = 0
         self.times: deque[float] = deque(maxlen=256)
         self._bloom = bloom
-        self._queued = queued
+        self._held = held
+        self.dedup_key = dedup_key
         self._mark = mark
         self.emit = emit
         self._reconcile = reconcile
@@ -152,13 +156,13 @@ class Calls:
         batch_id = journal.begin(
             batch.template.key, batch.template.options, batch.recipients, self._mark(), time.time()
         )
+        key = self.dedup_key(batch.template)
+        held = self._held.get(key, {})
         for _, _, number in batch.recipients:
-            self._bloom.add(batch.template.key, number)
-        queued = self._queued.get(batch.template.key)
-        if queued is not None:
-            queued.difference_update(number for _, _, number in batch.recipients)
-            if not queued:
-                del self._queued[batch.template.key]
+            self._bloom.add(key, number)
+            held.pop(number, None)  # the journal knows it now
+        if not held:
+            self._held.pop(key, None)
         self.made += 1
         self.times.append(time.monotonic())
         return batch_id

@@ -27,6 +27,8 @@ class BulkResult:
         reason: why it was rejected, failed or is unknown.
         error: the exception behind a ``failed`` or ``unknown`` result of this run.
         resumed: the outcome comes from the journal of an earlier run (nothing was sent now).
+        duplicate_of: for a recipient rejected as a duplicate, the index of the input item whose
+            recipient it repeats (when known).
     """
 
     index: int
@@ -37,6 +39,7 @@ class BulkResult:
     reason: str = ""
     error: SmsApiError | None = attrs.field(default=None, eq=False, repr=False)
     resumed: bool = False
+    duplicate_of: int | None = None
 
 
 @attrs.frozen(slots=True)

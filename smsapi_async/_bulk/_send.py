@@ -75,6 +75,7 @@ class BulkSend:
         reconcile_delay: float = 10.0,
         reconcile_rounds: int = 3,
         ignore_unknown_keys: bool = False,
+        allow_repeats: bool = False,
         total: int | None = None,
         on_progress: Callable[[BulkProgress], object] | None = None,
         progress_interval: float = 0.2,
@@ -90,6 +91,7 @@ class BulkSend:
         seconds("progress_interval", progress_interval)
         optional_flag("reconcile", reconcile)
         optional_flag("ignore_unknown_keys", ignore_unknown_keys)
+        optional_flag("allow_repeats", allow_repeats)
         if total is not None:
             whole_number("total", total, 0, MAX_ID)
         if on_progress is not None and not callable(on_progress):
@@ -115,6 +117,7 @@ class BulkSend:
         self._reconcile_delay = float(reconcile_delay)
         self._reconcile_rounds = reconcile_rounds
         self._ignore_unknown = ignore_unknown_keys
+        self._allow_repeats = bool(allow_repeats)
         self._on_progress = on_progress
         self._progress_interval = progress_interval
         self._limiter = CountingLimiter(client.limiter)
@@ -144,13 +147,16 @@ class BulkSend:
         self._ready: deque[BulkResult] = deque()
         self._hasher = hashlib.blake2b(digest_size=16)  # over the input items read so far
         self._consumed = 0
-        self._queued: dict[str, set[str]] = {}  # numbers of calls queued but not journaled yet
+        # numbers accepted but not journaled yet (in a group, or queued for a call), per
+        # de-duplication key, with the input index that brought each
+        self._held: dict[str, dict[str, int]] = {}
         self._templates: dict[Any, Template] = {}
         self._bloom = Bloom()
         self._calls = Calls(
             self._client,
             bloom=self._bloom,
-            queued=self._queued,
+            held=self._held,
+            dedup_key=self._dedup_key,
             mark=lambda: RunMark(self._consumed, self._hasher.hexdigest()),
             emit=self._emit_all,
             reconcile=reconcile,
@@ -236,7 +242,7 @@ class BulkSend:
             handle, path = tempfile.mkstemp(prefix="smsapi-bulk-", suffix=".db")
             os.close(handle)
             self._owned_journal = path
-            return SQLiteJournal(path, durable=False)
+            return SQLiteJournal(path, durable=False, lock=False)  # a file no other run can know of
         if isinstance(given, (str, os.PathLike)):
             return SQLiteJournal(given)
         if isinstance(given, Journal):
@@ -279,11 +285,12 @@ class BulkSend:
     async def _send_all(self) -> None:
         journal = self._journal
         assert journal is not None
-        fingerprint = json.dumps({"engine": 1, "normaliser": NORMALISER})
+        dedup = "text" if self._allow_repeats else "number"
+        fingerprint = json.dumps({"engine": 1, "normaliser": NORMALISER, "dedup": dedup})
         previous = journal.open(fingerprint)
         if previous is not None:
             for key, number in journal.journaled():
-                self._bloom.add(key, number)
+                self._bloom.add(key if self._allow_repeats else "", number)
         batches_send, batches_receive = anyio.create_memory_object_stream[Batch](1)
         ahead = anyio.Semaphore(self._ahead)
         async with anyio.create_task_group() as workers:
@@ -313,7 +320,6 @@ class BulkSend:
 
         async def dispatch(group: Group) -> None:
             self._pending -= len(group.recipients)
-            self._queued.setdefault(group.template.key, set()).update(group.numbers)
             batch = Batch(group.template, group.recipients)
             if verified:
                 await out.send(batch)
@@ -352,6 +358,17 @@ class BulkSend:
             await dispatch(group)
         for batch in held:
             await out.send(batch)
+
+    def _dedup_key(self, template: Template) -> str:
+        """What a recipient must not repeat: its number (default), or its number with this text
+        and options (``allow_repeats``)."""
+        return template.key if self._allow_repeats else ""
+
+    @property
+    def _duplicate(self) -> str:
+        if self._allow_repeats:
+            return "duplicate: same number, text and options"
+        return "duplicate: this number already has a message in this run (allow_repeats=True to send it more)"
 
     def _template(self, fields: dict[str, Any]) -> Template:
         """The checked text and options of an item; cached, since bulk input repeats them."""
@@ -425,26 +442,22 @@ class BulkSend:
                     )
                 )
                 continue
-            group = groups.get(template.key)
-            duplicate = (
-                number in seen_here
-                or (group is not None and number in group.numbers)
-                or number in self._queued.get(template.key, ())
-            )
-            if not duplicate and record is None and (template.key, number) in self._bloom:
-                duplicate = journal.seen(template.key, number)
-            if duplicate:
+            key = self._dedup_key(template)
+            held = self._held.setdefault(key, {})
+            first = index if number in seen_here else held.get(number)
+            if first is None and record is None and (key, number) in self._bloom:
+                first = journal.seen(template.key if self._allow_repeats else None, number)
+            if first is not None:
                 await self._emit(
-                    BulkResult(
-                        index, raw, REJECTED, number, reason="duplicate: same number, text and options"
-                    )
+                    BulkResult(index, raw, REJECTED, number, reason=self._duplicate, duplicate_of=first)
                 )
                 continue
             seen_here.add(number)
+            held[number] = index
+            group = groups.get(template.key)
             if group is None:
                 group = groups[template.key] = Group(template)
             group.recipients.append((index, raw, number))
-            group.numbers.add(number)
             self._pending += 1
             if len(group.recipients) >= self._batch_size:
                 await dispatch(groups.pop(template.key))

@@ -138,6 +138,7 @@ class SmsResource(SmsReports):
         reconcile: bool = False,
         reconcile_delay: float = 10.0,
         ignore_unknown_keys: bool = False,
+        allow_repeats: bool = False,
         total: int | None = None,
         on_progress: Callable[[BulkProgress], object] | None = None,
     ) -> BulkSend:
@@ -156,11 +157,14 @@ class SmsResource(SmsReports):
                 Blank values count as not given, so CSV rows drop straight in.
             journal: a file (SQLite) or a :class:`Journal` recording each call before and after
                 it is made. Rerun with the same journal and input after a crash, ``kill -9`` or
-                cancellation: nothing is sent twice, nothing is skipped. A journal of another
-                input is refused (:class:`JournalMismatchError`) before anything is sent.
+                cancellation: nothing is sent twice, nothing is skipped. One run at a time: a
+                journal in use by another run (this process or another) is refused with
+                :class:`JournalError`, as is a damaged one, and one of another input
+                (:class:`JournalMismatchError`), before anything is sent. The file is private
+                to its owner (0600): it holds every number and the text.
             batch_size: recipients per call, 1 to 500. Items with the same text and options
                 share calls; numbers are normalised (with ``countrycode``; the ``phonenumbers``
-                extra when installed) and sent once per text and options.
+                extra when installed).
             concurrency: calls in flight (default from the limiter's rate), so the limiter is
                 never idle while work is queued.
             max_pending: recipients held in memory waiting for a full call; beyond it the oldest
@@ -173,6 +177,10 @@ class SmsResource(SmsReports):
             reconcile_delay: seconds to let the API record what it accepted before looking.
             ignore_unknown_keys: ignore mapping keys ``send`` does not take (else the item is
                 rejected, so a misspelt key never goes unnoticed).
+            allow_repeats: by default a number gets one message per run: its first item wins
+                and later ones are rejected as duplicates (``duplicate_of`` names the first), even
+                when their texts differ (a personalised text, a second row for the same person).
+                ``True`` allows one message per number *per distinct text and options*.
             total: recipients expected, for progress (default ``len(messages)`` when known).
             on_progress: called with a :class:`BulkProgress` a few times a second and at the end.
 
@@ -195,6 +203,7 @@ class SmsResource(SmsReports):
             reconcile=reconcile,
             reconcile_delay=reconcile_delay,
             ignore_unknown_keys=ignore_unknown_keys,
+            allow_repeats=allow_repeats,
             total=total,
             on_progress=on_progress,
         )
