@@ -1,0 +1,5 @@
+"""``python -m smsapi_async.cli``: the ``smsapi`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,216 @@
+"""The ``smsapi`` command group and what every command shares: settings, credentials, running a
+command with a client, exit codes, output as text or JSON."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import anyio
+import attrs
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .._client import AsyncSmsClient
+from .._exceptions import InvalidRequestError, SmsApiError
+from .._journal import JournalError
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "cli"]
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 3
+
+log = logging.getLogger("smsapi_async.cli")
+_TO_COLUMNS = ("to", "mobile", "msisdn", "number", "phone")
+
+
+@attrs.define
+class _Settings:
+    output: str
+    profile: str | None
+    base_url: str | None
+    rate_limit: float | None
+    out: Console
+    err: Console
+
+
+def _config_path() -> Path:
+    return Path(os.environ.get("SMSAPI_CONFIG") or Path.home() / ".config" / "smsapi" / "config.ini")
+
+
+def _profile(settings: _Settings) -> Mapping[str, str]:
+    path = _config_path()
+    name = settings.profile or os.environ.get("SMSAPI_PROFILE")
+    if not path.exists():
+        if name:
+            _fail(EXIT_BAD_INPUT, f"profile {name!r} asked for, but there is no config file at {path}")
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        _fail(EXIT_BAD_INPUT, f"{path}: not a readable config file ({exc})")
+    name = name or "default"
+    if not parser.has_section(name):
+        if settings.profile or os.environ.get("SMSAPI_PROFILE"):
+            _fail(EXIT_BAD_INPUT, f"{path} has no profile [{name}]")
+        return {}
+    return dict(parser.items(name))
+
+
+def _client(settings: _Settings) -> AsyncSmsClient:
+    profile = _profile(settings)
+    key = os.environ.get("SMSAPI_API_KEY") or profile.get("api_key")
+    secret = os.environ.get("SMSAPI_API_SECRET") or profile.get("api_secret")
+    if not key or not secret:
+        _fail(
+            EXIT_BAD_INPUT,
+            "no credentials: set SMSAPI_API_KEY and SMSAPI_API_SECRET, or api_key and api_secret in "
+            f"a profile of {_config_path()}",
+        )
+    base_url = (
+        settings.base_url
+        or os.environ.get("SMSAPI_BASE_URL")
+        or profile.get("base_url")
+        or "https://api.transmitsms.com"
+    )
+    rate = settings.rate_limit
+    if rate is None and profile.get("rate_limit"):
+        try:
+            rate = float(profile["rate_limit"])
+        except ValueError:
+            _fail(
+                EXIT_BAD_INPUT, f"rate_limit in the profile must be a number, got {profile['rate_limit']!r}"
+            )
+    try:
+        return AsyncSmsClient(key, secret, base_url=base_url, rate_limit=2.0 if rate is None else rate)
+    except InvalidRequestError as exc:
+        _fail(EXIT_BAD_INPUT, str(exc))
+
+
+class _Exit(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def _say(console: Console, label: str, message: object, style: str = "red") -> None:
+    """``label: message`` on stderr; the message is shown as it is (no markup: it may hold [brackets])."""
+    console.print(Text.assemble((f"{label}: ", style), str(message)), highlight=False)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    raise _Exit(code, message)
+
+
+def _run(settings: _Settings, work: Callable[[AsyncSmsClient], Awaitable[int]]) -> None:
+    """Run ``work`` with a client; map errors to messages on stderr and exit codes."""
+
+    async def main() -> int:
+        async with _client(settings) as client:
+            return await work(client)
+
+    try:
+        code = anyio.run(main)
+    except _Exit as exc:
+        _say(settings.err, "error", exc.message, "red")
+        code = exc.code
+    except (InvalidRequestError, JournalError) as exc:
+        _say(settings.err, "error", exc, "red")
+        code = EXIT_BAD_INPUT
+    except SmsApiError as exc:
+        _say(settings.err, "failed", exc, "red")
+        code = EXIT_FAILURE
+    except KeyboardInterrupt:
+        settings.err.print("interrupted")
+        code = 130
+    sys.exit(code)
+
+
+MAX_HOURS = 24 * 365 * 10
+
+
+def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A look-back in hours that a date can hold: 0 to ten years (NaN fails the comparison too)."""
+    if not 0 <= value <= MAX_HOURS:
+        raise click.BadParameter(f"hours from 0 to {MAX_HOURS}, got {value!r}")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON shows it."""
+    if attrs.has(type(value)):
+        return {
+            k: _plain(v)
+            for k, v in attrs.asdict(value, recurse=False).items()
+            if k not in ("extra", "error", "text") and not k.startswith("_")
+        }
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _emit(settings: _Settings, data: Any, table: Table | None = None) -> None:
+    if settings.output == "json":
+        settings.out.print_json(json.dumps(_plain(data)))
+    elif table is not None:
+        settings.out.print(table)
+    else:
+        settings.out.print(data, highlight=False)
+
+
+def _pairs_table(title: str, pairs: Mapping[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in pairs.items():
+        table.add_row(key, str(value))
+    return table
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+@click.option("--profile", help="Profile of the config file (default: $SMSAPI_PROFILE or [default]).")
+@click.option("--base-url", help="API root (default: $SMSAPI_BASE_URL, the profile's, or the real API).")
+@click.option("--rate", "rate_limit", type=float, help="Calls per second (default 2, or the profile's).")
+@click.option("-v", "--verbose", count=True, help="Log requests on stderr (-vv: more).")
+@click.pass_context
+def cli(  # noqa: PLR0917 (click passes options positionally)
+    ctx: click.Context,
+    output: str,
+    profile: str | None,
+    base_url: str | None,
+    rate_limit: float | None,
+    verbose: int,
+) -> None:
+    """Transmit SMS from the command line: send, bulk-send a CSV, check status, read replies."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
+    ctx.obj = _Settings(
+        output=output,
+        profile=profile,
+        base_url=base_url,
+        rate_limit=rate_limit,
+        out=Console(soft_wrap=True),
+        err=Console(stderr=True, soft_wrap=True),
+    )
