@@ -41,6 +41,8 @@ GSM7: Final = "GSM-7"
 UCS2: Final = "UCS-2"
 
 MAX_MESSAGE_LENGTH: Final = 612
+MAX_PARTS: Final = 4
+"""The most SMS parts a message can take at the API's 612 characters (4 x 153 in GSM-7)."""
 """``send-sms`` accepts up to 612 characters (four GSM-7 parts)."""
 
 MAX_VALIDITY: Final = 72 * 60

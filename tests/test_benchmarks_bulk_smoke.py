@@ -23,8 +23,8 @@ def tables() -> list[Table]:
     return run(quick=True, console=Console(file=io.StringIO(), width=200))
 
 
-def test_quick_run_fills_three_tables(tables: list[Table]) -> None:
-    assert [t.title.split(" ")[0] for t in tables] == ["send-sms", "Wall", "Peak"]
+def test_quick_run_fills_four_tables(tables: list[Table]) -> None:
+    assert [t.title.split(" ")[0] for t in tables] == ["send-sms", "Wall", "Peak", "Resuming"]
     for t in tables:
         assert t.rows
         assert all(len(row) == len(t.columns) and all(row) for row in t.rows)
@@ -40,6 +40,15 @@ def test_wall_time_compares_both_approaches_and_the_sandbox(tables: list[Table])
     wall = tables[1]
     assert wall.column("approach") == ["send_bulk", "asyncio.gather of send()", "send_bulk"]
     assert all(row.endswith("%") for row in wall.column("of ideal"))
+
+
+def test_the_resume_settles_the_calls_in_flight_with_few_look_ups(tables: list[Table]) -> None:
+    resume = tables[3]
+    assert resume.column("run")[0] == "clean run"
+    clean, rerun = (int(v.replace(",", "")) for v in resume.column("calls"))
+    assert clean == 10  # 5 000 recipients in calls of 500
+    assert 1 <= int(resume.column("look-ups")[1]) <= 10
+    assert rerun < clean
 
 
 def test_peak_memory_is_the_fresh_process_own_not_its_parents() -> None:

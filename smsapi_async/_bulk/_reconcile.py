@@ -1,16 +1,21 @@
-"""Reconciliation: whether calls of unknown outcome (a timeout or 5xx on a send) went out.
+"""Reconciliation: whether calls of unknown outcome (a timeout or 5xx on a send, a run killed with a
+call in flight) went out.
 
-The account's sent messages (``get-user-sms-sent``) around the time of the calls are searched for
-each call's text and recipients. A call any of whose recipients shows it went out; one no recipient
-shows did not (a ``send-sms`` call reaches all its recipients or none) and only then is sent again.
+A ``send-sms`` call reaches all its recipients or none, so one recipient showing the call's text in
+the account's sent messages (``get-user-sms-sent``) settles it as sent. Each call is looked up by its
+own recipients (the ``msisdn`` filter) in a window around the time its intent was journaled: a few
+look-ups per call, whatever the size of the account or of the run (a resume after a crash used to
+read the whole sent report: 500-985 pages). Up to :data:`CHECKED` recipients are looked up, one at a
+time until one shows it; a call none of them shows did not go out (a recipient the API refused on its
+own, an opted-out number, never shows, hence more than one), and only then is sent again. With many
+calls to settle at once, walking the window's pages is cheaper, and is done instead.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,6 +32,14 @@ from ._results import BulkResult
 
 _GAVE_UP = "not sent: its call had an unknown outcome, and again after {} resends (reconciled)"
 
+CHECKED = 5
+"""Recipients of one call looked up at most to settle it (all of a call with fewer)."""
+
+LOOK_BEFORE = timedelta(minutes=10)
+LOOK_AFTER = timedelta(minutes=30)
+"""The window searched around a call's intent: the API's clock and ours may differ by minutes, and
+an accepted message may be recorded a little later."""
+
 
 def text_pattern(template: str) -> Any:
     """A regex for the text the API shows for ``template`` (its placeholders expanded to anything)."""
@@ -35,15 +48,26 @@ def text_pattern(template: str) -> Any:
     return re.compile(pattern + r"\Z", re.DOTALL)
 
 
-async def reconcile_unknown(calls: Calls, *, delay: float, rounds: int, concurrency: int, ahead: int) -> None:
+async def reconcile_unknown(
+    calls: Calls,
+    *,
+    delay: float,
+    rounds: int,
+    concurrency: int,
+    ahead: int,
+    phase: Callable[[str], object] = lambda text: None,
+) -> None:
     """Settle the calls the journal holds as of unknown outcome, resending only those provably not
-    sent, in up to ``rounds`` rounds ``delay`` seconds apart; report what stays unknown."""
+    sent, in up to ``rounds`` rounds ``delay`` seconds apart; report what stays unknown. ``phase``
+    is told what is being done (for a progress display)."""
     journal = calls.journal
     assert journal is not None
     for round_number in range(rounds + 1):
         unknown = journal.unknown()
         if not unknown:
             break
+        count = len(unknown)
+        phase(f"checking {count} call{'s' if count != 1 else ''} that may have gone out")
         if delay:
             await anyio.sleep(delay)  # let the API record what it did accept
         try:
@@ -61,46 +85,52 @@ async def reconcile_unknown(calls: Calls, *, delay: float, rounds: int, concurre
 
 
 async def find_sent(calls: Calls, unknown: list[BatchRecord]) -> dict[int, int]:
-    """Which calls of unknown outcome went out: batch id -> message id, from the account's
-    sent messages (``get-user-sms-sent``) around the time they were made."""
-    wanted: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
+    """Which calls of unknown outcome went out: batch id -> message id (see the module docstring)."""
     settled: dict[int, int] = {}
-    earliest = time.time()
+    due: list[tuple[BatchRecord, re.Pattern[str]]] = []
     for record in unknown:
         template = template_from_json(record.options)
         send_at = template.kwargs.get("send_at")
         if isinstance(send_at, datetime) and send_at > datetime.now(timezone.utc):
             continue  # scheduled for later: not in the sent report yet, cannot be settled now
-        pattern = text_pattern(template.kwargs["message"])
-        earliest = min(earliest, record.started_at)
-        for _, _, number in record.recipients:
-            wanted.setdefault(number, []).append((record.batch_id, pattern))
-    if not wanted:
+        if record.recipients:
+            due.append((record, text_pattern(template.kwargs["message"])))
+    if not due:
         return settled
+    start = datetime.fromtimestamp(min(r.started_at for r, _ in due), timezone.utc) - LOOK_BEFORE
+    end = min(
+        datetime.fromtimestamp(max(r.started_at for r, _ in due), timezone.utc) + LOOK_AFTER,
+        datetime.now(timezone.utc) + LOOK_BEFORE,
+    )
 
-    def match(rows: Iterable[UserSentMessage]) -> None:
+    Wanted = dict[str, list[tuple[int, re.Pattern[str]]]]
+
+    def match(rows: Iterable[UserSentMessage], wanted: Wanted) -> None:
         for row in rows:
             for batch_id, pattern in wanted.get(row.msisdn, ()):
                 if pattern.match(row.message):
                     settled.setdefault(batch_id, row.message_id)
 
-    # margins for clock differences between here and the API
-    start = datetime.fromtimestamp(earliest, timezone.utc) - timedelta(minutes=10)
-    end = datetime.now(timezone.utc) + timedelta(minutes=10)
-    window = calls.client.sms.user_sent(start=start, end=end, page_size=MAX_PAGE_SIZE)
-    first = await calls.read(window.first_page)
-    match(first.items)
-    if first.count <= len(wanted):
-        # the whole window page by page: fewer look-ups than one per recipient
-        for page_number in range(2, first.count + 1):
-            page = await calls.read(functools.partial(window.fetch_page, page_number))
-            match(page.items)
-        return settled
-    for number, batches in wanted.items():
-        if all(batch_id in settled for batch_id, _ in batches):
-            continue  # one recipient showing a call is enough to settle it
-        one = calls.client.sms.user_sent(start=start, end=end, msisdn=number, page_size=MAX_PAGE_SIZE)
-        match(await calls.read(one.to_list))
+    if len(due) > CHECKED:
+        # many calls to settle: the window's pages may cost fewer look-ups than one per call
+        everyone: Wanted = {}
+        for record, pattern in due:
+            for _, _, number in record.recipients:
+                everyone.setdefault(number, []).append((record.batch_id, pattern))
+        window = calls.client.sms.user_sent(start=start, end=end, page_size=MAX_PAGE_SIZE)
+        first = await calls.read(window.first_page)
+        match(first.items, everyone)
+        if first.count <= len(due):
+            for page_number in range(2, first.count + 1):
+                page = await calls.read(functools.partial(window.fetch_page, page_number))
+                match(page.items, everyone)
+            return settled
+    for record, pattern in due:
+        for _, _, number in record.recipients[:CHECKED]:
+            if record.batch_id in settled:
+                break  # one recipient showing the call settles it
+            one = calls.client.sms.user_sent(start=start, end=end, msisdn=number, page_size=MAX_PAGE_SIZE)
+            match(await calls.read(one.to_list), {number: [(record.batch_id, pattern)]})
     return settled
 
 

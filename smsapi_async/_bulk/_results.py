@@ -54,6 +54,9 @@ class BulkProgress:
         rate_limited: answers HTTP 429 / ``OVER_LIMIT`` met (each was retried by the client).
         rate: calls per second over the last few seconds.
         elapsed: seconds since the start.
+        resumed: ``done`` that came from the journal of an earlier run (nothing sent now).
+        phase: what the run is doing: ``"sending"``, ``"checking 1 call that may have gone out"``
+            (calls of unknown outcome being settled, e.g. after a resume), or ``"done"``.
     """
 
     done: int
@@ -66,3 +69,5 @@ class BulkProgress:
     rate_limited: int
     rate: float
     elapsed: float
+    resumed: int = 0
+    phase: str = "sending"

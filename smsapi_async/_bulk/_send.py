@@ -135,6 +135,8 @@ class BulkSend:
         burst = getattr(client.limiter, "burst", 1)
         self._ahead = min(concurrency, max(2, burst + 1 if isinstance(burst, int) else 2))
         self._counts = {SENT: 0, REJECTED: 0, FAILED: 0, UNKNOWN: 0}
+        self._resumed = 0
+        self._phase = "sending"
         self._total = total
         self._started = time.monotonic()
         self._last_progress = 0.0
@@ -232,7 +234,15 @@ class BulkSend:
             rate_limited=self._limiter.pauses,
             rate=len(call_times) / window,
             elapsed=now - self._started,
+            resumed=self._resumed,
+            phase=self._phase,
         )
+
+    def _set_phase(self, phase: str) -> None:
+        self._phase = phase
+        if self._on_progress is not None:
+            self._last_progress = time.monotonic()
+            self._on_progress(self.progress)
 
     # --- the journal --------------------------------------------------------------------------
 
@@ -275,6 +285,7 @@ class BulkSend:
     async def _emit_all(self, results: list[BulkResult]) -> None:
         for result in results:
             self._counts[result.status] += 1
+            self._resumed += result.resumed
         await self._results_send.send(results)
         if self._on_progress is not None:
             now = time.monotonic()
@@ -306,9 +317,9 @@ class BulkSend:
                 rounds=self._reconcile_rounds,
                 concurrency=self._concurrency,
                 ahead=self._ahead,
+                phase=self._set_phase,
             )
-        if self._on_progress is not None:
-            self._on_progress(self.progress)
+        self._set_phase("done")
 
     async def _produce(self, out: MemoryObjectSendStream[Batch], previous: RunMark | None) -> None:
         journal = self._journal
