@@ -10,9 +10,11 @@ pick one), never from the command line::
     base_url = https://api.transmitsms.com
     rate_limit = 2
 
-Data goes to stdout (``-o json`` for scripts), logs and progress to stderr. Exit codes: 0 success,
-1 partial failure (some recipients not sent, or their outcome unknown), 2 bad input (nothing sent),
-3 failure (the API or the network refused; nothing sent).
+Data goes to stdout (``-o json`` for scripts), logs and progress to stderr. Exit codes: 0 success
+(for ``bulk``: every valid recipient sent; rows rejected for their own content are listed, and are
+failures only with ``--strict``), 1 partial failure (some recipients not sent, or their outcome
+unknown), 2 bad input (nothing sent), 3 failure (the API or the network refused; nothing sent).
+A config file holding the secret should be readable by its owner only (a warning says so).
 """
 
 from __future__ import annotations

@@ -67,7 +67,24 @@ def _profile(settings: _Settings) -> Mapping[str, str]:
         if settings.profile or os.environ.get("SMSAPI_PROFILE"):
             _fail(EXIT_BAD_INPUT, f"{path} has no profile [{name}]")
         return {}
+    _warn_if_exposed(settings, path, parser)
     return dict(parser.items(name))
+
+
+def _warn_if_exposed(settings: _Settings, path: Path, parser: configparser.ConfigParser) -> None:
+    """A config file holding a secret should be readable by its owner only, as ssh insists for keys."""
+    holds_secret = any(parser.has_option(section, "api_secret") for section in parser.sections())
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if holds_secret and mode & 0o077:
+        _say(
+            settings.err,
+            "warning",
+            f"{path} holds an API secret and others can read it (mode {mode:o}): chmod 600 {path}",
+            "yellow",
+        )
 
 
 def _client(settings: _Settings) -> AsyncSmsClient:
@@ -114,6 +131,24 @@ def _say(console: Console, label: str, message: object, style: str = "red") -> N
 
 def _fail(code: int, message: str) -> NoReturn:
     raise _Exit(code, message)
+
+
+def message_text(message: str | None, message_file: Path | None) -> str:
+    """The text of ``-m TEXT``, ``-m -`` (stdin) or ``--message-file PATH``: the last two keep it out
+    of the process list, where ``ps`` shows every argument to every user of the machine."""
+    if message_file is not None:
+        try:
+            return message_file.read_text(encoding="utf-8").rstrip("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(EXIT_BAD_INPUT, f"--message-file {message_file}: cannot be read as UTF-8 text ({exc})")
+    if message == "-":
+        text = sys.stdin.read().rstrip("\n")
+        if not text:
+            _fail(EXIT_BAD_INPUT, "-m - read no text from stdin")
+        return text
+    if message is None:
+        _fail(EXIT_BAD_INPUT, "give the text: --message TEXT, -m - (stdin) or --message-file PATH")
+    return message
 
 
 def _run(settings: _Settings, work: Callable[[AsyncSmsClient], Awaitable[int]]) -> None:

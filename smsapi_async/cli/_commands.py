@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,12 +14,14 @@ from rich.table import Table
 from .._analysis import analyze as analyze_text
 from .._client import AsyncSmsClient
 from .._exceptions import InvalidRequestError
+from .._sms_text import MAX_PARTS
 from ..tracking import DeliveryTimeoutError
 from ._app import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_PARTIAL,
     _emit,
+    _Exit,
     _hours,
     _pairs_table,
     _plain,
@@ -26,30 +29,44 @@ from ._app import (
     _say,
     _Settings,
     cli,
+    message_text,
 )
 
 
 @cli.command()
 @click.option("--to", "to", multiple=True, required=True, help="Recipient (repeat, or comma-separate).")
-@click.option("-m", "--message", required=True, help="The text.")
+@click.option("-m", "--message", help='The text ("-": read it from stdin, out of sight of ps).')
+@click.option(
+    "--message-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the text from a file.",
+)
 @click.option("--from", "from_", help="Sender: a number or an approved alphanumeric ID.")
 @click.option("--countrycode", help="Country of local numbers, e.g. AU.")
-@click.option("--max-parts", type=int, help="Refuse a message longer than this many SMS parts.")
+@click.option(
+    "--max-parts", type=click.IntRange(1, MAX_PARTS), help="Refuse a message taking more SMS parts."
+)
 @click.pass_obj
 def send(  # noqa: PLR0917
     settings: _Settings,
     to: tuple[str, ...],
-    message: str,
+    message: str | None,
+    message_file: Path | None,
     from_: str | None,
     countrycode: str | None,
     max_parts: int | None,
 ) -> None:
     """Send one message to up to 500 numbers."""
+    try:
+        text = message_text(message, message_file)
+    except _Exit as exc:
+        _say(settings.err, "error", exc.message)
+        sys.exit(exc.code)
 
     async def work(client: AsyncSmsClient) -> int:
         numbers = [n for item in to for n in item.split(",") if n.strip()]
         result = await client.sms.send(
-            message=message, to=numbers, from_=from_, countrycode=countrycode, max_parts=max_parts
+            message=text, to=numbers, from_=from_, countrycode=countrycode, max_parts=max_parts
         )
         data = {
             "message_id": result.message_id,
