@@ -13,7 +13,8 @@ import binascii
 import email.parser
 import email.policy
 import itertools
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._admin import ADMIN_ROUTES
 from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
 from ._params import ApiFailure, Context, Params
+from ._persist import StateSaveError
 from ._render import error_payload, render, success
 from ._samesite import SameSiteGuard
 from ._state import Account, datetime_text
@@ -44,6 +46,7 @@ OVER_LIMIT_TEXT = "You have exceeded the rate limit for API calls"
 LOGGED_PARAMS = 50  # per request in the request log, each value cut at 200 characters
 REDACTED_PARAMS = frozenset({"password", "api_secret", "apisecret", "cvv", "number_card"})
 _CONTROL = "sandbox.control"
+logger = logging.getLogger("smsapi_async.sandbox")
 _request_ids = itertools.count(1)
 
 
@@ -152,9 +155,36 @@ async def _api(request: Request) -> Response:
     entry = _log(sandbox, request, call, fmt)
     response = await _process(sandbox, request, call, fmt, entry)
     entry["status"] = response.status_code
-    if response.status_code == 200 and not call.startswith(READ_ONLY_PREFIXES):
-        sandbox.persist()
     return response
+
+
+SAVE_FAILED = "The change could not be saved, so it was not made; try again later"
+
+
+def _run_saved(sandbox: Sandbox, call: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a call that changes state so that its change and its save go together.
+
+    What earlier calls and the worker changed is saved first (if that fails, nothing is done), so
+    the file then holds exactly the state before this call; if this call's save fails, the state is
+    read back from the file and the callbacks it queued are dropped: no message without its save, no
+    charge without its message. Nothing awaits in between, so no other call can interleave."""
+    if sandbox.store is None:
+        result = run()
+        sandbox.persist()
+        return result
+    try:
+        sandbox.persist()
+    except StateSaveError as exc:
+        logger.error("sandbox: %s; %s refused", exc, call)  # noqa: TRY400 (the reason is the message)
+        raise ApiFailure("INTERNAL_ERROR", SAVE_FAILED, 500) from None
+    result = run()
+    try:
+        sandbox.persist()
+    except StateSaveError as exc:
+        logger.error("sandbox: %s; %s undone", exc, call)  # noqa: TRY400 (the reason is the message)
+        sandbox.undo_unsaved()
+        raise ApiFailure("INTERNAL_ERROR", SAVE_FAILED, 500) from None
+    return result
 
 
 async def _handle(
@@ -181,10 +211,15 @@ async def _handle(
     handler = HANDLERS.get(call)
     if handler is None:
         raise ApiFailure("NOT_IMPLEMENTED", f"The call '{call[:64]}' is not implemented", 404)
-    payload = success(handler(Context(sandbox, account, now), params))
-    if not call.startswith(READ_ONLY_PREFIXES):
+    if call.startswith(READ_ONLY_PREFIXES):
+        return success(handler(Context(sandbox, account, now), params))
+
+    def change() -> dict[str, Any]:
+        payload = success(handler(Context(sandbox, account, now), params))
         sandbox.state.touch_account(account)  # its balance, numbers, keywords, imports, ...
-    return payload
+        return payload
+
+    return _run_saved(sandbox, call, change)
 
 
 async def _process(

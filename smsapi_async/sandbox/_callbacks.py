@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
@@ -137,6 +138,11 @@ def callback_url(base: str, params: list[tuple[str, str]]) -> tuple[str, list[tu
     return urlunsplit(parts._replace(query=query)), existing + params
 
 
+SAVE_RETRY_FIRST = 0.5
+SAVE_RETRY_CAP = 30.0
+"""Seconds before the worker saves again after a failed save, doubling up to the cap."""
+
+
 class CallbackQueue:
     """Due-time ordered jobs plus the worker that runs them (``run``).
 
@@ -171,6 +177,8 @@ class CallbackQueue:
         self._wakeup: anyio.Event | None = None
         self._idle_waiters: list[anyio.Event] = []
         self._in_flight = 0
+        self._save_failures = 0  # failed saves in a row (disk full...): retried with backoff
+        self._retry_save_at: float | None = None  # monotonic seconds
         self.deliveries: deque[CallbackDelivery] = deque(maxlen=DELIVERY_LOG_SIZE)
         # queued jobs (``("job", seq)``) and logged deliveries (``("delivery", id)``) changed since
         # the last save (``--db``)
@@ -212,6 +220,22 @@ class CallbackQueue:
             max(itertools.chain((d.id for d in deliveries), queued_ids), default=0) + 1
         )
         self.notify()
+
+    def drop_unsaved(self) -> None:
+        """Forget the jobs and deliveries queued since the last save (their call was undone)."""
+        changes = self.changes.take()
+        jobs = {
+            int(key) for (kind, key), value in changes.rows.items() if kind == "job" and value is not None
+        }
+        logged = {
+            int(key)
+            for (kind, key), value in changes.rows.items()
+            if kind == "delivery" and value is not None
+        }
+        self._heap = [entry for entry in self._heap if entry[1] not in jobs]
+        heapq.heapify(self._heap)
+        self.deliveries = deque((d for d in self.deliveries if d.id not in logged), maxlen=DELIVERY_LOG_SIZE)
+        self.changes.everything = changes.everything
 
     def pending(self) -> int:
         """How many jobs are queued (due or not)."""
@@ -304,18 +328,43 @@ class CallbackQueue:
                     else:
                         self._run_sync(job)
                 if jobs:
-                    self._on_change()
+                    self._save()
                     continue
+                if self._retry_save_at is not None and time.monotonic() >= self._retry_save_at:
+                    self._save()
                 if self._in_flight == 0:
                     waiters, self._idle_waiters = self._idle_waiters, []
                     for waiter in waiters:
                         waiter.set()
                 next_due = self._heap[0][0] if self._heap else None
-                if next_due is None or self._clock.is_virtual:
+                waits = [] if next_due is None or self._clock.is_virtual else [next_due - self._clock.now()]
+                if self._retry_save_at is not None:
+                    waits.append(self._retry_save_at - time.monotonic())
+                if not waits:
                     await self._wakeup.wait()
                 else:
-                    with anyio.move_on_after(max(0.0, next_due - self._clock.now())):
+                    with anyio.move_on_after(max(0.0, min(waits))):
                         await self._wakeup.wait()
+
+    def _save(self) -> None:
+        """Save what the worker changed; a failed save (disk full...) is logged and tried again
+        with backoff while deliveries go on: the worker never dies of it."""
+        try:
+            self._on_change()
+        except Exception as exc:
+            self._save_failures += 1
+            delay = min(SAVE_RETRY_CAP, SAVE_RETRY_FIRST * 2 ** (self._save_failures - 1))
+            self._retry_save_at = time.monotonic() + delay
+            logger.warning(
+                "sandbox: saving the state failed (%s); deliveries go on, saving again in %.1f s", exc, delay
+            )
+        else:
+            if self._save_failures:
+                logger.warning(
+                    "sandbox: the state is saved again after %d failed save(s)", self._save_failures
+                )
+            self._save_failures = 0
+            self._retry_save_at = None
 
     def _run_sync(self, job: Job) -> None:
         try:
@@ -332,7 +381,7 @@ class CallbackQueue:
             self._finished(seq)  # not when cancelled: then it runs again
         finally:
             self._in_flight -= 1
-            self._on_change()  # the imported contacts and the import's progress are kept
+            self._save()  # the imported contacts and the import's progress are kept
             self.notify()
 
     async def _attempt(
@@ -388,7 +437,7 @@ class CallbackQueue:
             self.schedule(delivery.next_attempt, delivery)
         else:
             delivery.status, delivery.next_attempt = "failed", None
-        self._on_change()
+        self._save()
         if not ok:
             logger.warning(
                 "sandbox %s callback %d to %.200s: attempt %d failed (%s); %s",

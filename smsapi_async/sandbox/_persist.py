@@ -19,6 +19,7 @@ sandbox before records (schema version 1, one JSON document) is converted on ope
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import types
@@ -48,7 +49,7 @@ from ._state import (
 if TYPE_CHECKING:
     from ._callbacks import CallbackQueue
 
-__all__ = ["SavedSandbox", "StateFileError", "StateStore"]
+__all__ = ["SavedSandbox", "StateFileError", "StateSaveError", "StateStore"]
 
 FORMAT = "smsapi_async.sandbox"
 VERSION = 2
@@ -75,6 +76,11 @@ _CLASSES = (Account, BulkImport, Contact, ContactList, Keyword, Message, Recipie
 
 class StateFileError(Exception):
     """The ``--db`` file cannot be used; the message is one line saying why."""
+
+
+class StateSaveError(Exception):
+    """A save failed (disk full, I/O error, a file made read-only): nothing of it was written. The
+    next save writes everything again."""
 
 
 @attrs.define
@@ -379,8 +385,31 @@ class StateStore:
             # (a power cut may lose the last commits)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            self._check_writable()
+        except sqlite3.OperationalError as exc:
+            raise StateFileError(f"cannot keep the state in {self.path}: {self._why(exc)}") from None
         except sqlite3.DatabaseError as exc:
             raise StateFileError(f"{self.path} is not a sandbox state file ({exc})") from None
+
+    def _why(self, exc: sqlite3.Error) -> str:
+        """What a failed write means, in the words of whoever has to fix it."""
+        text = str(exc)
+        unwritable = not os.access(self.path.parent, os.W_OK) or (
+            self.path.exists() and not os.access(self.path, os.W_OK)
+        )
+        if "readonly" in text or unwritable:
+            return f"the file cannot be written ({text}: a read-only filesystem, or an immutable file?)"
+        if "full" in text:
+            return f"the disk is full ({text})"
+        return text
+
+    def _check_writable(self) -> None:
+        """Write (and take back) a record now: a file that can be read but not written (a
+        read-only filesystem, an immutable file) is refused at start, with the reason, rather than
+        failing every state-changing call later."""
+        with self._db:
+            self._db.execute(_UPSERT, ("probe", "", "{}"))
+            self._db.execute(f"DELETE FROM {_TABLE} WHERE kind = 'probe'")
 
     config: SandboxConfig = SandboxConfig()  # set by the Sandbox that loads the file
 
@@ -486,6 +515,17 @@ class StateStore:
         ``state.changes`` and ``callbacks.changes``, and the id counters. A fresh or reset state
         is written whole."""
         changes, queue_changes = state.changes.take(), callbacks.changes.take()
+        if not changes and not queue_changes:
+            return  # nothing changed (and so neither did the id counters)
+        try:
+            self._save(state, callbacks, changes, queue_changes)
+        except sqlite3.Error as exc:
+            # nothing was written (one transaction): the next save writes it again
+            state.changes.give_back(changes)
+            callbacks.changes.give_back(queue_changes)
+            raise StateSaveError(f"could not save the state to {self.path}: {self._why(exc)}") from None
+
+    def _save(self, state: State, callbacks: CallbackQueue, changes: Any, queue_changes: Any) -> None:
         if changes.everything or queue_changes.everything:
             self._rewrite(state, callbacks.entries(), callbacks.deliveries)
             return

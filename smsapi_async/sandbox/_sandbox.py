@@ -71,7 +71,7 @@ class Sandbox:
             callback_transport,
             run_job=self._run_job,
             run_import=functools.partial(run_bulk_import, self),
-            on_change=self.persist,
+            on_change=self.persist,  # the worker retries a failed save (see CallbackQueue.run)
         )
         self.limiter = SlidingWindowLimiter(self.config.rate_limit)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
@@ -123,12 +123,26 @@ class Sandbox:
 
     def persist(self) -> None:
         """Save what changed to the ``store`` given at construction, if any (``--db``); without
-        one, forget it."""
+        one, forget it.
+
+        Raises:
+            StateSaveError: the save failed (disk full...); the next one writes everything.
+        """
         if self.store is not None:
             self.store.save_changes(self.state, self.callbacks)
         else:
             self.state.changes.discard()
             self.callbacks.changes.discard()
+
+    def undo_unsaved(self) -> None:
+        """Undo what changed since the last save that succeeded: the state is read back from the
+        ``store`` and the callbacks queued since are dropped. Only for a call run between two saves
+        with nothing else in between (``_app._run_saved``)."""
+        if self.store is None:
+            return
+        saved = self.store.load()
+        self.state = saved.state if saved is not None else State(self.config, self.clock.now())
+        self.callbacks.drop_unsaved()
 
     def advance(self, seconds: float) -> float:
         """Move a virtual clock forward; raises ``TypeError`` for a real clock."""

@@ -312,6 +312,14 @@ class Changes:
         with self._lock:
             self.rows, self.dropped, self.everything = {}, [], True
 
+    def give_back(self, taken: Changes) -> None:
+        """Put back what :meth:`take` returned (its save failed): the next save writes it."""
+        with self._lock:
+            rows, self.rows = self.rows, dict(taken.rows)
+            self.rows.update(rows)  # what changed since is newer
+            self.dropped = taken.dropped + self.dropped
+            self.everything = self.everything or taken.everything
+
     def take(self) -> Changes:
         """What changed so far; starts a new, empty set."""
         taken = Changes(everything=self.everything)
