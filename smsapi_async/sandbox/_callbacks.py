@@ -7,8 +7,13 @@ appended to its query string; a non-2xx answer (redirects are not followed) or a
 retried after the documented 1 min, 5 min, 1 h and 24 h, each multiplied by ``callback_retry_scale``.
 
 The worker never dies of a job: a URL that cannot be used is one failed attempt (no retry: it will not
-become usable), anything a job raises is logged and recorded, and every other job keeps running. At
-most ``MAX_CONCURRENT_DELIVERIES`` deliveries are in flight; each is bounded by ``callback_timeout``.
+become usable), anything a job raises is logged and recorded, and every other job keeps running; a
+failed save (``--db``) is retried with backoff while deliveries go on.
+
+Receivers are kept apart: at most ``PER_DESTINATION`` deliveries are in flight to one destination
+(scheme, host and port), each bounded by ``callback_timeout``, so a receiver that hangs costs only
+its own deliveries (behind 200 hanging callbacks, a healthy receiver's receipt used to wait 30 s for
+one of 32 shared slots).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -43,7 +49,8 @@ __all__ = [
 
 logger = logging.getLogger("smsapi_async.sandbox")
 
-MAX_CONCURRENT_DELIVERIES = 32
+PER_DESTINATION = 4
+"""Deliveries in flight at once to one destination (scheme, host and port)."""
 DELIVERY_LOG_SIZE = 1000
 """How many deliveries ``deliveries`` (``/_sandbox/callbacks``, and the ``--db`` file) keeps, newest
 last; older ones are dropped, though one still waiting for a retry keeps being retried."""
@@ -141,6 +148,36 @@ def callback_url(base: str, params: list[tuple[str, str]]) -> tuple[str, list[tu
 SAVE_RETRY_FIRST = 0.5
 SAVE_RETRY_CAP = 30.0
 """Seconds before the worker saves again after a failed save, doubling up to the cap."""
+
+
+class _Destinations:
+    """One capacity limiter per destination, made when first needed and forgotten when idle."""
+
+    def __init__(self) -> None:
+        self._limiters: dict[tuple[str, str, int | None], anyio.CapacityLimiter] = {}
+
+    @staticmethod
+    def _key(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        key = self._key(url)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = anyio.CapacityLimiter(PER_DESTINATION)
+        try:
+            async with limiter:
+                yield
+        finally:
+            stats = limiter.statistics()
+            if not stats.borrowed_tokens and not stats.tasks_waiting and self._limiters.get(key) is limiter:
+                del self._limiters[key]
 
 
 class CallbackQueue:
@@ -307,7 +344,7 @@ class CallbackQueue:
     async def run(self) -> None:
         """Run due jobs forever (cancel the surrounding task group to stop)."""
         timeout = httpx.Timeout(self._config.callback_timeout)
-        limiter = anyio.CapacityLimiter(MAX_CONCURRENT_DELIVERIES)
+        destinations = _Destinations()
         for entry in self._in_flight_jobs.values():  # cut short when a worker was cancelled
             heapq.heappush(self._heap, entry)
         self._in_flight_jobs.clear()
@@ -321,7 +358,7 @@ class CallbackQueue:
                 for seq, job in jobs:
                     if isinstance(job, CallbackDelivery):
                         self._in_flight += 1
-                        tg.start_soon(self._attempt, client, limiter, job, seq)
+                        tg.start_soon(self._attempt, client, destinations, job, seq)
                     elif isinstance(job, BulkImportJob):
                         self._in_flight += 1
                         tg.start_soon(self._import, client, job, seq)
@@ -387,7 +424,7 @@ class CallbackQueue:
     async def _attempt(
         self,
         client: httpx.AsyncClient,
-        limiter: anyio.CapacityLimiter,
+        destinations: _Destinations,
         delivery: CallbackDelivery,
         seq: int,
     ) -> None:
@@ -395,7 +432,7 @@ class CallbackQueue:
         attempt: dict[str, Any] = {"at": datetime_text(self._clock.now())}
         ok = final = False
         try:
-            async with limiter:
+            async with destinations.slot(delivery.url):
                 request = client.build_request("GET", check_callback_url(delivery.url), headers=headers)
                 response = await client.send(request)
             attempt["status_code"] = response.status_code
