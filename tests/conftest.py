@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +53,21 @@ def children_stop_on_sigint() -> Iterator[None]:
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every ``@pytest.mark.anyio`` test under asyncio and under trio."""
     return str(request.param)
+
+
+def in_namespace(kinds: str, *command: str) -> list[str]:
+    """``command`` run by ``unshare`` in namespaces of its own (``kinds``: ``"m"`` mount, ``"n"``
+    network: loopback only, so nothing it does leaves the machine). Skips where none can be made,
+    except in CI (``CI=true``), where it fails: the CI machine must allow it."""
+    unshare = shutil.which("unshare")
+    flags = [f"-{kind}" for kind in kinds]
+    probe = subprocess.run([unshare, *flags, "true"], capture_output=True, check=False) if unshare else None
+    if unshare is None or probe is None or probe.returncode != 0:
+        message = f"cannot make namespaces (unshare {' '.join(flags)})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: the CI machine must allow it")
+        pytest.skip(message)
+    return [unshare, *flags, *command]
 
 
 def example_bytes(relative: str) -> bytes:

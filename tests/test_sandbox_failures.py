@@ -22,27 +22,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import in_namespace
 
 from smsapi_async.sandbox import Sandbox, SandboxConfig
 from smsapi_async.sandbox._persist import StateFileError, StateStore
 
 ROOT = Path(__file__).resolve().parent
-
-
-def namespace(*command: str) -> list[str]:
-    """``command`` in a mount namespace of its own (skipped, or failed in CI, where there is none)."""
-    unshare = shutil.which("unshare")
-    probe = (
-        subprocess.run([unshare or "unshare", "-m", "true"], capture_output=True, check=False)
-        if unshare
-        else None
-    )
-    if probe is None or probe.returncode != 0:
-        message = "cannot make a mount namespace (unshare -m)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}: the CI machine must allow it")
-        pytest.skip(message)
-    return [unshare or "unshare", "-m", *command]
 
 
 def test_1_2_a_full_disk_never_stops_callbacks_nor_leaves_a_charge_without_its_message(
@@ -51,7 +36,7 @@ def test_1_2_a_full_disk_never_stops_callbacks_nor_leaves_a_charge_without_its_m
     folder = tmp_path / "small"
     folder.mkdir()
     run = subprocess.run(
-        namespace(sys.executable, str(ROOT / "sandbox_disk_full.py"), str(folder)),
+        in_namespace("m", sys.executable, str(ROOT / "sandbox_disk_full.py"), str(folder)),
         capture_output=True,
         text=True,
         timeout=120,
@@ -157,7 +142,7 @@ except StateFileError as exc:
 def test_2_a_db_on_a_read_only_filesystem_is_refused_with_the_true_reason(tmp_path: Path) -> None:
     StateStore(tmp_path / "state.db").close()
     run = subprocess.run(
-        namespace(sys.executable, "-c", _READ_ONLY, str(tmp_path)),
+        in_namespace("m", sys.executable, "-c", _READ_ONLY, str(tmp_path)),
         capture_output=True,
         text=True,
         check=False,

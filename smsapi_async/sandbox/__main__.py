@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--dlr-callback", type=_callback_url, help="account default DLR callback URL")
     add("--reply-callback", type=_callback_url, help="account default reply callback URL")
     add("--link-hits-callback", type=_callback_url, help="account default link-hits callback URL")
+    add(
+        "--allow-link-local",
+        action="store_true",
+        help="let callbacks and file_url fetches reach link-local addresses (169.254.0.0/16, fe80::/10: "
+        "where cloud metadata services answer); refused by default",
+    )
     add("--seed", type=int, help="seed for jitter and chaos")
     for fault in ("over-limit", "server-error", "drop-before", "drop-after", "slow"):
         add(f"--chaos-{fault}", type=float, default=0.0, metavar="P", help="probability 0..1")
@@ -87,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jitter=args.jitter,
         delivery_delay=args.delivery_delay,
         callback_retry_scale=args.callback_retry_scale,
+        allow_link_local=args.allow_link_local,
         seed=args.seed,
         chaos=ChaosConfig(
             over_limit=args.chaos_over_limit,

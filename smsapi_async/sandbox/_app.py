@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._admin import ADMIN_ROUTES
 from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
+from ._egress import LOOP_HEADER, REFUSED_HEADER
 from ._params import ApiFailure, Context, Params
 from ._persist import StateSaveError
 from ._render import error_payload, render, success
@@ -286,11 +287,40 @@ class _DropConnection:
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
 
+LOOP_TEXT = (
+    "This request was made by a sandbox (a callback or a file_url fetch); "
+    "the sandbox does not act on its own requests"
+)
+
+
+class _LoopGuard:
+    """Refuses every request a sandbox made itself (``_egress.py``): a callback URL naming the API
+    would otherwise make each message's receipt another message."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        marker = LOOP_HEADER.encode()
+        if scope["type"] != "http" or not any(name.lower() == marker for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        call, fmt = _split_call(request.url.path)
+        entry = _log(self.sandbox, request, call, fmt)
+        entry["code"] = "CALLBACK_LOOP"
+        entry["status"] = 403
+        response = _answer(error_payload("CALLBACK_LOOP", LOOP_TEXT), fmt or "json", 403)
+        response.headers[REFUSED_HEADER] = "loop"
+        await response(scope, receive, send)
+
+
 def build_app(sandbox: Sandbox) -> ASGIApp:
     """The ASGI app; its lifespan runs the callback worker unless one is already running.
 
-    Outermost is the same-site guard (``_samesite.py``), then the chaos layer that can drop a
-    connection, then Starlette's routing."""
+    Outermost is the same-site guard (``_samesite.py``), then the loop guard (refusing the sandbox's
+    own callbacks), then the chaos layer that can drop a connection, then Starlette's routing."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -311,4 +341,4 @@ def build_app(sandbox: Sandbox) -> ASGIApp:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sandbox = sandbox
-    return SameSiteGuard(_DropConnection(app), lambda: sandbox.allowed_hosts)
+    return SameSiteGuard(_LoopGuard(_DropConnection(app), sandbox), lambda: sandbox.allowed_hosts)

@@ -14,6 +14,9 @@ Receivers are kept apart: at most ``PER_DESTINATION`` deliveries are in flight t
 (scheme, host and port), each bounded by ``callback_timeout``, so a receiver that hangs costs only
 its own deliveries (behind 200 hanging callbacks, a healthy receiver's receipt used to wait 30 s for
 one of 32 shared slots).
+
+Deliveries and imports never reach a link-local address, and never a sandbox's API (``_egress.py``):
+such an attempt fails at once, is not retried, and says why in the callbacks view.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +39,7 @@ import httpx
 from .._signature import SIGNATURE_HEADER, callback_signature, php_query_pairs
 from ._clock import SandboxClock
 from ._config import SandboxConfig
+from ._egress import LOOP_HEADER, REFUSED_HEADER, RefusedDestination, guarded_transport
 from ._state import Account, Changes, datetime_text
 
 __all__ = [
@@ -55,6 +60,7 @@ DELIVERY_LOG_SIZE = 1000
 """How many deliveries ``deliveries`` (``/_sandbox/callbacks``, and the ``--db`` file) keeps, newest
 last; older ones are dropped, though one still waiting for a retry keeps being retried."""
 MAX_URL_LENGTH = 2048
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):[^/?#]*@")
 
 
 class UnusableUrl(ValueError):
@@ -98,12 +104,17 @@ class CallbackDelivery:
     status: str = "queued"  # queued / delivered / retrying / failed
     next_attempt: float | None = None
 
+    @property
+    def shown_url(self) -> str:
+        """:attr:`url` with any password in it masked (for the log and the callbacks view)."""
+        return _PASSWORD.sub(r"\1:***@", self.url)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "kind": self.kind,
             "account_id": self.account_id,
-            "url": self.url,
+            "url": self.shown_url,
             "params": dict(self.params),
             "signature": self.signature,
             "created": datetime_text(self.created),
@@ -348,8 +359,11 @@ class CallbackQueue:
         for entry in self._in_flight_jobs.values():  # cut short when a worker was cancelled
             heapq.heappush(self._heap, entry)
         self._in_flight_jobs.clear()
+        transport = self._transport or guarded_transport(allow_link_local=self._config.allow_link_local)
         async with (
-            httpx.AsyncClient(transport=self._transport, timeout=timeout) as client,
+            httpx.AsyncClient(
+                transport=transport, timeout=timeout, trust_env=False, headers={LOOP_HEADER: "1"}
+            ) as client,
             anyio.create_task_group() as tg,
         ):
             while True:
@@ -437,9 +451,22 @@ class CallbackQueue:
                 response = await client.send(request)
             attempt["status_code"] = response.status_code
             ok = response.is_success
+            if REFUSED_HEADER in response.headers:
+                attempt["error"] = "callback loop"
+                attempt["detail"] = (
+                    "refused: the URL is a sandbox's own API, which does not act on the sandbox's "
+                    "callbacks (each message's callback would make more messages)"
+                )
+                final = True
         except (UnusableUrl, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             attempt["error"] = f"unusable callback URL: {exc}"
             final = True
+        except httpx.ConnectError as exc:
+            attempt["error"] = type(exc).__name__
+            attempt["detail"] = str(exc)[:300]
+            if isinstance(exc.__cause__, RefusedDestination):
+                attempt["error"] = "refused destination"
+                final = True
         except Exception as exc:  # network errors, timeouts, and whatever a transport raises
             attempt["error"] = type(exc).__name__
             attempt["detail"] = str(exc)[:300]
@@ -480,7 +507,7 @@ class CallbackQueue:
                 "sandbox %s callback %d to %.200s: attempt %d failed (%s); %s",
                 delivery.kind,
                 delivery.id,
-                delivery.url,
+                delivery.shown_url,
                 len(delivery.attempts),
                 attempt.get("detail") or attempt.get("error") or f"HTTP {attempt.get('status_code')}",
                 "retrying" if delivery.status == "retrying" else "giving up",

@@ -99,6 +99,9 @@ class SandboxConfig:
       the real platform uses 72 hours.
     * ``callback_retry_delays`` are the documented retry schedule (1 min, 5 min, 1 h, 24 h), multiplied
       by ``callback_retry_scale``; ``callback_timeout`` bounds each attempt (real seconds).
+    * ``allow_link_local``: let callbacks and ``add-contacts-bulk``'s ``file_url`` reach link-local
+      addresses (``169.254.0.0/16``, ``fe80::/10``: where cloud metadata services answer); refused by
+      default, whatever the URL's spelling or its host name's DNS answer.
     * ``price_per_sms``: cost of one message part; ``number_price``: monthly price of a virtual number.
     * ``max_body_bytes``: larger request bodies are rejected with FIELD_INVALID.
     """
@@ -112,6 +115,7 @@ class SandboxConfig:
     callback_retry_delays: tuple[float, ...] = (60.0, 300.0, 3600.0, 86400.0)
     callback_retry_scale: float = attrs.field(default=0.01, validator=_non_negative)
     callback_timeout: float = attrs.field(default=5.0, validator=_non_negative)
+    allow_link_local: bool = False
     price_per_sms: float = 0.087
     number_price: float = 25.0
     max_body_bytes: int = 1_000_000
