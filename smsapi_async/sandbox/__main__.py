@@ -11,6 +11,7 @@ import uvicorn
 from ._admin_cli import add_admin_arguments, run_admin, wants_admin
 from ._callbacks import UnusableUrl, check_callback_url
 from ._config import AccountConfig, ChaosConfig, SandboxConfig
+from ._framing import tolerant_http_protocol
 from ._persist import StateFileError, StateStore
 from ._samesite import exposure_warning
 from ._sandbox import Sandbox
@@ -119,7 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"API key: {args.api_key}", flush=True)
     print(f"API secret: {args.api_secret}", flush=True)
     print(f"Inbox: http://{args.host}:{args.port}{UI_PATH}", flush=True)
-    uvicorn.run(sandbox.app, host=args.host, port=args.port, log_level="info", lifespan="on")
+    uvicorn.run(
+        sandbox.app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        lifespan="on",
+        http=tolerant_http_protocol(),
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from ._framing import tolerant_http_protocol
 from ._samesite import exposure_warning
 from ._sandbox import Sandbox
 
@@ -44,11 +45,21 @@ def _serve_sandbox(sandbox: Sandbox, host: str, port: int) -> Iterator[str]:
 
 @contextmanager
 def serve_app_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve any ASGI app with uvicorn in a daemon thread for the block; yields its base URL."""
+    """Serve any ASGI app with uvicorn in a daemon thread for the block; yields its base URL.
+
+    Requests are parsed as tolerantly as the real API's front end does (``_framing.py``)."""
     warning = exposure_warning(host)
     if warning is not None:
         warnings.warn(warning, stacklevel=3)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        http=tolerant_http_protocol(),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="smsapi-sandbox", daemon=True)
     thread.start()
