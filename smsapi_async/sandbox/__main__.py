@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -10,12 +11,23 @@ import uvicorn
 
 from ._admin_cli import add_admin_arguments, run_admin, wants_admin
 from ._callbacks import UnusableUrl, check_callback_url
-from ._config import AccountConfig, ChaosConfig, SandboxConfig
+from ._config import AccountConfig, ChaosConfig, SandboxConfig, rate_problem
 from ._framing import tolerant_http_protocol
 from ._persist import StateFileError, StateStore
 from ._samesite import exposure_warning
 from ._sandbox import Sandbox
 from ._ui import UI_PATH
+
+
+def _rate_limit(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    problem = rate_problem(rate)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem.replace(repr(rate), repr(value)))
+    return rate
 
 
 def _callback_url(value: str) -> str:
@@ -44,7 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     add("--api-secret", default="sandbox-secret", help="demo account API secret")
     add("--balance", type=float, default=100.0, help="demo account balance (default 100.00)")
     add("--currency", default="AUD")
-    add("--rate-limit", type=float, default=2.0, help="calls/s per account, 0 = off (default 2)")
+    add(
+        "--rate-limit",
+        type=_rate_limit,
+        default=2.0,
+        help="calls/s per account: a whole number, or below 1 (0.5 = one call every 2 s); 0 = off "
+        "(default 2)",
+    )
     add("--jitter", type=float, default=0.0, help="max random delay before processing, seconds")
     add("--delivery-delay", type=float, default=2.0, help="seconds until a DLR (default 2)")
     add(

@@ -46,6 +46,8 @@ __all__ = ["HANDLERS", "build_app"]
 OVER_LIMIT_TEXT = "You have exceeded the rate limit for API calls"
 LOGGED_PARAMS = 50  # per request in the request log, each value cut at 200 characters
 REDACTED_PARAMS = frozenset({"password", "api_secret", "apisecret", "cvv", "number_card"})
+REDACTED_BY_CALL = {"add-card": frozenset({"number", "expiry_month", "expiry_year"})}
+"""Parameters kept out of the request log and the inbox's Requests page (card data of ``add-card``)."""
 _CONTROL = "sandbox.control"
 logger = logging.getLogger("smsapi_async.sandbox")
 _request_ids = itertools.count(1)
@@ -202,8 +204,9 @@ async def _handle(
         raise ApiFailure("FIELD_INVALID", "The request body is too large") from None
     query: bytes = request.scope.get("query_string", b"")
     params = parse_params(query, request.headers.get("content-type", ""), body)
+    hidden = REDACTED_PARAMS | REDACTED_BY_CALL.get(call.lower(), frozenset())
     entry["params"] = {
-        k[:64]: ("[redacted]" if k.lower() in REDACTED_PARAMS else v[:200])
+        k[:64]: ("[redacted]" if k.lower() in hidden else v[:200])
         for k, v in itertools.islice(params.raw().items(), LOGGED_PARAMS)
     }
     now = sandbox.clock.now()
@@ -252,7 +255,21 @@ async def _process(
     return _answer(payload, fmt)
 
 
+LENGTH_REQUIRED_PAGE = b"""<html>
+<head><title>411 Length Required</title></head>
+<body bgcolor="white">
+<center><h1>411 Length Required</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+"""
+
+
 async def _not_supported(request: Request) -> Response:
+    """Methods the API does not serve. A PUT without a body length never reaches it: the front end
+    (nginx) answers its own 411 page, as it did to the 2015 Ruby client's bodiless PUT."""
+    if request.method == "PUT" and not {"content-length", "transfer-encoding"} & set(request.headers):
+        return Response(LENGTH_REQUIRED_PAGE, 411, headers={"content-type": "text/html"})
     _, fmt = _split_call(request.path_params["call"])
     return _answer(error_payload("NOT_IMPLEMENTED", "Use GET or POST"), fmt or "json", 404)
 

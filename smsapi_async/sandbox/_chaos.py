@@ -16,8 +16,9 @@ class SlidingWindowLimiter:
     """At most ``rate`` accepted requests per account in any window of one second.
 
     Strict: a request at time ``t`` is accepted only if fewer than ``rate`` requests were accepted in
-    ``(t - 1, t]``. Refused requests are not counted. ``rate == 0`` disables limiting; a fractional
-    rate is rounded down (but at least one request per window is allowed).
+    ``(t - 1, t]``. Refused requests are not counted. ``rate == 0`` disables limiting. A rate below 1
+    allows one request in any window of ``1 / rate`` seconds (``0.5``: one every 2 s); a rate above 1
+    must be whole (``SandboxConfig`` checks it).
     """
 
     def __init__(self, rate: float) -> None:
@@ -27,10 +28,11 @@ class SlidingWindowLimiter:
     def try_acquire(self, account_id: int, now: float) -> bool:
         if self.rate <= 0:
             return True
+        span, allowed = (WINDOW, int(self.rate)) if self.rate >= 1 else (WINDOW / self.rate, 1)
         window = self._accepted.setdefault(account_id, deque())
-        while window and window[0] <= now - WINDOW:
+        while window and window[0] <= now - span:
             window.popleft()
-        if len(window) >= max(1, int(self.rate)):
+        if len(window) >= allowed:
             return False
         window.append(now)
         return True

@@ -5,9 +5,30 @@ Everything is an immutable ``attrs`` class with keyword-only arguments and devel
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
-__all__ = ["AccountConfig", "ChaosConfig", "DeliveryRules", "SandboxConfig"]
+__all__ = ["AccountConfig", "ChaosConfig", "DeliveryRules", "SandboxConfig", "rate_problem"]
+
+
+def rate_problem(rate: float) -> str | None:
+    """Why ``rate`` is not a rate the sandbox enforces exactly (the client's limiter takes the same):
+    ``0`` (off), a whole number of calls per second, or a rate below 1 (``0.5``: one call every 2 s)."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
+        return f"must be a number of calls per second, 0 or more, got {rate!r}"
+    if rate > 1 and not float(rate).is_integer():
+        return (
+            f"must be a whole number of calls per second, or below 1 (0.5 = one call every 2 s), "
+            f"or 0 for no limit; got {rate!r}"
+        )
+    return None
+
+
+def _rate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    problem = rate_problem(value)
+    if problem is not None:
+        raise ValueError(f"{attribute.name} {problem}")
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -91,7 +112,8 @@ class ChaosConfig:
 class SandboxConfig:
     """Everything the sandbox needs; the defaults favour development.
 
-    * ``rate_limit``: accepted calls per account in any sliding 1-second window (``0`` disables).
+    * ``rate_limit``: accepted calls per account in any sliding 1-second window (``0`` disables); a
+      whole number, or below 1 for one call per ``1 / rate_limit`` seconds (``0.5``: one every 2 s).
     * ``jitter``: up to this many real seconds of random delay before a request is processed,
       i.e. before it is counted by the rate limiter, like a real network.
     * ``delivery_delay``: seconds after sending at which a recipient's DLR arrives.
@@ -107,7 +129,7 @@ class SandboxConfig:
     """
 
     accounts: tuple[AccountConfig, ...] = (AccountConfig(),)
-    rate_limit: float = attrs.field(default=2.0, validator=_non_negative)
+    rate_limit: float = attrs.field(default=2.0, validator=_rate)
     jitter: float = attrs.field(default=0.0, validator=_non_negative)
     delivery_delay: float = attrs.field(default=2.0, validator=_non_negative)
     pending_expiry: float = attrs.field(default=72 * 3600.0, validator=_non_negative)
