@@ -103,7 +103,7 @@ async def test_every_public_path_keeps_secrets_and_message_text_private(
             ("contact stats", lambda: sms.contact_stats("61400000001").to_list()),
             ("message log", lambda: sms.message_log(sent.message_id, "61400000001")),
             ("cancel", lambda: sms.cancel(scheduled.message_id)),
-            ("reply", lambda: sms.reply(to="61400000001", message=TEXT, from_="61400000009")),
+            ("reply", lambda: sms.reply(to="61400000001", message=TEXT, from_="61400000000")),
             ("format", lambda: sms.format_number(msisdn="0400000001", countrycode="AU")),
             ("add contact", lambda: lists.add_contact(contact_list.id, "61400000004", first_name="Ann")),
             ("members", lambda: lists.members(contact_list.id).to_list()),

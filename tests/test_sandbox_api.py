@@ -32,14 +32,28 @@ def example(name: str) -> dict[str, Any]:
     return data
 
 
+class Kind(str):
+    """A JSON value's kind; ``null`` equals every kind (a field the recording happens to leave empty)."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return False
+        return str(self) == str(other) or "null" in (str(self), str(other))
+
+    __hash__ = str.__hash__
+
+
 def shape(value: Any) -> Any:
-    """Keys (in order) of objects, recursively; arrays by their first element. Data-named
-    ``fields`` maps are not compared."""
+    """Keys (in order) of objects, recursively, and the kind of each value (number, string, boolean;
+    null matches any); arrays by their first element. Data-named ``fields`` maps are not compared."""
     if isinstance(value, dict):
         return [(k, None if k == "fields" else shape(v)) for k, v in value.items()]
     if isinstance(value, list):
         return [shape(value[0])] if value else []
-    return None
+    return Kind(SCALAR_KINDS[type(value)])
+
+
+SCALAR_KINDS = {int: "number", float: "number", str: "string", bool: "boolean", type(None): "null"}
 
 
 class Api:
@@ -181,7 +195,7 @@ async def test_account_calls_have_the_example_shapes(api: Api) -> None:
         ),
         "add-keyword": ({"keyword": "NEWS", "number": number}, "postman/add-keyword.json"),
         "edit-keyword": (
-            {"keyword": "news", "number": number, "status": "closed"},
+            {"keyword": "news", "number": number, "status": "Closed"},
             "postman/edit-keyword.json",
         ),
         "get-keywords": ({}, "postman/get-keywords.json"),
@@ -292,7 +306,7 @@ async def test_documented_errors(api: Api) -> None:
     assert await api.fails("format-number", "FIELD_EMPTY", countrycode="AU") == (
         "Required field 'msisdn' is empty"
     )
-    await api.fails("get-sms-delivery-status", "FIELD_EMPTY", message_id=1, mobile="61491570151")
+    await api.fails("get-sms-delivery-status", "FIELD_EMPTY", message_id=1)
     assert await api.fails("get-sms", "NOT_FOUND", message_id=12345) == (
         "Message with this ID does not exist"
     )

@@ -172,7 +172,7 @@ async def test_after_every_call_admin_action_and_worker_job_the_file_equals_a_fu
     await d.ok("add-to-list", list_id=list_id, msisdn="61491570153")
     await d.ok("optout-list-member", msisdn="61491570153")
     await d.ok("add-keyword", keyword="JOIN", number="61400000000")
-    await d.ok("edit-keyword", keyword="JOIN", number="61400000000", reference="r", status="open")
+    await d.ok("edit-keyword", keyword="JOIN", number="61400000000", reference="r", status="Open")
     await d.ok("get-keywords")
     await d.admin("inbound", mobile="61491570170", message="join please", to="61400000000")
     await d.ok("get-numbers")
@@ -198,10 +198,10 @@ async def test_after_every_call_admin_action_and_worker_job_the_file_equals_a_fu
     await d.ok("get-transactions", client_id=client["id"])
     await d.ok("get-transaction", id=next(iter(d.sandbox.account().transactions)).id)
     message_id = sent["message_id"]
-    for call in ("get-sms", "get-sms-stats", "get-sms-responses", "get-sms-delivery-status", "get-link-hits",
-                 "get-sms-sent"):  # fmt: skip
-        await d.ok(call, message_id=message_id, msisdn="61491570151")
-    await d.ok("get-message-report", message_id=message_id)
+    for call in ("get-sms", "get-sms-stats", "get-sms-responses", "get-link-hits", "get-sms-sent"):
+        await d.ok(call, message_id=message_id)
+    await d.ok("get-sms-delivery-status", message_id=message_id, msisdn="61491570151")
+    await d.ok("get-message-report")
     await d.ok("get-contact-sms-stats", mobile="61491570152")
     await d.ok("get-message-log", message_id=one["message_id"], mobile="61491570160")
     for call in ("get-sms-sent-count", "get-user-sms-sent", "get-user-sms-responses"):

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._admin import ADMIN_ROUTES
 from ._chaos import SERVER_ERROR_PAGE, Fault, choose_fault
+from ._contract import check_params
 from ._egress import LOOP_HEADER, REFUSED_HEADER
 from ._params import ApiFailure, Context, Params
 from ._persist import StateSaveError
@@ -215,6 +216,7 @@ async def _handle(
     handler = HANDLERS.get(call)
     if handler is None:
         raise ApiFailure("NOT_IMPLEMENTED", f"The call '{call[:64]}' is not implemented", 404)
+    check_params(call, params)
     if call.startswith(READ_ONLY_PREFIXES):
         return success(handler(Context(sandbox, account, now), params))
 

@@ -45,20 +45,25 @@ def _non_negative(instance: object, attribute: attrs.Attribute[float], value: fl
 class AccountConfig:
     """An account that exists when the sandbox starts (the demo account by default).
 
-    ``numbers`` are virtual numbers already leased by the account; ``reseller`` accounts may use the
-    client calls (add-client, get-clients, ...). Callback URLs are the account defaults of the
-    SETTINGS page, used when neither the call nor a number/keyword names one.
+    ``numbers`` are virtual numbers already leased by the account; ``sender_ids`` are other senders
+    approved for it (mobile numbers, business names), listed by ``get-sender-ids``. A numeric ``from``
+    must be one of these or a leased number (else ``BAD_CALLER_ID``, as the API answers an unapproved
+    sender). ``reseller`` accounts may use the client calls (add-client, get-clients, ...). Callback
+    URLs are the account defaults of the SETTINGS page, used when neither the call nor a
+    number/keyword names one.
     """
 
     api_key: str = "sandbox-key"
     api_secret: str = "sandbox-secret"
     name: str = "Sandbox Account"
     email: str = "sandbox@example.com"
+    msisdn: str = "61491570150"  # the account holder's mobile (a number reserved for fiction in Australia)
     balance: float = 100.0
     currency: str = "AUD"
     timezone: str = "Australia/Sydney"
     reseller: bool = True
     numbers: tuple[str, ...] = ("61400000000",)
+    sender_ids: tuple[str, ...] = ()
     dlr_callback: str | None = None
     reply_callback: str | None = None
     link_hits_callback: str | None = None

@@ -420,6 +420,7 @@ class State:
             api_secret=config.api_secret,
             name=config.name,
             email=config.email,
+            msisdn=config.msisdn,
             created=now,
             balance=config.balance,
             currency=config.currency,

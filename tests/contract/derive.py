@@ -2,7 +2,10 @@
 
 Usage::
 
-    python tests/contract/derive.py REFERENCE.md > tests/contract/transmit-sms-v1.json
+    python tests/contract/derive.py REFERENCE.md > smsapi_async/sandbox/transmit-sms-v1.json
+
+The file is shipped with the sandbox, which checks every call's parameters against it; the client's
+contract tests (``test_published_contract.py``) read the same file.
 
 The reference is a Markdown file with one ``#### call-name — summary`` section per call, each giving
 its parameters as a table (``| param | Req | type | notes |``) or as a ``Params:`` sentence with

@@ -1,5 +1,6 @@
-"""The typed methods against the published contract of the V1 API (``transmit-sms-v1.json`` beside this
-file; see ``derive.py`` for where its facts come from).
+"""The typed methods against the published contract of the V1 API (``transmit-sms-v1.json``, shipped in
+``smsapi_async/sandbox/`` because the sandbox checks parameters against it; see ``derive.py`` beside
+this file for where its facts come from).
 
 For every public method, called with each of its parameters in turn, every request it sends names a
 call of the contract, and each parameter it sends is one the contract lists for that call, with a
@@ -29,7 +30,9 @@ from smsapi_async import AsyncSmsClient, InvalidRequestError, SmsApiError
 
 pytestmark = pytest.mark.anyio
 
-CONTRACT: dict[str, Any] = json.loads((Path(__file__).parent / "transmit-sms-v1.json").read_text("utf-8"))
+CONTRACT: dict[str, Any] = json.loads(
+    (Path(__file__).parents[2] / "smsapi_async" / "sandbox" / "transmit-sms-v1.json").read_text("utf-8")
+)
 CALLS: dict[str, Any] = CONTRACT["calls"]
 
 EXCEPTIONS: dict[tuple[str, str], str] = {

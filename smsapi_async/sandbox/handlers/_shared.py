@@ -14,6 +14,8 @@ from .._report_index import report_index
 from .._state import Account, ContactList, Message, VirtualNumber, datetime_text
 
 __all__ = [
+    "approved_senders",
+    "field_value",
     "find_client",
     "find_list",
     "find_message",
@@ -33,10 +35,34 @@ def num(value: str | None) -> int | str | None:
     return int(value) if value.isdigit() and len(value) < 19 else value
 
 
+def field_value(value: str) -> int | str:
+    """A contact's custom-field value as the API prints it: a number when it is one (recorded answers
+    have ``"Postcode": 2758``), else text. Digits with a leading zero (``0800``) stay text: read as a
+    number they would lose the zero, and no recording shows what the API does with them."""
+    if value.isascii() and value.isdigit() and len(value) <= 15 and (value == "0" or value[0] != "0"):
+        return int(value)
+    return value
+
+
 def money(value: float) -> float | int:
     """An amount as the API prints it: at most three decimals, whole amounts as integers."""
     rounded = round(value, 3)
     return int(rounded) if rounded == int(rounded) else rounded
+
+
+def approved_senders(ctx: Context) -> dict[str, list[str]]:
+    """The account's approved senders besides its numbers (``AccountConfig.sender_ids``): mobile
+    numbers (normalised) and business names."""
+    config = next((a for a in ctx.sandbox.config.accounts if a.api_key == ctx.account.api_key), None)
+    mobiles: list[str] = []
+    names: list[str] = []
+    for sender in config.sender_ids if config else ():
+        number = normalise(sender)
+        if number is not None:
+            mobiles.append(number)
+        else:
+            names.append(sender)
+    return {"Mobile Number": mobiles, "Business Name": names}
 
 
 def find_message(ctx: Context, message_id: int) -> Message:

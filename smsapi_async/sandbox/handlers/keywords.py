@@ -75,9 +75,8 @@ def edit_keyword(ctx: Context, p: Params) -> dict[str, Any]:
     if keyword is None:
         raise ApiFailure("NOT_FOUND", "Keyword does not exist")
     changes = _keyword_changes(ctx, p)
-    if p.text("status"):
-        status = p.choice("status", ("open", "closed", "active", "inactive"), "open")
-        changes["status"] = "open" if status in ("open", "active") else "closed"
+    if p.text("status"):  # "Open" or "Closed" exactly, as the contract enumerates them (_contract.py)
+        changes["status"] = p.choice("status", ("open", "closed"), "open")
     for name, value in changes.items():
         setattr(keyword, name, value)
     return _keyword_view(keyword)

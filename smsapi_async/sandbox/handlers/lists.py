@@ -27,7 +27,7 @@ from .._lifecycle import emit_list_action
 from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
 from .._phone import normalise
 from .._state import MAX_LIST_MEMBERS, Account, BulkImport, Contact, ContactList, datetime_text
-from ._shared import find_list, num
+from ._shared import field_value, find_list, num
 
 if TYPE_CHECKING:
     from .._sandbox import Sandbox
@@ -54,7 +54,9 @@ def list_fields(contact_list: ContactList, array: bool) -> Any:
 
 
 def _contact_fields(contact_list: ContactList, contact: Contact, array: bool) -> Any:
-    values = [(name, contact.fields.get(n, "")) for n, name in sorted(contact_list.fields.items())]
+    values = [
+        (name, field_value(contact.fields.get(n, ""))) for n, name in sorted(contact_list.fields.items())
+    ]
     if array:
         return [{"name": name, "value": value} for name, value in values]
     return dict(values) or []
@@ -185,16 +187,19 @@ def add_to_list(ctx: Context, p: Params) -> dict[str, Any]:
     return contact_view(contact_list, contact, _array_style(p))
 
 
-def _member(ctx: Context, p: Params) -> tuple[ContactList, Contact]:
+def _member(ctx: Context, p: Params, *, checked: bool = False) -> tuple[ContactList, Contact]:
+    """The list member named by ``msisdn``; ``checked``: an invalid number is ``BAD_MOBILE`` (as the
+    contract lists for ``edit-list-member``) rather than not found."""
     contact_list = find_list(ctx, p.required_int("list_id"))
-    contact = contact_list.members.get(normalise(p.required_text("msisdn"), p.text("countrycode")) or "")
+    number = _mobile(p) if checked else normalise(p.required_text("msisdn"), p.text("countrycode"))
+    contact = contact_list.members.get(number or "")
     if contact is None:
         raise ApiFailure("NOT_FOUND", "Contact with such mobile does not exist in this list.")
     return contact_list, contact
 
 
 def edit_list_member(ctx: Context, p: Params) -> dict[str, Any]:
-    contact_list, contact = _member(ctx, p)
+    contact_list, contact = _member(ctx, p, checked=True)
     _apply(contact, p)
     ctx.sandbox.state.touch_contact(contact_list, contact)
     return contact_view(contact_list, contact, _array_style(p))

@@ -13,7 +13,7 @@ from typing import Any
 from .._params import ApiFailure, Context, Handler, Params, field_invalid, paginate, with_items
 from .._phone import normalise
 from .._state import VirtualNumber
-from ._shared import find_list, money, num, owned_number, url_param
+from ._shared import approved_senders, find_list, money, num, owned_number, url_param
 
 __all__ = ["HANDLERS"]
 
@@ -83,7 +83,14 @@ def edit_number_options(ctx: Context, p: Params) -> dict[str, Any]:
 
 def get_sender_ids(ctx: Context, p: Params) -> dict[str, Any]:
     numbers = [num(n.number) for n in ctx.account.numbers.values() if n.status == "active"]
-    return {"caller_ids": {"Virtual Number": numbers, "Business Name": [], "Mobile Number": []}}
+    approved = approved_senders(ctx)
+    return {
+        "caller_ids": {
+            "Virtual Number": numbers,
+            "Business Name": approved["Business Name"],
+            "Mobile Number": [num(n) for n in approved["Mobile Number"]],
+        }
+    }
 
 
 HANDLERS: dict[str, Handler] = {

@@ -22,7 +22,7 @@ from .._params import (
 from .._phone import normalise
 from .._report_index import ReportIndex, Selection, SentRow, Timeline, report_index, select
 from .._state import Message, Recipient, Response, datetime_text
-from ._shared import find_client, find_message, money, num, summary
+from ._shared import field_value, find_client, find_message, money, num, summary
 
 __all__ = ["HANDLERS"]
 
@@ -57,14 +57,18 @@ def _by(where: dict[int, dict[Any, Timeline[T]]], account_id: int, key: Any) -> 
     return where.get(account_id, {}).get(key)
 
 
+# In report rows (replies, recipients, link hits) a name never given is null, as every recorded
+# report prints it; a contact's own answers (add-to-list, get-contact) print it as "".
+
+
 def _response_row(ctx: Context, r: Response, include_original: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": r.id,
         "message_id": r.message_id,
         "list_id": r.list_id,
         "received_at": datetime_text(r.received_at),
-        "first_name": r.first_name,
-        "last_name": r.last_name,
+        "first_name": r.first_name or None,
+        "last_name": r.last_name or None,
         "msisdn": num(r.msisdn),
         "response": r.text,
         "longcode": num(r.longcode),
@@ -238,7 +242,7 @@ def get_message_report(ctx: Context, p: Params) -> dict[str, Any]:
             contact = contact_list.members.get(m.recipients[0].msisdn) if contact_list else None
             if contact_list is not None and contact is not None:
                 out["first_name"], out["last_name"] = contact.first_name, contact.last_name
-                values = {n: contact.fields.get(s, "") for s, n in contact_list.fields.items()}
+                values = {n: field_value(contact.fields.get(s, "")) for s, n in contact_list.fields.items()}
                 out["fields"] = (
                     [{"name": k, "value": v} for k, v in values.items()] if array_style else values
                 ) or []
@@ -315,8 +319,8 @@ def get_sms_sent(ctx: Context, p: Params) -> dict[str, Any]:
         items,
         lambda r: {
             "msisdn": num(r.msisdn),
-            "first_name": r.first_name,
-            "last_name": r.last_name,
+            "first_name": r.first_name or None,
+            "last_name": r.last_name or None,
             "delivery_status": status(r),
             "optout": r.optout,
         },
@@ -369,8 +373,8 @@ def get_link_hits(ctx: Context, p: Params) -> dict[str, Any]:
         items,
         lambda r: {
             "mobile": num(r.msisdn),
-            "first_name": r.first_name,
-            "last_name": r.last_name,
+            "first_name": r.first_name or None,
+            "last_name": r.last_name or None,
             "link_hits": r.link_hits,
         },
     )

@@ -36,7 +36,7 @@ def client_view(ctx: Context, a: Account) -> dict[str, Any]:
         "name": a.name,
         "contact": a.contact,
         "email": a.email,
-        "msisdn": num(a.msisdn) if a.msisdn else "",
+        "msisdn": num(a.msisdn) if a.msisdn else None,
         "currency": a.currency,
         "client_pays": a.client_pays,
         "sms_margin": money(a.sms_margin),

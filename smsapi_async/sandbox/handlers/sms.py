@@ -11,7 +11,7 @@ from .._params import ApiFailure, Context, Handler, Params, field_invalid
 from .._phone import format_number, normalise
 from .._report_index import report_index
 from .._state import Message, Recipient
-from ._shared import find_message, summary, url_param
+from ._shared import approved_senders, find_message, summary, url_param
 
 __all__ = ["HANDLERS", "SHARED_NUMBER"]
 
@@ -21,6 +21,8 @@ _ALPHA_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}\Z")
 
 
 def _sender(ctx: Context, raw: str | None, from_shared: bool) -> str:
+    """The sender: an alphanumeric ID, a leased number that is active, or an approved mobile sender
+    (``AccountConfig.sender_ids``); anything else is ``BAD_CALLER_ID``."""
     numbers = [n for n in ctx.account.numbers.values() if n.status == "active"]
     if not raw:
         return SHARED_NUMBER if from_shared or not numbers else numbers[0].number
@@ -31,6 +33,10 @@ def _sender(ctx: Context, raw: str | None, from_shared: bool) -> str:
     owned = ctx.account.numbers.get(number or "")
     if number is None or (owned is not None and owned.status != "active"):
         raise ApiFailure("BAD_CALLER_ID", "The sender ID is invalid or inactive")
+    if owned is None and number not in approved_senders(ctx)["Mobile Number"]:
+        raise ApiFailure(
+            "BAD_CALLER_ID", "The sender ID is not a number leased by or approved for this account"
+        )
     return number
 
 
