@@ -29,6 +29,7 @@ from ._exceptions import (
     NotFoundError,
     OutcomeUnknownError,
     PaginationError,
+    QueueTimeoutError,
     RateLimitError,
     RecipientsError,
     RequestTimeoutError,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncSmsClient
     from ._clock import Clock, FakeClock, SystemClock
     from ._journal import Journal, JournalError, JournalMismatchError, SQLiteJournal
+    from ._lanes import LANE_SHARE, PRIORITIES, Priority
     from ._limiter import DEFAULT_SAFETY_MARGIN, Limiter, RateLimiter
     from ._pagination import AsyncPaginator, Page
     from ._redis_limiter import RedisLimiterError, RedisRateLimiter, account_key
@@ -107,6 +109,9 @@ _LAZY: dict[str, str] = {
     "DEFAULT_SAFETY_MARGIN": "._limiter",
     "Limiter": "._limiter",
     "RateLimiter": "._limiter",
+    "LANE_SHARE": "._lanes",
+    "PRIORITIES": "._lanes",
+    "Priority": "._lanes",
     "AsyncPaginator": "._pagination",
     "Page": "._pagination",
     "GSM7": "._sms_text",
@@ -165,12 +170,14 @@ __all__ = [
     "GSM7",
     "IMPORT_STATUSES",
     "KEYWORD_STATUSES",
+    "LANE_SHARE",
     "MAX_MESSAGE_LENGTH",
     "MAX_PARTS",
     "MAX_RECIPIENTS",
     "MESSAGE_TYPES",
     "NUMBER_STATUSES",
     "NUMBER_TYPES",
+    "PRIORITIES",
     "UCS2",
     "AlreadySentError",
     "ApiError",
@@ -218,6 +225,8 @@ __all__ = [
     "OutgoingMessage",
     "Page",
     "PaginationError",
+    "Priority",
+    "QueueTimeoutError",
     "RateLimitError",
     "RateLimiter",
     "Recipient",

@@ -7,9 +7,11 @@ import contextlib
 import contextvars
 import copy
 import enum
+import inspect
 import ipaddress
 import itertools
 import logging
+import math
 import os
 import random
 import re
@@ -37,6 +39,7 @@ from ._exceptions import (
     ResponseParseError,
     SmsApiError,
 )
+from ._lanes import Priority, lane_of
 from ._limiter import Limiter, RateLimiter, Reservation
 from ._parsing import parse_body, raise_for_error
 from ._retry import backoff_delay, parse_retry_after
@@ -142,6 +145,23 @@ def _check_max_retry_wait(value: float) -> float:
     return float(value)
 
 
+def _takes_lanes(limiter: object) -> bool:
+    """Whether ``limiter.acquire`` (and ``reserve``, if it has one) take ``priority`` and ``max_wait``."""
+    if limiter is None:
+        return False
+    for name in ("acquire", "reserve"):
+        method = getattr(limiter, name, None)
+        if method is None:
+            continue
+        try:
+            parameters = inspect.signature(method).parameters
+        except (TypeError, ValueError):
+            return False
+        if "priority" not in parameters or "max_wait" not in parameters:
+            return False
+    return True
+
+
 def _check_limiter(limiter: object) -> None:
     # a 429 must be able to quiet every caller of the account, so a limiter without pause() would
     # only fail on the first 429, far from here
@@ -174,6 +194,12 @@ def total_seconds(timeout: object) -> float | None:
 
 def _mask(key: str) -> str:
     return "…" + key[-4:] if len(key) > 8 else "…"
+
+
+class _Unset(enum.Enum):
+    """An argument not given (where ``None`` means something)."""
+
+    VALUE = enum.auto()
 
 
 class _Inherit(enum.Enum):
@@ -250,7 +276,11 @@ class AsyncSmsClient:
         self._limiter = limiter
         self._clock: Clock = getattr(limiter, "clock", None) or SystemClock()
         reserve = getattr(limiter, "reserve", None)
-        self._reserve: Callable[[], Awaitable[Reservation]] | None = reserve if callable(reserve) else None
+        self._reserve: Callable[..., Awaitable[Reservation]] | None = reserve if callable(reserve) else None
+        # priority lanes and queue deadlines, for limiters that take them (RateLimiter, RedisRateLimiter)
+        self._lanes_ok = _takes_lanes(limiter)
+        self._priority: Priority = "default"
+        self._max_queue_wait: float | None = None
         paused_for = getattr(limiter, "paused_for", None)
         self._paused_for: Callable[[], float] | None = paused_for if callable(paused_for) else None
         on_sent = getattr(limiter, "request_sent", None)
@@ -362,17 +392,59 @@ class AsyncSmsClient:
         max_retries: int | None = None,
         max_retry_wait: float | None = None,
         timeout: float | httpx.Timeout | None = None,
+        priority: Priority | None = None,
+        max_queue_wait: float | _Unset | None = _Unset.VALUE,
     ) -> AsyncSmsClient:
-        """This client with other retry or timeout settings, for some calls::
+        """This client with other retry, timeout or queueing settings, for some calls::
 
             await client.with_options(max_retries=0, timeout=5).sms.send(...)
+
+            otp = client.with_options(priority="interactive", max_queue_wait=2.0)
+            try:
+                await otp.sms.send(message=f"Your code is {code}", to=user.mobile)
+            except QueueTimeoutError:       # not sent: the account's rate is busy
+                await send_by_email(user, code)
+
+        Args:
+            priority: the lane its calls queue in at the limiter: ``"interactive"`` (a person is
+                waiting), ``"default"`` or ``"bulk"``. The next grant goes to the highest lane with
+                a caller waiting; a lower lane still gets one grant in 10 (see
+                :meth:`RateLimiter.acquire <smsapi_async.RateLimiter.acquire>`).
+                :meth:`~smsapi_async.resources.sms.SmsResource.send_bulk` runs in ``"bulk"``.
+            max_queue_wait: the most seconds a call may wait for its place in the account's rate
+                (``None``: no limit, the default). A call that cannot be granted in time fails with
+                :class:`QueueTimeoutError` and **nothing is sent**: at once when the queue ahead
+                makes it certain, else at the deadline. It counts from the call's start, over its
+                retries after a 429.
 
         The copy is the same account: it shares this client's limiter (so the rate limit still
         holds across both) and its connections (so use it while this client is open; closing
         the copy closes nothing).
+
+        Raises:
+            InvalidRequestError: a bad value, or ``priority``/``max_queue_wait`` with a limiter
+                that does not take them (a custom one).
         """
         clone = copy.copy(self)
         clone._owns_http = False
+        if priority is not None:
+            lane_of(priority)  # checked
+            clone._priority = priority
+        if max_queue_wait is not _Unset.VALUE:
+            if max_queue_wait is not None and (
+                isinstance(max_queue_wait, bool)
+                or not isinstance(max_queue_wait, (int, float))
+                or not 0 <= max_queue_wait < math.inf
+            ):
+                raise InvalidRequestError(
+                    f"max_queue_wait must be a number of seconds >= 0 or None, got {max_queue_wait!r}"
+                )
+            clone._max_queue_wait = None if max_queue_wait is None else float(max_queue_wait)
+        if (clone._priority != "default" or clone._max_queue_wait is not None) and not self._lanes_ok:
+            raise InvalidRequestError(
+                f"this client's limiter {self._limiter!r} takes no priority or max_queue_wait "
+                "(RateLimiter and RedisRateLimiter do)"
+            )
         if max_retries is not None:
             clone._max_retries = _check_max_retries(max_retries)
         if max_retry_wait is not None:
@@ -546,16 +618,24 @@ class AsyncSmsClient:
         self._connections.open()  # made (by a first call) before the limiter grants it a place
         retries = 0
         waited = 0.0
+        queue_until = None if self._max_queue_wait is None else self._clock.now() + self._max_queue_wait
         while True:
             reservation: Reservation | None = None
             queued_from = time.perf_counter()
             if self._limiter is not None:
                 if self._paused_for is not None and (paused := self._paused_for()) > 0:
                     waited += self._check_pause(name, waited, paused)
-                if self._reserve is not None:
-                    reservation = await self._reserve()
+                if not self._lanes_ok:
+                    if self._reserve is not None:
+                        reservation = await self._reserve()
+                    else:
+                        await self._limiter.acquire()
                 else:
-                    await self._limiter.acquire()
+                    max_wait = None if queue_until is None else max(0.0, queue_until - self._clock.now())
+                    if self._reserve is not None:
+                        reservation = await self._reserve(self._priority, max_wait=max_wait)
+                    else:
+                        await self._limiter.acquire(self._priority, max_wait=max_wait)  # type: ignore[call-arg]
             if log.isEnabledFor(logging.DEBUG):  # the join costs even when the line is dropped
                 log.debug("%s: sending (attempt %d, fields: %s)", name, retries + 1, ", ".join(form))
             _emit("RequestSent", time.perf_counter() - queued_from, attempt="next")

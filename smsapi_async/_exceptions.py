@@ -46,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknownError",
     "PaginationError",
+    "QueueTimeoutError",
     "RateLimitError",
     "RecipientsError",
     "RequestTimeoutError",
@@ -187,6 +188,15 @@ def error_for_code(
     if cls is None:
         cls = AuthenticationError if status_code == 401 else ApiError
     return cls(code, description, status_code, call)
+
+
+class QueueTimeoutError(SmsApiError):
+    """A call could not get a place in the account's rate within its ``max_queue_wait``.
+
+    Nothing was sent. Raised at once when the callers queued ahead (or a pause after a 429) make
+    the wait certain to be longer, else when the deadline passes; for a one-time code, the moment
+    to fall back to another channel.
+    """
 
 
 class ResponseParseError(SmsApiError):

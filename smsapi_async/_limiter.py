@@ -53,13 +53,15 @@ from typing import Protocol, runtime_checkable
 import anyio
 
 from ._clock import Clock, SystemClock
-from ._exceptions import InvalidRequestError
+from ._exceptions import InvalidRequestError, QueueTimeoutError
+from ._lanes import Lanes, Priority, lane_of, past_deadline, wait_for
 from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
-from ._waiters import WaiterQueue
 
 __all__ = [
     "DEFAULT_MAX_SAFETY_MARGIN",
     "DEFAULT_SAFETY_MARGIN",
+    "PROBE_BLAME",
+    "RATE_CEILING_MEMORY",
     "TIMER_SLACK",
     "Limiter",
     "RateLimiter",
@@ -90,6 +92,14 @@ RELAX_AFTER = 30.0
 
 MAX_RATE = 1e9
 """The highest rate a ``RateLimiter`` takes (it keeps up to ``rate`` send times)."""
+
+PROBE_BLAME = 2.0
+"""Rate discovery: a 429 within this many seconds (plus the margin) of a step up is the step's
+fault: the rate halves and the step's rate becomes the ceiling. A later 429 widens the margin."""
+
+RATE_CEILING_MEMORY = 600.0
+"""Rate discovery: seconds after which the last rate that drew a 429 is forgotten and probed again
+(an account's limit may be raised)."""
 
 
 @runtime_checkable
@@ -175,7 +185,19 @@ class RateLimiter:
             requests reach it with up to ``margin`` seconds of jitter.
         adaptive: learn the margin (the default), or pin it at ``safety_margin``.
         max_safety_margin: the most the learned margin may grow to (default 0.1 s).
+        max_rate: discover the account's real rate, up to this (opt-in; see below).
         clock: where time comes from; :class:`~smsapi_async.FakeClock` in tests.
+
+    **Rate discovery** (``max_rate`` above ``rate``): the API publishes no rate-limit headers and
+    accounts are raised on request (2/s by default, 15/s on some), so the limiter can learn the
+    rate from the answers: it starts at ``rate``; each window of back-to-back grants (demand at the
+    full rate) without a 429 raises it by one call per second, up to ``max_rate``; a 429 within
+    :data:`PROBE_BLAME` s of a raise halves it (never below ``rate``) and the rate that drew it
+    becomes a ceiling the limiter stays below, forgotten after :data:`RATE_CEILING_MEMORY` s so a
+    raised account is found again. A 429 at a rate held longer widens the margin, as without
+    discovery. :attr:`rate` shows the current rate. Each 429 it costs is a request the API dropped
+    and the client resends: never a duplicate. Without ``max_rate`` nothing is probed: the rate
+    stays pinned.
 
     **The margin policy** (``adaptive=True``): the margin is the largest of ``safety_margin``;
     50 ms from the first send reported through :meth:`reserve` until two answers are timed (a
@@ -203,17 +225,24 @@ class RateLimiter:
 
     __slots__ = (
         "_adaptive",
+        "_base_rate",
         "_burst",
         "_cap",
+        "_ceiled_at",
+        "_ceiling",
+        "_changed_at",
+        "_clean",
         "_clock",
         "_floor",
         "_head_sleep",
         "_interval",
+        "_lanes",
         "_last_relax",
         "_latencies",
         "_learned",
         "_margin",
         "_max_margin",
+        "_max_rate",
         "_now",
         "_nudge",
         "_paused_until",
@@ -225,7 +254,6 @@ class RateLimiter:
         "_timing",
         "_tolerance",
         "_unsent",
-        "_waiters",
         "_window",
     )
 
@@ -237,6 +265,7 @@ class RateLimiter:
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
         adaptive: bool = True,
         max_safety_margin: float = DEFAULT_MAX_SAFETY_MARGIN,
+        max_rate: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)):
@@ -261,7 +290,23 @@ class RateLimiter:
             raise InvalidRequestError(
                 f"max_safety_margin ({max_safety_margin!r}) is below safety_margin ({safety_margin!r})"
             )
+        if max_rate is not None and (
+            isinstance(max_rate, bool)
+            or not isinstance(max_rate, (int, float))
+            or not (math.isfinite(max_rate) and rate <= max_rate <= MAX_RATE)
+            or not float(max_rate).is_integer()
+        ):
+            raise InvalidRequestError(
+                f"max_rate must be a whole number of calls per second from the rate ({rate:g}) up, "
+                f"got {max_rate!r}"
+            )
         self._rate = float(rate)
+        self._base_rate = float(rate)
+        self._max_rate = float(rate if max_rate is None else max_rate)
+        self._ceiling = math.inf  # rate discovery: the last rate that drew a 429
+        self._ceiled_at = -math.inf
+        self._changed_at = -math.inf
+        self._clean = 0  # back-to-back grants since the rate last changed
         self._cap = cap
         self._burst = burst
         self._floor = float(safety_margin)
@@ -275,11 +320,12 @@ class RateLimiter:
         self._paused_until = -math.inf
         self._sends: deque[float] = deque(maxlen=cap)  # the latest send times, ascending
         self._unsent = 0  # grants whose requests have not left yet
-        self._waiters = WaiterQueue(
+        self._lanes = Lanes(
             "RateLimiter",
             "give each thread its own limiter (and its own share of the account's rate)",
             self._forget_head,
         )
+        self._lanes.on_change(self._wake_head)
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
         self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
         self._latencies = LatencyWindow()  # the margin estimate (shared with the Redis limiter)
@@ -294,8 +340,42 @@ class RateLimiter:
 
     @property
     def rate(self) -> float:
-        """Calls per second this limiter allows (before the margin)."""
+        """Calls per second this limiter allows now (before the margin): ``rate`` as given, or
+        what discovery found (see ``max_rate``)."""
         return self._rate
+
+    @property
+    def max_rate(self) -> float:
+        """The most rate discovery may reach (the rate given, when discovery is off)."""
+        return self._max_rate
+
+    @property
+    def rate_ceiling(self) -> float:
+        """Rate discovery: the last rate that drew a 429 (``inf`` when none is remembered)."""
+        return self._ceiling
+
+    def _probe(self, busy: bool) -> None:
+        """Rate discovery: count a grant (``busy``: back to back with the one before) and step
+        the rate up after a clean window of them."""
+        self._clean = self._clean + 1 if busy else 0
+        if self._clean < self._cap:
+            return
+        now = self._now()
+        if self._ceiling != math.inf and now - self._ceiled_at >= RATE_CEILING_MEMORY:
+            self._ceiling = math.inf
+        step = math.floor(self._rate) + 1
+        if now - self._changed_at >= self._window and step < self._ceiling and self._rate < self._max_rate:
+            self._set_rate(min(self._max_rate, float(step)), now)
+
+    def _set_rate(self, rate: float, now: float) -> None:
+        self._rate = rate
+        self._changed_at = now
+        self._clean = 0
+        cap = max(1, int(rate))
+        if cap != self._cap:
+            self._cap = cap
+            self._sends = deque(self._sends, maxlen=cap)
+        self._set_margin(self._margin)  # the interval follows the rate
 
     @property
     def burst(self) -> int:
@@ -329,8 +409,12 @@ class RateLimiter:
 
     @property
     def waiting(self) -> int:
-        """How many callers are queued."""
-        return len(self._waiters)
+        """How many callers are queued (in every lane)."""
+        return len(self._lanes)
+
+    def waiting_in(self, priority: Priority) -> int:
+        """How many callers are queued in the lane of ``priority``."""
+        return self._lanes.waiting(lane_of(priority))
 
     @property
     def pending(self) -> int:
@@ -399,7 +483,7 @@ class RateLimiter:
 
     def has_capacity(self) -> bool:
         """Whether ``acquire()`` would return at once, without waiting."""
-        return not self._waiters and self._now() >= self._ready
+        return not self._lanes.queued and self._now() >= self._ready
 
     def pause(self, seconds: float) -> None:
         """Hold every caller of this limiter for ``seconds`` from now (extends, never shortens).
@@ -442,6 +526,8 @@ class RateLimiter:
         self._update()
 
     def _learn(self, sent_at: float | None, rejected: bool) -> None:
+        if rejected and self._max_rate != self._base_rate and self._blame_rate():
+            return  # discovery stepped too far: the rate halves, the margin is not to blame
         if not self._adaptive or (sent_at is None and not rejected and not self._learned):
             return  # pinned, or nothing to learn: no latency, no 429, nothing a 429 taught to relax
         now = self._now()
@@ -460,24 +546,48 @@ class RateLimiter:
         if margin != self._margin:
             self._set_margin(margin)
 
+    def _blame_rate(self) -> bool:
+        """Rate discovery, on a 429: if the rate was raised moments ago, halve it (not below the
+        rate given) and remember the raised rate as the ceiling; ``True`` if so."""
+        now = self._now()
+        if self._rate <= self._base_rate or now - self._changed_at > PROBE_BLAME + self._margin:
+            return False
+        self._ceiling = self._rate
+        self._ceiled_at = now
+        self._set_rate(max(self._base_rate, float(math.floor(self._rate / 2))), now)
+        return True
+
     # --- waiting ----------------------------------------------------------------------------------
 
-    async def acquire(self) -> None:
+    async def acquire(self, priority: Priority = "default", *, max_wait: float | None = None) -> None:
         """Wait for permission to make one call, counted as leaving now.
 
-        Callers are served strictly in arrival order. Cancelling a waiting caller leaks nothing:
-        its place passes to the next in line.
+        Args:
+            priority: the caller's lane: ``"interactive"`` (a person is waiting: a one-time code),
+                ``"default"``, or ``"bulk"``. The next grant goes to the first caller of the highest
+                lane that has one; within a lane, callers are served in arrival order. A lower lane
+                still gets at least one grant in ``LANE_SHARE`` (10) while it waits (see
+                ``_lanes.py``).
+            max_wait: the most seconds this caller may wait. A caller that cannot be granted
+                within it fails with :class:`~smsapi_async.QueueTimeoutError`: at once when the
+                callers queued ahead of it (at the current rate, if none of them gives up) or a
+                pause make it certain, else at the deadline. It is never granted later.
+
+        Cancelling a waiting caller leaks nothing: its place passes to the next in line.
 
         Raises:
+            QueueTimeoutError: no grant within ``max_wait``; nothing was granted.
             RuntimeError: callers of another event loop, still running in another thread, are
                 queued: a limiter serves one event loop at a time (give each thread its own).
         """
-        waiters = self._waiters
-        if waiters._next == waiters._head:  # nobody queued; bool(waiters) is a Python-level call
+        if not self._lanes.queued:  # nobody queued
             now = self._now()
             if now >= self._ready:
                 # _update() inlined for the uncontended path: no waiter, so no head to wake
                 tat = self._tat
+                if self._max_rate != self._rate:  # discovering: was it back to back?
+                    self._probe(now <= tat + 0.5 * self._interval)
+                tat = self._tat  # (a step up moves it)
                 tat = (tat if tat > now else now) + self._interval
                 self._tat = tat
                 sends = self._sends
@@ -487,38 +597,49 @@ class RateLimiter:
                 if allowed <= 0:
                     ready = math.inf
                 elif allowed <= len(sends):
-                    window = sends[-allowed] + self._window
-                    if window > ready:  # noqa: PLR1730  (max() is a call: slower here)
-                        ready = window
+                    tat = sends[-allowed] + self._window  # (the window's bound: one local less)
+                    if tat > ready:  # noqa: PLR1730  (max() is a call: slower here)
+                        ready = tat
                 if self._paused_until > ready:  # noqa: PLR1730
                     ready = self._paused_until
                 self._ready = ready
                 return
-        ticket = waiters.enter()
+        lane = 1 if priority == "default" else lane_of(priority)
+        # (few locals: every parked waiter holds this frame; max_wait becomes the deadline)
+        max_wait = None if max_wait is None else self._deadline(lane, max_wait)
+        ticket = self._lanes.enter(lane)
         try:
-            while (event := waiters.gate(ticket)) is not None:
-                await event.wait()
             while True:
-                waiters.check(ticket)  # its event loop stopped and another took the limiter over
+                while (event := self._lanes.gate(lane, ticket)) is not None:
+                    if max_wait is None:  # no frame of a helper per parked waiter
+                        await event.wait()
+                    else:
+                        await self._wait_for(event, max_wait)
+                self._lanes.check(lane, ticket)  # its event loop stopped and another took the limiter over
                 now = self._now()
                 ready = self._ready
                 if now >= ready:
                     break
+                if max_wait is not None and math.inf > ready > max_wait:
+                    raise past_deadline()  # noqa: TRY301 (the except only hands the place on)
                 if ready == math.inf:  # a full window of pending sends: wait until one leaves
                     event = self._nudge = anyio.Event()
-                    await event.wait()
-                else:  # woken early if the next grant moves earlier (see _update)
+                    await self._wait_for(event, max_wait)
+                else:  # woken early if the next grant moves earlier or another lane's turn comes
                     with anyio.CancelScope() as scope:
                         self._head_sleep = (scope, ready)
                         await self._clock.sleep(ready - now)
                     self._head_sleep = None
             # keep the schedule through a late wake-up: the next grant is one interval after this
             # one was due, up to HEAD_SLACK earlier than now (the window rule still counts real sends)
-            tat = self._tat
-            due = max(ready, now - min(HEAD_SLACK, 0.5 * self._interval))
-            self._tat = max(tat, due) + self._interval
-        finally:
-            waiters.leave(ticket)
+            now = max(ready, now - min(HEAD_SLACK, 0.5 * self._interval))  # when it was due
+            self._tat = max(self._tat, now) + self._interval
+        except BaseException:
+            self._lanes.leave(lane, ticket, granted=False)
+            raise
+        self._lanes.leave(lane, ticket, granted=True)
+        if self._max_rate != self._rate:  # discovering: a queued caller's grant is back to back
+            self._probe(True)
         now = self._now()
         sends = self._sends
         sends.append(now if not sends or sends[-1] <= now else sends[-1])
@@ -526,28 +647,68 @@ class RateLimiter:
 
     _acquire = acquire  # for reserve(), whatever a subclass makes of acquire()
 
-    async def reserve(self) -> Reservation:
+    def _deadline(self, lane: int, max_wait: float) -> float:
+        """The clock time by which a caller of ``lane`` must be granted; fails at once if the
+        callers ahead of it (one interval apart) or a pause make that impossible."""
+        if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or not max_wait >= 0:
+            raise InvalidRequestError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
+        now = self._now()
+        deadline = now + float(max_wait)
+        ready = self._ready
+        if ready == math.inf:  # waiting on pending sends: when they leave is not known
+            return deadline
+        ahead = self._lanes.ahead_of(lane)
+        if max(now, ready) + ahead * self._interval > deadline:
+            paused = self.paused_for()
+            why = (
+                f"the account is paused {paused:.2f} s more after a 429"
+                if paused > max_wait
+                else f"{ahead} call(s) are queued ahead of it at {self._rate:g}/s"
+            )
+            raise QueueTimeoutError(f"not sent: no place in the account's rate within {max_wait:g} s ({why})")
+        return deadline
+
+    async def _wait_for(self, event: anyio.Event, deadline: float | None) -> None:
+        if deadline is None:
+            await event.wait()
+        else:
+            await wait_for(event, deadline, self._clock)
+
+    async def reserve(self, priority: Priority = "default", *, max_wait: float | None = None) -> Reservation:
         """Wait for permission to make one call whose departure the caller will report.
 
-        Until the returned :class:`Reservation` is told the request was sent (or not sent), the
-        limiter counts it as leaving at any moment from now on, so no window of sends can ever
-        hold more than ``rate``, however late the request leaves.
+        ``priority`` and ``max_wait`` as for :meth:`acquire`. Until the returned
+        :class:`Reservation` is told the request was sent (or not sent), the limiter counts it as
+        leaving at any moment from now on, so no window of sends can ever hold more than ``rate``,
+        however late the request leaves.
         """
-        waiters = self._waiters
-        if waiters._next == waiters._head:  # nobody queued: acquire()'s uncontended path, minus the send
+        if not self._lanes.queued:  # nobody queued: acquire()'s uncontended path, minus the send
             now = self._now()
             if now >= self._ready:
+                if self._max_rate != self._rate:  # discovering: was it back to back?
+                    self._probe(now <= self._tat + 0.5 * self._interval)
                 tat = self._tat
                 self._tat = (tat if tat > now else now) + self._interval
                 self._unsent += 1
                 self._update()
                 return Reservation(self)
-        await self._acquire()
+        await self._acquire(priority, max_wait=max_wait)
         # acquire() counted the call as leaving at its grant: count it as pending instead
         self._sends.pop()
         self._unsent += 1
         self._update()
         return Reservation(self)
+
+    def _wake_head(self) -> None:
+        """The lane whose head takes the next grant changed: the sleeping head looks again."""
+        head_sleep = self._head_sleep
+        if head_sleep is not None:
+            self._head_sleep = None
+            head_sleep[0].cancel()
+        nudge = self._nudge
+        if nudge is not None:
+            self._nudge = None
+            nudge.set()
 
     def _forget_head(self) -> None:
         """The queued callers' event loop is gone: so is whatever its head waited on."""
@@ -568,7 +729,7 @@ class RateLimiter:
     def __repr__(self) -> str:
         return (
             f"RateLimiter(rate={self._rate:g}, burst={self._burst}, "
-            f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={len(self._waiters)}, "
+            f"margin={self._margin:g}{'' if self._adaptive else ' pinned'}, waiting={len(self._lanes)}, "
             f"paused_for={self.paused_for():.3f})"
         )
 

@@ -44,18 +44,21 @@ import anyio.lowlevel
 import sniffio
 
 from ._clock import Clock, SystemClock
-from ._exceptions import InvalidRequestError, SmsApiError
+from ._exceptions import InvalidRequestError, QueueTimeoutError, SmsApiError
+from ._lanes import LANE_SHARE, PRIORITIES, Lanes, Priority, lane_of, past_deadline, wait_for
 from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
 from ._limiter import (
     COLD_START_MARGIN,
     DEFAULT_MAX_SAFETY_MARGIN,
     DEFAULT_SAFETY_MARGIN,
+    MAX_RATE,
+    PROBE_BLAME,
+    RATE_CEILING_MEMORY,
     RELAX_AFTER,
     TIMER_SLACK,
     RateLimiter,
 )
 from ._resp import RespConnection, RespError, parse_redis_url
-from ._waiters import WaiterQueue
 
 __all__ = ["RedisLimiterError", "RedisRateLimiter", "SharedReservation", "account_key"]
 
@@ -68,29 +71,39 @@ KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 _TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY", "NOSCRIPT")
 
-# One script, four operations on one hash (times in µs on the Redis server's clock). Two GCRA
-# schedules: `tat` hands out numbered slots in the order processes ask, `ctat` spaces the grants
-# actually taken, so that a process waking late for its slot cannot bring its request closer than
-# one interval (less the timer slack) to the next one. A slot is taken in number order (`served`
-# is the last taken), unless the one before it is `grace` overdue (its holder died, was cancelled
-# or is very late): so processes take turns, and none can starve another by being quicker.
+# One script, five operations on one hash (times in µs on the Redis server's clock). `ctat` spaces
+# the grants (GCRA): a grant is at least one interval (less the timer slack) after the one before,
+# so a process waking late for its turn cannot bring its request closer than that to the next.
+# Slots are numbered in three lanes (interactive, default, bulk: ARGV[14] is the caller's, 0-2),
+# `seq<i>` handing them out and `served<i>` the last taken. A slot is taken in number order within
+# its lane, unless the one before it is `grace` overdue (its holder died, was cancelled or is very
+# late); across lanes, the grant goes to the highest lane with a slot outstanding whose holders
+# asked within `stale` µs (`act<i>`), except that a lane which took `share - 1` grants in a row
+# (`run<i>`) while a lower one waited gives the next grant to the highest lower lane: the same rule
+# as each process's local lanes. So processes take turns within a lane, an interactive call in one
+# process goes ahead of bulk work queued in others, and none can starve another by being quicker.
 # A missing hash (first use, expiry after idle_ttl, a restart or a flush) starts with no grant for
 # `hold`: whoever granted last before the loss may have done so a moment ago. So does a caller that
 # just reconnected (`fence`): Redis may have come back from a snapshot older than its last grant.
 # With burst > 1, `recent` keeps the last `rate` grant times: no grant while they span less than
 # 1 s plus the margin (GCRA alone would let the grant after a burst come one interval after it).
-#   acquire: reserve the next slot and, if it is now, take it: {1, now, 0, 0, number}; else
-#            {0, now, wait, pause left, number}: claim it after `wait`
-#   claim:   take slot `arg`: {1, now, 0, 0, arg}, or {0, now, wait, pause left, arg}: claim again
+# Rate discovery (ARGV[17] `max_rate` above the caller's rate): the rate in force is kept in the
+# hash (`rate`) and shared; each window of back-to-back grants without a 429 raises it by one call
+# per second, up to `max_rate` and below `ceil`, the last rate that drew a 429 (forgotten after
+# `forget` µs); a 429 within `probe` µs of a raise halves the rate and sets `ceil`; any other 429
+# doubles the shared margin, as without discovery.
+#   acquire: reserve the next slot of the caller's lane and, if it is now, take it:
+#            {1, now, 0, 0, number, ...}; else {0, now, wait, pause left, number, ...}: claim after `wait`
+#   claim:   take slot `arg`: {1, now, 0, 0, arg, ...}, or {0, now, wait, pause left, arg, ...}: again
 #   pause:   nobody is granted until now + arg
 #   sent:    a request left at `arg` (server time): the next grant is at least one interval later
-#   rejected: the server answered 429 to a request paced here: double the shared margin
-# Every reply ends with the margin in force (µs).
+#   rejected: the server answered 429 to a request paced here (see rate discovery)
+# Every reply ends with the margin in force (µs) and the rate in force (calls per 1000 s).
 _SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local key = KEYS[1]
 local op = ARGV[1]
-local rate = tonumber(ARGV[2])
+local base_rate = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local floor = tonumber(ARGV[4])
 local most = tonumber(ARGV[5])
@@ -102,20 +115,35 @@ local fence = ARGV[10] == '1'
 local grace = tonumber(ARGV[11])
 local spread = tonumber(ARGV[12])
 local relax_after = tonumber(ARGV[13])
+local me = tonumber(ARGV[14]) + 1
+local stale = tonumber(ARGV[15])
+local share = tonumber(ARGV[16])
+local max_rate = tonumber(ARGV[17])
+local probe = tonumber(ARGV[18])
+local forget = tonumber(ARGV[19])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local state = redis.call('HMGET', key, 'tat', 'ctat', 'pause', 'seq', 'served', 'learned', 'relaxed',
-  'recent')
-local tat = tonumber(state[1])
-local ctat = tonumber(state[2]) or 0
-local paused = tonumber(state[3]) or 0
-local seq = tonumber(state[4]) or 0
-local served = tonumber(state[5]) or 0
-local learned = tonumber(state[6]) or 0
-local relaxed = tonumber(state[7]) or 0
+local state = redis.call('HMGET', key, 'ctat', 'pause', 'learned', 'relaxed', 'recent',
+  'seq1', 'seq2', 'seq3', 'served1', 'served2', 'served3', 'act1', 'act2', 'act3', 'run1', 'run2', 'run3',
+  'rate', 'ceil', 'changed', 'ceiled', 'clean')
+local ctat = tonumber(state[1])
+local paused = tonumber(state[2]) or 0
+local learned = tonumber(state[3]) or 0
+local relaxed = tonumber(state[4]) or 0
+local seq = {tonumber(state[6]) or 0, tonumber(state[7]) or 0, tonumber(state[8]) or 0}
+local served = {tonumber(state[9]) or 0, tonumber(state[10]) or 0, tonumber(state[11]) or 0}
+local act = {tonumber(state[12]) or 0, tonumber(state[13]) or 0, tonumber(state[14]) or 0}
+local run = {tonumber(state[15]) or 0, tonumber(state[16]) or 0, tonumber(state[17]) or 0}
+local rate = base_rate
+local ceil = tonumber(state[19]) or 0
+local changed = tonumber(state[20]) or now
+local ceiled = tonumber(state[21]) or 0
+local clean = tonumber(state[22]) or 0
 local dirty = false
--- the margin: what 429s taught every process (halved after each quiet spell), or this caller's own
--- floor and latency spread if larger, never above the most allowed
+if max_rate > base_rate then
+  rate = math.min(max_rate, math.max(base_rate, tonumber(state[18]) or base_rate))
+  if ceil > 0 and now - ceiled >= forget then ceil = 0; dirty = true end
+end
 if learned > 0 and now - relaxed >= relax_after then
   if learned / 2 > floor then learned = learned / 2 else learned = 0 end
   relaxed = now
@@ -123,61 +151,109 @@ if learned > 0 and now - relaxed >= relax_after then
 end
 local margin = math.min(most, math.max(floor, spread, learned))
 if op == 'rejected' then
-  learned = math.min(most, math.max(learned, 2 * margin))
-  relaxed = now
-  margin = math.min(most, math.max(floor, spread, learned))
+  if max_rate > base_rate and rate > base_rate and now - changed <= probe then
+    ceil = rate
+    ceiled = now
+    rate = math.max(base_rate, math.floor(rate / 2))
+    changed = now
+    clean = 0
+  else
+    learned = math.min(most, math.max(learned, 2 * margin))
+    relaxed = now
+    margin = math.min(most, math.max(floor, spread, learned))
+  end
   dirty = true
 end
 local interval = (1000000 + margin + slack) / rate
+local cap = math.max(1, math.floor(rate))
+if burst > cap then burst = cap end
 local tolerance = (burst - 1) * interval
 local granted = 0
 local wait = 0
-if tat == nil or fence then
-  tat = math.max(tat or 0, now + tolerance + hold)
-  ctat = math.max(ctat, tat)
+if ctat == nil or fence then
+  ctat = math.max(ctat or 0, now + tolerance + hold)
   dirty = true
 end
-local function resync()
-  -- later reservations start after the grants taken and the slots still reserved
-  tat = math.max(tat, ctat + (seq - served) * interval)
-end
--- with burst > 1, GCRA lets the grant after a burst come one interval after it: the last `cap`
--- grant times keep every window of 1 s plus the margin within the rate
-local cap = math.max(1, math.floor(rate))
 local recent = {}
 if burst > 1 then
-  for v in string.gmatch(state[8] or '', '%d+') do recent[#recent + 1] = tonumber(v) end
+  for v in string.gmatch(state[5] or '', '%d+') do recent[#recent + 1] = tonumber(v) end
 end
-local function claim(n)
+local function waiting(i)
+  return seq[i] > served[i] and now - act[i] <= stale
+end
+local function chosen()
+  for h = 1, 3 do
+    if waiting(h) then
+      if run[h] >= share - 1 then
+        for l = h + 1, 3 do
+          if waiting(l) then return l end
+        end
+      end
+      return h
+    end
+  end
+  return nil
+end
+local function ready_at()
   local ready = ctat - tolerance
   if #recent >= cap then
     ready = math.max(ready, recent[#recent - cap + 1] + 1000000 + margin)
   end
-  if paused > now then
-    wait = paused - now
-  elseif now < ready then
+  return math.max(ready, paused)
+end
+local function claim(n)
+  act[me] = now
+  dirty = true
+  local ready = ready_at()
+  if now < ready then
     wait = ready - now
-  elseif n > served + 1 and now < ready + grace then
-    wait = ready + grace - now
-  else
-    ctat = math.max(ctat, now - slack) + interval
-    served = math.max(served, n)
-    if burst > 1 then
-      recent[#recent + 1] = now
-      while #recent > cap do table.remove(recent, 1) end
-    end
-    resync()
-    granted = 1
-    dirty = true
+    return
   end
+  local turn = chosen()
+  if turn ~= nil and turn ~= me then
+    wait = interval
+    return
+  end
+  if n > served[me] + 1 and now < ready + grace then
+    wait = ready + grace - now
+    return
+  end
+  local busy = now <= ctat + interval / 2
+  ctat = math.max(ctat, now - slack) + interval
+  served[me] = math.max(served[me], n)
+  for h = 1, me - 1 do run[h] = 0 end
+  local lower = false
+  for l = me + 1, 3 do
+    if waiting(l) then lower = true end
+  end
+  if lower then run[me] = run[me] + 1 else run[me] = 0 end
+  if burst > 1 then
+    recent[#recent + 1] = now
+    while #recent > cap do table.remove(recent, 1) end
+  end
+  if max_rate > rate then
+    -- probing: one step up per window of back-to-back grants (demand at the full rate) without a
+    -- 429, below the ceiling; a grant after a lull starts the count again
+    if busy then clean = clean + 1 else clean = 0 end
+    if clean >= cap and now - changed >= 1000000 + margin and (ceil == 0 or rate + 1 < ceil) then
+      rate = math.min(max_rate, rate + 1)
+      changed = now
+      clean = 0
+    end
+  end
+  granted = 1
 end
 local number = arg
 if op == 'acquire' then
-  local slot = math.max(tat - tolerance, paused, now)
-  tat = math.max(tat, slot) + interval
-  seq = seq + 1
-  number = seq
+  seq[me] = seq[me] + 1
+  number = seq[me]
+  act[me] = now
   dirty = true
+  local ahead = seq[me] - served[me] - 1
+  for h = 1, me - 1 do
+    if waiting(h) then ahead = ahead + seq[h] - served[h] end
+  end
+  local slot = math.max(ready_at(), now) + ahead * interval
   if slot > now then
     wait = slot - now
   else
@@ -191,23 +267,26 @@ elseif op == 'pause' then
 elseif op == 'sent' then
   if arg + interval > ctat + tolerance then
     ctat = arg + interval
-    resync()
     dirty = true
   end
 end
 if dirty then
-  redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'ctat', string.format('%.0f', ctat),
-    'pause', string.format('%.0f', paused), 'seq', seq, 'served', served,
-    'learned', string.format('%.0f', learned), 'relaxed', string.format('%.0f', relaxed))
+  redis.call('HSET', key, 'ctat', string.format('%.0f', ctat), 'pause', string.format('%.0f', paused),
+    'learned', string.format('%.0f', learned), 'relaxed', string.format('%.0f', relaxed),
+    'seq1', seq[1], 'seq2', seq[2], 'seq3', seq[3], 'served1', served[1], 'served2', served[2],
+    'served3', served[3], 'act1', string.format('%.0f', act[1]), 'act2', string.format('%.0f', act[2]),
+    'act3', string.format('%.0f', act[3]), 'run1', run[1], 'run2', run[2], 'run3', run[3],
+    'rate', rate, 'ceil', ceil, 'changed', string.format('%.0f', changed),
+    'ceiled', string.format('%.0f', ceiled), 'clean', clean)
   if burst > 1 then
     local stamps = {}
-    for i, t in ipairs(recent) do stamps[i] = string.format('%.0f', t) end
+    for i, v in ipairs(recent) do stamps[i] = string.format('%.0f', v) end
     redis.call('HSET', key, 'recent', table.concat(stamps, ' '))
   end
-  local last = math.max(tat, ctat, paused)
+  local last = math.max(ctat, paused)
   redis.call('PEXPIRE', key, ttl + math.max(0, math.ceil((last - now) / 1000)))
 end
-return {granted, now, wait, math.max(0, paused - now), number, math.floor(margin)}
+return {granted, now, wait, math.max(0, paused - now), number, math.floor(margin), math.floor(rate * 1000)}
 """
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 
@@ -217,6 +296,10 @@ shared schedule (see :meth:`RedisRateLimiter.request_sent`)."""
 
 CLAIM_GRACE = 0.025
 """Seconds a reserved slot is kept for its holder once it could be taken (then the next may go)."""
+
+STALE = 6.0
+"""Seconds after which a lane whose slot holders have not asked Redis no longer holds the lanes below
+it back (its holders died): a little more than :data:`RECHECK`, the longest a live holder is silent."""
 
 BACKOFF_FIRST = 0.05
 BACKOFF_CAP = 2.0
@@ -238,12 +321,12 @@ class _BadReply(ConnectionError):
 
 
 def _checked(reply: Any) -> list[int]:
-    """The six integers of a script reply, or :class:`_BadReply`."""
-    if not isinstance(reply, (list, tuple)) or len(reply) != 6:
-        raise _BadReply(f"the limiter script's reply is not six values ({type(reply).__name__})")
+    """The seven integers of a script reply, or :class:`_BadReply`."""
+    if not isinstance(reply, (list, tuple)) or len(reply) != 7:
+        raise _BadReply(f"the limiter script's reply is not seven values ({type(reply).__name__})")
     if not all(type(value) is int for value in reply):
         raise _BadReply("the limiter script's reply holds values that are not integers")
-    granted, now, wait, pause, number, margin = reply
+    granted, now, wait, pause, number, margin, rate = reply
     longest = MAX_REPLY_WAIT * 1_000_000
     if not (
         granted in (0, 1)
@@ -252,6 +335,7 @@ def _checked(reply: Any) -> list[int]:
         and 0 <= pause <= longest
         and 0 <= number < 2**62
         and 0 <= margin <= 1_000_000
+        and 0 < rate <= MAX_RATE * 1000
     ):
         raise _BadReply("the limiter script's reply holds values out of range")
     return list(reply)
@@ -467,12 +551,17 @@ class RedisRateLimiter:
             after this process's last local one. Either way, a process that reconnects starts
             with one interval of quiet.
         call_timeout: seconds one Redis round trip may take before it counts as an outage.
+        max_rate: discover the account's real rate up to this, as :class:`~smsapi_async.RateLimiter`
+            does, but fleet-wide: the rate found is kept in Redis, shared by every process and
+            kept across restarts (until ``idle_ttl``). Give every process the same value.
         clock: where local waits come from (durations only; decisions use the Redis clock).
 
     Use it wherever a :class:`~smsapi_async.RateLimiter` goes: ``AsyncSmsClient(limiter=...)``,
-    ``await limiter.acquire()`` or ``async with limiter:``. Callers in one process are served
-    first come first served (the same local queue as ``RateLimiter``'s); processes take turns
-    for each grant at Redis.
+    ``await limiter.acquire()`` or ``async with limiter:``. Callers in one process queue in the
+    same priority lanes as ``RateLimiter``'s (``priority=``, ``max_wait=``); at Redis, the next
+    grant goes to the highest lane any process waits in, processes taking turns within a lane,
+    with the same starvation guard: an interactive call in one process goes ahead of bulk work
+    queued in the others.
 
     **What it guarantees, and what it does not, when requests leave late.** Grants are spaced on
     the Redis clock: any ``rate + 1`` grants across the fleet span at least ``1 + margin`` seconds
@@ -506,12 +595,19 @@ class RedisRateLimiter:
         idle_ttl: float = 86_400.0,
         fallback_rate: float | None = None,
         call_timeout: float = 1.0,
+        max_rate: float | None = None,
         clock: Clock | None = None,
     ) -> None:
-        # RateLimiter checks rate, burst and margins, so both accept exactly the same settings
+        # RateLimiter checks rate, burst, margins and max_rate, so both accept the same settings
         self._shape = RateLimiter(
-            rate, burst, safety_margin=safety_margin, adaptive=adaptive, max_safety_margin=max_safety_margin
+            rate,
+            burst,
+            safety_margin=safety_margin,
+            adaptive=adaptive,
+            max_safety_margin=max_safety_margin,
+            max_rate=max_rate,
         )
+        self._rate_now = float(rate)  # the rate in force, as Redis last said (rate discovery)
         self._adaptive = bool(adaptive)
         self._margin = float(safety_margin)  # the margin in force, as Redis last said
         if key is not None and not (isinstance(key, str) and KEY_PATTERN.fullmatch(key)):
@@ -540,10 +636,13 @@ class RedisRateLimiter:
         self._spread = 0.0
         self._pending_rejected = 0
         self._timing = False  # whether any send was timed (then latencies will come)
-        self._waiters = WaiterQueue(
+        self._lanes = Lanes(
             "RedisRateLimiter",
             "give each thread its own limiter (they share the account's rate through Redis)",
+            self._forget_head,
         )
+        self._lanes.on_change(self._wake_head)
+        self._head_sleep: anyio.CancelScope | None = None  # the head's wait, cut short on a new turn
         self._not_before = -math.inf  # local clock: the head asks Redis no earlier
         self._paused_until = -math.inf  # local clock: pauses this process asked for
         self._redis_paused_until = -math.inf  # local clock: the pause Redis last reported
@@ -580,8 +679,14 @@ class RedisRateLimiter:
 
     @property
     def rate(self) -> float:
-        """Calls per second across the fleet (before the safety margin)."""
-        return self._shape.rate
+        """Calls per second across the fleet (before the safety margin): as given, or what rate
+        discovery found, as Redis last said."""
+        return self._rate_now
+
+    @property
+    def max_rate(self) -> float:
+        """The most rate discovery may reach (the rate given, when discovery is off)."""
+        return self._shape.max_rate
 
     @property
     def burst(self) -> int:
@@ -611,7 +716,7 @@ class RedisRateLimiter:
     @property
     def interval(self) -> float:
         """Seconds between two grants under saturation, fleet-wide, at the current margin."""
-        return (1.0 + self._margin + TIMER_SLACK) / self.rate
+        return (1.0 + self._margin + TIMER_SLACK) / self._rate_now
 
     def pin_margin(self, seconds: float | None) -> None:
         """Hold this process's margin at ``seconds`` (no learning), or resume learning with ``None``.
@@ -632,8 +737,12 @@ class RedisRateLimiter:
 
     @property
     def waiting(self) -> int:
-        """How many callers of this process are queued."""
-        return len(self._waiters)
+        """How many callers of this process are queued (in every lane)."""
+        return len(self._lanes)
+
+    def waiting_in(self, priority: Priority) -> int:
+        """How many callers of this process are queued in the lane of ``priority``."""
+        return self._lanes.waiting(lane_of(priority))
 
     @property
     def outage(self) -> bool:
@@ -661,7 +770,7 @@ class RedisRateLimiter:
             found = RedisRateLimiter(
                 self._connector,
                 key=name,
-                rate=self.rate,
+                rate=self._shape.rate,
                 burst=self.burst,
                 safety_margin=self.safety_margin,
                 adaptive=self._adaptive,
@@ -670,6 +779,7 @@ class RedisRateLimiter:
                 idle_ttl=self._idle_ttl,
                 fallback_rate=self._fallback_rate,
                 call_timeout=self._call_timeout,
+                max_rate=self._shape.max_rate if self._shape.max_rate != self._shape.rate else None,
                 clock=self._clock,
             )
             found._family = self._family
@@ -758,7 +868,7 @@ class RedisRateLimiter:
                 raise
 
     async def _run(
-        self, op: str, arg: int = 0, *, hold: float | None = None, fence: bool = False
+        self, op: str, arg: int = 0, *, hold: float | None = None, fence: bool = False, lane: int = 1
     ) -> list[int]:
         key = self.redis_key
         us = 1_000_000
@@ -772,7 +882,7 @@ class RedisRateLimiter:
             spread = 0.0
         args = [
             op,
-            repr(self.rate),
+            repr(self._shape.rate),
             str(self.burst),
             str(round(floor * us)),
             str(round(most * us)),
@@ -784,6 +894,12 @@ class RedisRateLimiter:
             self._grace,
             str(round(spread * us)),
             str(round(RELAX_AFTER * us)),
+            str(lane),
+            str(round(STALE * us)),
+            str(LANE_SHARE),
+            repr(self._shape.max_rate),
+            str(round(PROBE_BLAME * us)),
+            str(round(RATE_CEILING_MEMORY * us)),
         ]
         backend = self._connector.backend()
         started = self._clock.now()
@@ -797,6 +913,7 @@ class RedisRateLimiter:
         # the server read its clock after we sent: server - local <= reply - started
         self._offset = reply[1] / 1_000_000 - started
         self._margin = reply[5] / 1_000_000
+        self._rate_now = reply[6] / 1000
         self._last_reply_at = now = self._clock.now()
         self._redis_paused_until = now + reply[3] / 1_000_000  # the latest word on it replaces any older
         if self._outage_since is not None:
@@ -840,34 +957,84 @@ class RedisRateLimiter:
             self._spread = latencies.spread(now - 1.0 - self.max_safety_margin)
 
     # -- waiting ------------------------------------------------------------------------------------
-    async def reserve(self) -> SharedReservation:
+    async def reserve(
+        self, priority: Priority = "default", *, max_wait: float | None = None
+    ) -> SharedReservation:
         """Wait for permission to make one call whose departure the caller will report (the
-        client does: late sends then move the shared schedule, 429s widen the shared margin)."""
-        await self.acquire()
+        client does: late sends then move the shared schedule, 429s widen the shared margin).
+        ``priority`` and ``max_wait`` as for :meth:`acquire`."""
+        if priority == "default" and max_wait is None:
+            await self.acquire()  # a subclass's acquire() may take no arguments
+        else:
+            await self.acquire(priority, max_wait=max_wait)
         return SharedReservation(self)
 
-    async def acquire(self) -> None:
-        """Wait for permission to make one call (first come first served within this process).
+    async def acquire(self, priority: Priority = "default", *, max_wait: float | None = None) -> None:
+        """Wait for permission to make one call.
 
-        Cancelling a waiting caller leaks nothing: its place passes to the next in line (a grant
-        already taken at Redis is simply not used).
+        ``priority`` (``"interactive"``, ``"default"``, ``"bulk"``) and ``max_wait`` as for
+        :meth:`RateLimiter.acquire <smsapi_async.RateLimiter.acquire>`: the lanes hold in this
+        process and across the fleet. A caller with ``max_wait`` fails at once with
+        :class:`~smsapi_async.QueueTimeoutError` when this process's queue or the fleet's (as Redis
+        estimates it) makes a grant in time impossible, else at the deadline.
+
+        Cancelling a waiting caller leaks nothing: its place passes to the next in line (a slot
+        already reserved at Redis is simply not used).
         """
         self._require_key()
-        waiters = self._waiters
-        ticket = waiters.enter()
+        lane = lane_of(priority)
+        lanes = self._lanes
         started = self._clock.now()
+        deadline = None
+        if max_wait is not None:
+            if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or not max_wait >= 0:
+                raise InvalidRequestError(f"max_wait must be a number of seconds >= 0, got {max_wait!r}")
+            deadline = started + float(max_wait)
+            ahead = lanes.ahead_of(lane)
+            if max(started + ahead * self.interval, started + self.paused_for()) > deadline:
+                raise QueueTimeoutError(
+                    f"not sent: no place in the account's rate within {max_wait:g} s ({ahead} call(s) "
+                    f"are queued ahead of it in this process at {self.rate:g}/s, or the account is paused)"
+                )
+        ticket = lanes.enter(lane)
+        granted = False
         try:
-            while (event := waiters.gate(ticket)) is not None:
-                await event.wait()  # set when this waiter becomes (or nears) the head
-            await self._take()
-            waiters.check(ticket)  # its event loop stopped and another took the limiter over
+            while True:
+                while (event := lanes.gate(lane, ticket)) is not None:
+                    if deadline is None:
+                        await event.wait()  # set when this waiter becomes (or nears) the head
+                    else:
+                        await wait_for(event, deadline, self._clock)
+                if await self._take(lane, deadline):
+                    break
+            lanes.check(lane, ticket)  # its event loop stopped and another took the limiter over
             self.grants += 1
             self.last_wait = self._clock.now() - started
+            granted = True
         finally:
-            waiters.leave(ticket)
+            lanes.leave(lane, ticket, granted=granted)
 
-    async def _take(self) -> None:
-        """The head's loop: reserve the next slot at Redis, sleep until it, claim it."""
+    def _forget_head(self) -> None:
+        """The queued callers' event loop is gone: so is its head's wait."""
+        self._head_sleep = None
+
+    def _wake_head(self) -> None:
+        """Another lane's turn: the head stops waiting for its slot and looks again."""
+        scope, self._head_sleep = self._head_sleep, None
+        if scope is not None:
+            scope.cancel()
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep as the head; ``False`` if cut short because another lane's turn came."""
+        with anyio.CancelScope() as scope:
+            self._head_sleep = scope
+            await self._clock.sleep(seconds)
+        self._head_sleep = None
+        return not scope.cancelled_caught
+
+    async def _take(self, lane: int, deadline: float | None) -> bool:
+        """The head's loop: reserve the next slot of its lane at Redis, sleep until it, claim it.
+        ``False`` if another lane's turn came meanwhile (its slot goes unused)."""
         op = "acquire"
         number = 0
         while True:
@@ -875,23 +1042,26 @@ class RedisRateLimiter:
             # a pause Redis reported is waited out in steps of RECHECK, asking again after each
             redis_pause = min(self._redis_paused_until, self._last_reply_at + RECHECK)
             ready = max(self._not_before, self._paused_until, redis_pause)
+            if deadline is not None and ready > deadline:
+                raise past_deadline()
             if now < ready:
-                await self._clock.sleep(ready - now)
+                if not await self._sleep(ready - now):
+                    return False
                 continue
             if self._fallback is not None and now < self._next_probe:
-                await self._grant_locally()
-                return
+                await self._grant_locally(lane, deadline)
+                return True
             try:
                 await self._push_pending()
                 if op == "acquire":
                     hold = self.interval
                     if self._fallback is not None:  # back from local grants: one window of quiet
                         hold = max(hold, self._last_local_grant + WINDOW + self.safety_margin - now)
-                    reply = await self._run("acquire", hold=hold, fence=self._fence)
+                    reply = await self._run("acquire", hold=hold, fence=self._fence, lane=lane)
                     self._fence = False
                     self._fallback = None
                 else:
-                    reply = await self._run("claim", number)
+                    reply = await self._run("claim", number, lane=lane)
             except Exception as exc:
                 if not _transient(exc):
                     raise RedisLimiterError(f"shared limiter: Redis refused the script: {exc}") from exc
@@ -910,19 +1080,22 @@ class RedisRateLimiter:
                 if self._fallback is None:
                     self._fallback = RateLimiter(self._fallback_rate, clock=self._clock)
                 self._next_probe = self._clock.now() + delay
-                await self._grant_locally()
-                return
+                await self._grant_locally(lane, deadline)
+                return True
             arrived = self._clock.now()
             if reply[0] == 1:
                 self._granted_at = arrived
                 self._granted_server_us = reply[1]
-                return
+                return True
             op, number = "claim", reply[4]  # our slot; cancelled before it comes, it goes unused
+            if deadline is not None and arrived + reply[2] / 1_000_000 > deadline:
+                raise past_deadline()  # the fleet's queue ahead of it makes it certain
             self._not_before = arrived + min(reply[2] / 1_000_000, RECHECK)
 
-    async def _grant_locally(self) -> None:
+    async def _grant_locally(self, lane: int, deadline: float | None) -> None:
         assert self._fallback is not None
-        await self._fallback.acquire()
+        max_wait = None if deadline is None else max(0.0, deadline - self._clock.now())
+        await self._fallback.acquire(PRIORITIES[lane], max_wait=max_wait)
         self._granted_server_us = 0
         self._last_local_grant = self._clock.now()
 
@@ -940,6 +1113,6 @@ class RedisRateLimiter:
     def __repr__(self) -> str:
         return (
             f"RedisRateLimiter({self._connector!r}, key={self._key!r}, rate={self.rate:g}, "
-            f"burst={self.burst}, waiting={len(self._waiters)}, paused_for={self.paused_for():.3f}, "
+            f"burst={self.burst}, waiting={len(self._lanes)}, paused_for={self.paused_for():.3f}, "
             f"outage={self.outage})"
         )

@@ -98,6 +98,17 @@ class WaiterQueue:
         Raises:
             RuntimeError: tasks of another event loop, still running in another thread, are queued.
         """
+        self._owner = self.claim()
+        ticket = self._next
+        self._next = ticket + 1
+        return ticket
+
+    def claim(self) -> Any:
+        """Check that the calling task's event loop may use this queue; returns that loop's token.
+
+        Raises:
+            RuntimeError: tasks of another event loop, still running in another thread, are queued.
+        """
         try:
             token = anyio.lowlevel.current_token().native_token
         except Exception:  # not in an event loop anyio knows: nothing to compare with
@@ -110,10 +121,7 @@ class WaiterQueue:
                     f"{self._advice}"
                 )
             self._drop_all()
-        self._owner = token
-        ticket = self._next
-        self._next = ticket + 1
-        return ticket
+        return token
 
     def _drop_all(self) -> None:
         """The queued waiters' event loop is gone: they will never run again."""

@@ -31,9 +31,9 @@ class UntilDeadline(RedisRateLimiter):
 
     deadline = float("inf")
 
-    async def acquire(self) -> None:
+    async def acquire(self, *args: Any, **kwargs: Any) -> None:
         with anyio.move_on_after(self.deadline - time.monotonic()) as scope:
-            await super().acquire()
+            await super().acquire(*args, **kwargs)
         if scope.cancelled_caught:
             raise Stop
 

@@ -253,7 +253,9 @@ async def test_key_names_hold_no_credential_and_follow_the_documented_format(
         assert limiter.redis_key == f"smsapi:{{{account_key(api_key)}}}:rate"
         await client.call("get-balance")
     stored = inspect.hgetall(limiter.redis_key)
-    assert set(stored) == {"tat", "ctat", "pause", "seq", "served", "learned", "relaxed"}
+    lanes = {f"{field}{lane}" for field in ("seq", "served", "act", "run") for lane in (1, 2, 3)}
+    discovery = {"rate", "ceil", "changed", "ceiled", "clean"}
+    assert set(stored) == {"ctat", "pause", "learned", "relaxed", *lanes, *discovery}
     assert 0 < inspect.ttl(limiter.redis_key) <= 86_400 + 5
     for name in inspect.scan_iter("smsapi:*"):
         assert api_key not in name

@@ -38,7 +38,7 @@ def now_us() -> int:
 
 
 def granted() -> bytes:
-    return array(1, now_us(), 0, 0, 1, 5000)
+    return array(1, now_us(), 0, 0, 1, 5000, 2000)
 
 
 class FakeRedis:
@@ -101,12 +101,14 @@ async def fake_redis(script: Callable[[int], bytes]) -> AsyncIterator[tuple[Fake
 
 
 GARBAGE = {
-    "refused without a wait": lambda: array(0, now_us(), 0, 0, 1, 5000),
+    "refused without a wait": lambda: array(0, now_us(), 0, 0, 1, 5000, 2000),
     "five values": lambda: array(1, now_us(), 0, 0, 1),
-    "text for a number": lambda: array(1, "soon", 0, 0, 1, 5000),
-    "a negative wait": lambda: array(0, now_us(), -5, 0, 1, 5000),
-    "granted twice over": lambda: array(2, now_us(), 0, 0, 1, 5000),
-    "a margin of an hour": lambda: array(1, now_us(), 0, 0, 1, 3_600_000_000),
+    "text for a number": lambda: array(1, "soon", 0, 0, 1, 5000, 2000),
+    "a negative wait": lambda: array(0, now_us(), -5, 0, 1, 5000, 2000),
+    "granted twice over": lambda: array(2, now_us(), 0, 0, 1, 5000, 2000),
+    "a margin of an hour": lambda: array(1, now_us(), 0, 0, 1, 3_600_000_000, 2000),
+    "six values (an older script)": lambda: array(1, now_us(), 0, 0, 1, 5000),
+    "a rate of zero": lambda: array(1, now_us(), 0, 0, 1, 5000, 0),
     "a plain integer": lambda: b":1\r\n",
     "a nested array": lambda: b"*1\r\n" + array(1, 2),
 }
@@ -143,9 +145,9 @@ async def test_a_huge_wait_or_pause_never_stops_grants_for_good(field: str) -> N
     def script(n: int) -> bytes:
         if n == 1:
             return (
-                array(0, now_us(), huge, 0, 1, 5000)
+                array(0, now_us(), huge, 0, 1, 5000, 2000)
                 if field == "wait"
-                else array(0, now_us(), 1000, huge, 1, 5000)
+                else array(0, now_us(), 1000, huge, 1, 5000, 2000)
             )
         return granted()
 
@@ -162,7 +164,7 @@ async def test_a_long_but_plausible_wait_is_asked_again_so_a_corrected_schedule_
     # 50 minutes is a schedule Redis could give (a long fleet-wide queue); if it was wrong, the next
     # answer corrects it: the head asks again every RECHECK seconds (shortened here)
     monkeypatch.setattr(_redis_limiter, "RECHECK", 0.2)
-    script = lambda n: array(0, now_us(), 3_000_000_000, 0, 1, 5000) if n == 1 else granted()  # noqa: E731
+    script = lambda n: array(0, now_us(), 3_000_000_000, 0, 1, 5000, 2000) if n == 1 else granted()  # noqa: E731
     async with fake_redis(script) as (server, url):
         limiter = RedisRateLimiter(url, key="acct", rate=2)
         with anyio.fail_after(10):
@@ -173,7 +175,7 @@ async def test_a_long_but_plausible_wait_is_asked_again_so_a_corrected_schedule_
 
 async def test_a_long_pause_reported_by_redis_is_still_told_to_callers_in_full() -> None:
     # waiting it out in steps must not hide its length from the client's max_retry_wait check
-    script = lambda n: array(0, now_us(), 120_000_000, 120_000_000, 1, 5000)  # noqa: E731
+    script = lambda n: array(0, now_us(), 120_000_000, 120_000_000, 1, 5000, 2000)  # noqa: E731
     async with fake_redis(script) as (_, url):
         limiter = RedisRateLimiter(url, key="acct", rate=2)
         with anyio.move_on_after(0.5):

@@ -110,8 +110,8 @@ class Calls:
         if reserve is not None:
             # the client asks the limiter for a grant through reserve() when it has one, and
             # through acquire() (the CountingLimiter's) otherwise: both say when a grant comes
-            async def reserve_and_tell() -> Reservation:
-                reservation = await reserve()
+            async def reserve_and_tell(*args: Any, **kwargs: Any) -> Reservation:
+                reservation = await reserve(*args, **kwargs)  # the client's lane and queue deadline
                 try:
                     granted()
                 except BaseException:

@@ -21,6 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .._exceptions import InvalidRequestError
 from .._journal import FAILED, INTENT, SENT, UNKNOWN, Journal, JournalMismatchError, RunMark, SQLiteJournal
+from .._lanes import Priority, lane_of
 from .._numbers import NORMALISER, canonical_number
 from .._sms_text import MAX_RECIPIENTS, check_parts
 from .._validate import MAX_ID, optional_flag, seconds, whole_number
@@ -79,8 +80,10 @@ class BulkSend:
         total: int | None = None,
         on_progress: Callable[[BulkProgress], object] | None = None,
         progress_interval: float = 0.2,
+        priority: Priority = "bulk",
     ) -> None:
         whole_number("batch_size", batch_size, 1, MAX_RECIPIENTS)
+        lane_of(priority)  # checked
         if concurrency is not None:
             whole_number("concurrency", concurrency, 1, _MAX_CONCURRENCY)
         whole_number("max_pending", max_pending, batch_size, MAX_ID)
@@ -121,7 +124,8 @@ class BulkSend:
         self._on_progress = on_progress
         self._progress_interval = progress_interval
         self._limiter = CountingLimiter(client.limiter)
-        self._client = client.with_options()
+        # its calls queue in the bulk lane, below everyone else's (with limiters that have lanes)
+        self._client = client.with_options(priority=priority) if client._lanes_ok else client.with_options()
         self._client._limiter = self._limiter  # count 429s: the client pauses its limiter on each
         rate = getattr(client.limiter, "rate", None)
         if concurrency is None:

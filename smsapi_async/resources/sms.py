@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .._convert import field, to_bool, to_str
 from .._exceptions import InvalidRequestError
+from .._lanes import Priority
 from .._sms_text import (
     MAX_VALIDITY,
     check_email,
@@ -141,6 +142,7 @@ class SmsResource(SmsReports):
         allow_repeats: bool = False,
         total: int | None = None,
         on_progress: Callable[[BulkProgress], object] | None = None,
+        priority: Priority = "bulk",
     ) -> BulkSend:
         """Send many messages in the fewest ``send-sms`` calls, with one result per recipient.
 
@@ -183,6 +185,9 @@ class SmsResource(SmsReports):
                 ``True`` allows one message per number *per distinct text and options*.
             total: recipients expected, for progress (default ``len(messages)`` when known).
             on_progress: called with a :class:`BulkProgress` a few times a second and at the end.
+            priority: the limiter lane its calls queue in (``"bulk"``: below every other call of
+                the account, which still leaves it at least one grant in 10 while others wait; see
+                :meth:`AsyncSmsClient.with_options`). Ignored with a limiter without lanes.
 
         Raises:
             InvalidRequestError: a bad argument (at once; nothing sent).
@@ -206,6 +211,7 @@ class SmsResource(SmsReports):
             allow_repeats=allow_repeats,
             total=total,
             on_progress=on_progress,
+            priority=priority,
         )
 
     async def cancel(self, message_id: int) -> bool:
