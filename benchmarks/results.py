@@ -62,6 +62,31 @@ REGISTRY: tuple[Benchmark, ...] = (
         ),
         about="10 000 waiters: memory and CPU per waiter of each limiter",
     ),
+    Benchmark(
+        "benchmarks.peers",
+        "contention",
+        quick={"waiters": 300},
+        repeats=3,
+        comparisons=(
+            Comparison("CPU µs/grant", "smsapi_async.RateLimiter", higher_is_better=False, group=("rate",)),
+        ),
+        about="CPU per grant and wall time draining 2 000 waiters at 1 000/s and 5 000/s",
+    ),
+    # --- lanes and rate discovery (#23), through the client against a served sandbox
+    Benchmark(
+        "benchmarks.lanes",
+        "otp_latency",
+        quick={"queued": 10, "otps": 1},
+        repeats=1,
+        about="an OTP's wait while the account is busy: interactive lane, one lane, httpx + aiolimiter",
+    ),
+    Benchmark(
+        "benchmarks.lanes",
+        "discovery",
+        quick={"true_rates": (5,), "seconds": 8.0},
+        repeats=1,
+        about="rate discovery from 2/s: time to 90 % of the true rate and the 429s it costs",
+    ),
     Benchmark("benchmarks.limiter", "many_waiters", quick={"waiters": 300, "rate": 50_000.0}, repeats=3),
     Benchmark(
         "benchmarks.limiter",
@@ -271,6 +296,44 @@ def _sandbox_save(results: Mapping[str, Result]) -> tuple[str, bool]:
     return f"{many[0]:.1f} records, {many[1]:,.0f} bytes, {ms:.2f} ms per save at 10 000", few == many
 
 
+def _contention(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "peers.contention")
+    cpu, wall = r.columns.index("CPU µs/grant"), r.columns.index("wall / ideal")
+    figures, met = [], True
+    for rate in dict.fromkeys(cells[0] for cells in r.cells):
+        rows = r.rows_where(rate=rate)
+        ours = next(i for i in rows if r.cells[i][1] == "smsapi_async.RateLimiter")
+        cheapest = min(number(r.values[i][cpu]) for i in rows if r.cells[i][1] in PEERS)
+        ratio, ideal = number(r.values[ours][cpu]) / cheapest, number(r.values[ours][wall])
+        figures.append(f"{rate}/s: {ratio:.2f}x the cheapest peer's CPU, {ideal:.2f}x ideal")
+        met &= ratio <= 2 and ideal <= 1.1
+    return "; ".join(figures), met
+
+
+def _otp_latency(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "lanes.otp_latency")
+    column = r.columns.index("OTP call ms (max)")
+    rows = r.rows_where(client="AsyncSmsClient, OTP in the interactive lane")
+    worst = max(number(r.values[i][column]) for i in rows)
+    before = max(
+        number(r.values[i][column]) for i in r.rows_where(client="AsyncSmsClient, one lane (arrival order)")
+    )
+    rate = float(r.title.rsplit(" at ", 1)[1].split(" ")[0])
+    bound = 2000 / rate + 100  # two intervals (the grant in progress, then ours) and the request
+    return f"{worst:.0f} ms at worst (one lane: {before:.0f} ms; bound {bound:.0f} ms)", worst <= bound
+
+
+def _discovery(results: Mapping[str, Result]) -> tuple[str, bool]:
+    r = result(results, "lanes.discovery")
+    column = r.columns.index("s to 90 % of it")
+    figures, met = [], True
+    for cells, values in zip(r.cells, r.values, strict=True):
+        reached = values[column]
+        figures.append(f"{cells[0]}/s in {cells[column]} s, {cells[r.columns.index('429s')]} 429s")
+        met &= reached is not None and reached <= 60
+    return "; ".join(figures), met
+
+
 TARGETS: tuple[Target, ...] = (
     Target("#7", "uncontended acquire no slower than the fastest peer", _acquire_vs_fastest_peer),
     Target("#7", "memory per waiter no more than aiolimiter's", _waiter_memory),
@@ -287,6 +350,9 @@ TARGETS: tuple[Target, ...] = (
     Target("#20", "a resume with calls in flight costs at most 10 look-ups at 100 000", _bulk_resume),
     Target("#12", "4 processes on one account stay within its rate", _fleet),
     Target("#9", "sandbox --db: a call writes as much at 10 000 messages stored as at 10", _sandbox_save),
+    Target("#23", "contention: CPU per grant <= 2x the cheapest peer, wall <= 1.1x ideal", _contention),
+    Target("#23", "an interactive OTP waits <= 2 intervals + 100 ms while the account is busy", _otp_latency),
+    Target("#23", "rate discovery from 2/s reaches 90 % of the true rate within 60 s", _discovery),
 )
 
 

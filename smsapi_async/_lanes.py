@@ -29,7 +29,7 @@ import anyio
 
 from ._clock import Clock
 from ._exceptions import InvalidRequestError, QueueTimeoutError
-from ._waiters import WaiterQueue
+from ._waiters import WaiterQueue, loop_token
 
 __all__ = ["LANE_SHARE", "PRIORITIES", "Lanes", "Priority", "lane_of", "past_deadline", "wait_for"]
 
@@ -99,11 +99,18 @@ class Lanes:
             RuntimeError: tasks of another event loop, still running in another thread, are queued
                 (in any lane).
         """
-        for queue in self.queues:
-            if queue:
-                queue.claim()  # one event loop at a time, across the lanes too
+        token = loop_token()
+        queue = self.queues[lane]
+        if self.queued:
+            for other in self.queues:
+                if other:
+                    other.claim(token)  # one event loop at a time, across the lanes too
+            if queue:  # its lane had callers already: whose turn it is cannot change
+                ticket = queue.enter(token)
+                self.queued += 1
+                return ticket
         before = self.chosen()
-        ticket = self.queues[lane].enter()
+        ticket = queue.enter(token)
         self.queued = len(self)
         self._changed(before)
         return ticket

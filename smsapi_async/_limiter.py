@@ -29,6 +29,14 @@ restarting from each late wake-up loses that lateness on every grant. The sleepi
 sooner. The window rule, counted on real send times, still holds, so a late send still costs its
 lateness once per ``rate`` sends.
 
+Why queued callers due within ``GRANT_EARLY`` (5 ms) go together: a sleep is timed to about a
+millisecond at best, and each timed wake-up of the event loop costs tens of microseconds of CPU.
+At a high rate a crowd of waiters would pay one wake-up per grant and still fall behind. So the
+head sleeps until its exact time, and the callers whose turn comes within ``GRANT_EARLY`` after
+it are granted at once, each one interval later in the schedule; only the spacing bends (by at
+most 5 ms), never the window of sends nor a pause. At the Transmit SMS rates (2 to 15 calls/s)
+grants are 67 ms or more apart and nothing changes.
+
 Why only the head of the queue sleeps: 10 000 waiters must not mean 10 000 timers. Callers that
 cannot be granted at once queue in arrival order (``_waiters.WaiterQueue``, shared with the Redis
 limiter); the head sleeps until its grant time, takes it, then hands the head role to the next
@@ -51,6 +59,7 @@ from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 import anyio
+import anyio.lowlevel
 
 from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError, QueueTimeoutError
@@ -77,6 +86,12 @@ DEFAULT_MAX_SAFETY_MARGIN = 0.1
 TIMER_SLACK = 0.002
 """How late a grant may be taken without the schedule losing the time: what the shared
 (Redis) schedule allows for (see module docstring)."""
+
+GRANT_EARLY = 0.005
+"""How much before its place in the schedule a queued caller may be granted, when the window of
+sends and any pause already allow it: event loops time a sleep to about a millisecond, and each
+timed wake-up costs CPU, so callers due within this of the one woken go with it (see module
+docstring). The window rule stays exact."""
 
 HEAD_SLACK = 0.02
 """How late this process's sleeping head may wake (a busy event loop) and keep its place in the
@@ -233,6 +248,7 @@ class RateLimiter:
         "_changed_at",
         "_clean",
         "_clock",
+        "_early",
         "_floor",
         "_head_sleep",
         "_interval",
@@ -334,6 +350,7 @@ class RateLimiter:
         self._last_relax = -math.inf
         self._timing = False  # whether any send was timed (then latencies will come)
         self._ready = -math.inf
+        self._early = -math.inf  # when a queued caller may go (GRANT_EARLY before the schedule)
         self._set_margin(self._floor)
 
     # --- configuration and state --------------------------------------------------------------
@@ -471,7 +488,11 @@ class RateLimiter:
             window = sends[-allowed] + self._window
         else:
             window = -math.inf
-        self._ready = max(self._tat - self._tolerance, self._paused_until, window)
+        scheduled = self._tat - self._tolerance
+        hard = window if window > self._paused_until else self._paused_until
+        self._ready = scheduled if scheduled > hard else hard
+        scheduled -= GRANT_EARLY
+        self._early = scheduled if scheduled > hard else hard
         nudge = self._nudge
         if nudge is not None and window != math.inf:
             self._nudge = None
@@ -594,15 +615,18 @@ class RateLimiter:
                 sends.append(now)
                 ready = tat - self._tolerance
                 allowed = self._cap - self._unsent
+                # tat becomes the bound of the window and the pause (one local less)
                 if allowed <= 0:
-                    ready = math.inf
+                    tat = math.inf
                 elif allowed <= len(sends):
-                    tat = sends[-allowed] + self._window  # (the window's bound: one local less)
-                    if tat > ready:  # noqa: PLR1730  (max() is a call: slower here)
-                        ready = tat
-                if self._paused_until > ready:  # noqa: PLR1730
-                    ready = self._paused_until
-                self._ready = ready
+                    tat = sends[-allowed] + self._window
+                else:
+                    tat = -math.inf
+                if self._paused_until > tat:  # noqa: PLR1730  (max() is a call: slower here)
+                    tat = self._paused_until
+                self._ready = ready if ready > tat else tat
+                ready -= GRANT_EARLY
+                self._early = ready if ready > tat else tat
                 return
         lane = 1 if priority == "default" else lane_of(priority)
         # (few locals: every parked waiter holds this frame; max_wait becomes the deadline)
@@ -618,10 +642,15 @@ class RateLimiter:
                 self._lanes.check(lane, ticket)  # its event loop stopped and another took the limiter over
                 now = self._now()
                 ready = self._ready
-                if now >= ready:
+                if now >= self._early:  # due, or due within GRANT_EARLY: go with the one before
+                    # a caller cancelled in the tick that made it the head must not be granted (it
+                    # may not have reached a checkpoint since): this yields only if cancelled
+                    await anyio.lowlevel.checkpoint_if_cancelled()
                     break
                 if max_wait is not None and math.inf > ready > max_wait:
-                    raise past_deadline()  # noqa: TRY301 (the except only hands the place on)
+                    if self._early > max_wait:
+                        raise past_deadline()  # noqa: TRY301 (the except only hands the place on)
+                    ready = max_wait  # wake at the deadline: then within GRANT_EARLY of its turn
                 if ready == math.inf:  # a full window of pending sends: wait until one leaves
                     event = self._nudge = anyio.Event()
                     await self._wait_for(event, max_wait)
@@ -632,7 +661,7 @@ class RateLimiter:
                     self._head_sleep = None
             # keep the schedule through a late wake-up: the next grant is one interval after this
             # one was due, up to HEAD_SLACK earlier than now (the window rule still counts real sends)
-            now = max(ready, now - min(HEAD_SLACK, 0.5 * self._interval))  # when it was due
+            now = max(ready, now - HEAD_SLACK)  # when it was due
             self._tat = max(self._tat, now) + self._interval
         except BaseException:
             self._lanes.leave(lane, ticket, granted=False)

@@ -42,10 +42,13 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
-__all__ = ["GATE", "WaiterQueue"]
+__all__ = ["GATE", "WaiterQueue", "loop_token"]
 
 GATE = 64
 """Waiters further than this from the head share one event per ``GATE`` of them."""
+
+
+_UNCLAIMED: Any = object()  # no token looked up yet
 
 
 class WaiterQueue:
@@ -92,27 +95,28 @@ class WaiterQueue:
     def __bool__(self) -> bool:
         return self._next != self._head
 
-    def enter(self) -> int:
+    def enter(self, token: Any = _UNCLAIMED) -> int:
         """Queue the calling task; returns its ticket (the head's if nobody else is queued).
+
+        ``token`` is what :meth:`claim` returned for this task, if the caller claimed already.
 
         Raises:
             RuntimeError: tasks of another event loop, still running in another thread, are queued.
         """
-        self._owner = self.claim()
+        self._owner = self.claim() if token is _UNCLAIMED else token
         ticket = self._next
         self._next = ticket + 1
         return ticket
 
-    def claim(self) -> Any:
-        """Check that the calling task's event loop may use this queue; returns that loop's token.
+    def claim(self, token: Any = _UNCLAIMED) -> Any:
+        """Check that the calling task's event loop may use this queue; returns that loop's token
+        (``token``, if the caller looked it up with :func:`loop_token` already).
 
         Raises:
             RuntimeError: tasks of another event loop, still running in another thread, are queued.
         """
-        try:
-            token = anyio.lowlevel.current_token().native_token
-        except Exception:  # not in an event loop anyio knows: nothing to compare with
-            token = None
+        if token is _UNCLAIMED:
+            token = loop_token()
         if self._next != self._head and self._owner is not token:
             if _still_running(self._owner):
                 raise RuntimeError(
@@ -194,6 +198,14 @@ class WaiterQueue:
             if gate is not None:
                 gate.set()
         self._opened = last
+
+
+def loop_token() -> Any:
+    """The calling task's event loop, as anyio names it (``None`` outside one anyio knows)."""
+    try:
+        return anyio.lowlevel.current_token().native_token
+    except Exception:  # not in an event loop anyio knows: nothing to compare with
+        return None
 
 
 def _still_running(loop: Any) -> bool:

@@ -19,7 +19,7 @@ pytest.importorskip("asyncio_throttle")
 pytest.importorskip("pyrate_limiter")
 pytest.importorskip("tenacity")
 
-from benchmarks import Table, peers
+from benchmarks import Table, lanes, peers
 from benchmarks._results import Benchmark, Comparison, Target, aggregate, measure, parse_number, report, run
 from benchmarks.results import REGISTRY, TARGETS, main
 
@@ -150,6 +150,21 @@ def test_peers_quick_tables_have_every_contender() -> None:
     assert windows.column("rate") == ["15"] * 4 + ["2"] * 4
     ours = windows.rows[windows.column("limiter").index("smsapi_async.RateLimiter")]
     assert int(ours[windows.columns.index("most in any 1 s")]) <= 15  # a property, not a timing
+
+
+def test_contention_drains_every_contender_at_each_rate() -> None:
+    result = peers.contention(waiters=40, rates=(2_000.0,))
+    assert result.column("limiter") == ["smsapi_async.RateLimiter", *peers.PEERS]
+    assert all(cell != "gave up" for cell in result.column("wall / ideal"))
+
+
+def test_lanes_benchmarks_run_through_the_client_against_the_served_sandbox() -> None:
+    otp = lanes.otp_latency(queued=6, otps=1)
+    assert otp.column("client") == [lanes.LANES, lanes.FIFO, lanes.HAND] * 2
+    assert all(float(ms) > 0 for ms in otp.column("OTP call ms (max)"))
+    found = lanes.discovery(true_rates=(4,), seconds=6.0)
+    assert found.column("true rate") == ["4"]
+    assert found.column("s to 90 % of it") != ["not reached"]
 
 
 def test_peers_jitter_runs_both_clients_against_the_served_sandbox() -> None:
