@@ -1,4 +1,4 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``demo``, ``bench``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, under asyncio and trio."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built strictly into site/ (a broken link or reference fails)."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session

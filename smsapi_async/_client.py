@@ -67,6 +67,7 @@ DEFAULT_BASE_URL = "https://api.transmitsms.com"
 _RESOURCES = ("sms", "account", "lists", "numbers", "keywords", "email", "resellers")
 ENV_API_KEY = "SMSAPI_API_KEY"
 ENV_API_SECRET = "SMSAPI_API_SECRET"
+ENV_BASE_URL = "SMSAPI_BASE_URL"
 
 log = logging.getLogger("smsapi_async")
 
@@ -214,7 +215,8 @@ class AsyncSmsClient:
     Args:
         api_key: the account's API key; default ``$SMSAPI_API_KEY``.
         api_secret: the account's API secret; default ``$SMSAPI_API_SECRET``.
-        base_url: API root. ``https://`` only, except a loopback host (the sandbox).
+        base_url: API root: this argument, else ``$SMSAPI_BASE_URL`` (e.g. a running sandbox's
+            address), else the real API. ``https://`` only, except a loopback host (the sandbox).
         response_format: ``"json"`` (default) or ``"xml"``; both give the same results.
         rate_limit: calls per second for this client's own :class:`RateLimiter` (default 2,
             the API's default; raised accounts allow 15). ``None`` disables limiting.
@@ -241,7 +243,7 @@ class AsyncSmsClient:
         api_key: str | None = None,
         api_secret: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         response_format: Literal["json", "xml"] = "json",
         rate_limit: float | None = 2.0,
         limiter: Limiter | None = None,
@@ -259,6 +261,8 @@ class AsyncSmsClient:
             raise InvalidRequestError(f"response_format must be 'json' or 'xml', got {response_format!r}")
         if http_client is not None and transport is not None:
             raise InvalidRequestError("pass either http_client or transport, not both")
+        if base_url is None:
+            base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
         self._base_url = _check_base_url(base_url)
         self._format = response_format
         self._key_hint = _mask(key)
@@ -440,7 +444,8 @@ class AsyncSmsClient:
                     f"max_queue_wait must be a number of seconds >= 0 or None, got {max_queue_wait!r}"
                 )
             clone._max_queue_wait = None if max_queue_wait is None else float(max_queue_wait)
-        if (clone._priority != "default" or clone._max_queue_wait is not None) and not self._lanes_ok:
+        queueing = clone._priority != "default" or clone._max_queue_wait is not None
+        if queueing and self._limiter is not None and not self._lanes_ok:  # no limiter: nothing queues
             raise InvalidRequestError(
                 f"this client's limiter {self._limiter!r} takes no priority or max_queue_wait "
                 "(RateLimiter and RedisRateLimiter do)"
@@ -742,7 +747,12 @@ class AsyncSmsClient:
         """What to raise when no answer could be read: a retry where that is safe, else the error."""
         if isinstance(exc, _NOT_SENT):
             error_cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else NetworkError
-            return _Retryable(error_cls(f"{name}: request not sent ({type(exc).__name__})", call=name))
+            return _Retryable(
+                error_cls(
+                    f"{name}: request not sent: no connection to {self._base_url} ({type(exc).__name__})",
+                    call=name,
+                )
+            )
         if isinstance(exc, BodyError):
             what = f"its answer could not be read ({exc})"
             return self._unknown(name, safe, what) or ResponseParseError(

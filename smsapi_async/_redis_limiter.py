@@ -534,11 +534,14 @@ class RedisRateLimiter:
             API key (see :func:`account_key`); the key itself is never stored. The hash is
             ``<prefix>:{<key>}:rate``: the braces are a Redis Cluster hash tag, so each account is
             one slot and the script touches only that key.
-        rate, burst, safety_margin: as for :class:`~smsapi_async.RateLimiter`. Every process of
-            an account must use the same values (the script uses the caller's).
-        adaptive, max_safety_margin: as for :class:`~smsapi_async.RateLimiter`: the margin is
-            learned by the same rules, each process from the latencies of its own answers (its own
-            grants are spaced by it), while what 429s teach is kept in Redis for every process.
+        rate: as for :class:`~smsapi_async.RateLimiter`. Every process of an account must use the
+            same ``rate``, ``burst`` and ``safety_margin`` (the script uses the caller's).
+        burst: as for :class:`~smsapi_async.RateLimiter` (the same in every process).
+        safety_margin: as for :class:`~smsapi_async.RateLimiter` (the same in every process).
+        adaptive: as for :class:`~smsapi_async.RateLimiter`: the margin is learned by the same
+            rules, each process from the latencies of its own answers (its own grants are spaced
+            by it), while what 429s teach is kept in Redis for every process.
+        max_safety_margin: as for :class:`~smsapi_async.RateLimiter`.
         prefix: the first part of the Redis key (default ``smsapi``).
         idle_ttl: seconds an idle account's hash is kept (default one day). After it expires, or
             after Redis lost it (restart without persistence, flush, eviction), the first grant

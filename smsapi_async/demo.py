@@ -105,6 +105,9 @@ async def run(out: Callable[[str], object] = print, *, keep_serving: bool = Fals
         tell.step("Summary")
         for name, value in counts.items():
             tell.say(f"{name:>22}: {value}")
+        tell.step("Next steps")
+        for number, step in enumerate(NEXT_STEPS, 1):
+            tell.say(f"{number}. {step}")
         if keep_serving:
             _check(counts)
             tell.step("Still serving")
@@ -194,6 +197,15 @@ async def _tour(
         "replies_read_back": len(replies),
     }
 
+
+NEXT_STEPS = (
+    "look around the sandbox's inbox and reply as a phone: nox -s demo -- --keep-serving",
+    "point your own code at a sandbox: python -m smsapi_async.sandbox (it prints its address), "
+    "then SMSAPI_BASE_URL=http://127.0.0.1:8765 SMSAPI_API_KEY=sandbox-key "
+    "SMSAPI_API_SECRET=sandbox-secret python your_app.py",
+    "read the guides: docs/getting-started.md (or nox -s docs, then open site/index.html)",
+)
+"""What the demo suggests trying next, in the order a newcomer would."""
 
 EXPECTED = {
     "dlr_callbacks": len(NUMBERS) + 2,

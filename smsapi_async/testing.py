@@ -314,7 +314,7 @@ async def respx_sandbox(
 
     The application under test needs no change: the ``AsyncSmsClient`` it builds from its own
     settings is answered by the sandbox. With ``any_credentials`` (the default) the first request
-    with credentials the sandbox does not know creates an account for them (100.00 AUD, one virtual
+    with credentials the sandbox does not know creates an account for them (1000.00 AUD, one virtual
     number), so callbacks are signed with the application's own API secret.
 
     * Time is virtual: ``await sms.advance(seconds)`` delivers what falls due. The sandbox limits

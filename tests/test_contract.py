@@ -159,7 +159,7 @@ async def test_send_to_numbers_is_reported_by_get_stats_sent_and_delivery_status
 @pytest.mark.anyio
 async def test_balance_decreases_by_the_cost_of_each_send(env: Env) -> None:
     before = await env.client.account.balance()
-    assert (before.balance, before.currency) == (Decimal(100), "AUD")
+    assert (before.balance, before.currency) == (Decimal(1000), "AUD")
     one = await env.client.sms.send(message="one part", to=ALICE)
     two = await env.client.sms.send(message="x" * 200, to=[ALICE, BOB])  # 2 parts each
     assert (one.cost, two.sms, two.cost) == (PRICE, 4, 4 * PRICE)
@@ -172,13 +172,13 @@ async def test_scheduled_send_cancels_once_then_raises_already_sent_and_is_refun
     when = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
     scheduled = await env.client.sms.send(message="later", to=ALICE, send_at=when)
     assert scheduled.send_at == when
-    assert (await env.client.account.balance()).balance == Decimal(100) - PRICE
+    assert (await env.client.account.balance()).balance == Decimal(1000) - PRICE
 
     assert await env.client.sms.cancel(message_id=scheduled.message_id) is True
     with pytest.raises(AlreadySentError) as caught:
         await env.client.sms.cancel(message_id=scheduled.message_id)
     assert (caught.value.code, caught.value.call) == ("ALREADY_SENT", "cancel-sms")
-    assert (await env.client.account.balance()).balance == Decimal(100)
+    assert (await env.client.account.balance()).balance == Decimal(1000)
     cancelled = [m for m in env.sandbox.snapshot()["messages"] if m["id"] == scheduled.message_id]
     assert cancelled[0]["cancelled"] is True
 
@@ -299,7 +299,7 @@ async def test_numbers_list_get_lease_and_edit_options(env: Env) -> None:
     leased = await numbers.lease(available[0].number)
     assert (leased.number, leased.status, leased.auto_renew) == (available[0].number, "active", True)
     assert leased.price == Decimal(25)
-    assert (await env.client.account.balance()).balance == Decimal(75)
+    assert (await env.client.account.balance()).balance == Decimal(975)
     assert {n.number async for n in numbers.list()} == {OWN_NUMBER, leased.number}
 
     await numbers.edit_options(leased.number, forward_url="https://example.com/inbound")  # answers nothing
@@ -352,7 +352,7 @@ async def test_reseller_client_works_through_for_client_with_its_own_credentials
     assert (await sub.account.balance()).balance == Decimal(10)
     sent = await sub.sms.send(message="from Acme", to=ALICE)
     assert (await sub.account.balance()).balance == Decimal(10) - sent.cost
-    assert (await env.client.account.balance()).balance == Decimal(100)  # the reseller paid nothing
+    assert (await env.client.account.balance()).balance == Decimal(1000)  # the reseller paid nothing
 
     (message,) = env.sandbox.snapshot()["messages"]
     assert message["account_id"] == created.id

@@ -29,6 +29,11 @@ def test_the_demo_keeps_serving_its_inbox_until_interrupted() -> None:
             assert line, "the demo ended instead of serving on:\n" + "".join(lines)
             assert time.monotonic() < deadline, "".join(lines)
             lines.append(line)
+        text = "".join(lines)
+        steps = text.split("Next steps", 1)[1].split("Still serving", 1)[0]
+        assert re.findall(r"\] (\d)\. ", steps) == ["1", "2", "3"]  # three next steps
+        assert "nox -s demo -- --keep-serving" in steps
+        assert "SMSAPI_BASE_URL=" in steps
         printed = re.findall(r"inbox (?:is )?at (http://127\.0\.0\.1:\d+/_sandbox/ui)", "".join(lines))
         assert len(printed) == 2  # at the start and when serving on
         assert printed[0] == printed[1]

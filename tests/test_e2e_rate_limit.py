@@ -151,7 +151,7 @@ async def test_default_limiter_paces_a_burst_under_the_sandbox_limit_and_429s_ar
     limited = bursts["limited"]
     assert isinstance(limited.harness.client.limiter, RateLimiter)
     assert limited.harness.client.limiter.rate == 2
-    assert [r.balance for r in limited.results] == [100] * BURST
+    assert [r.balance for r in limited.results] == [1000] * BURST
     left = limited.departures
     assert [e["call"] for e in limited.harness.sandbox.requests] == ["get-balance"] * len(left.before)
     assert limited.count(200) == BURST
@@ -175,7 +175,7 @@ async def test_default_limiter_paces_a_burst_under_the_sandbox_limit_and_429s_ar
 
     unlimited = bursts["unlimited"]
     assert unlimited.harness.client.limiter is None
-    assert [r.balance for r in unlimited.results] == [100] * UNLIMITED_BURST  # every call succeeded
+    assert [r.balance for r in unlimited.results] == [1000] * UNLIMITED_BURST  # every call succeeded
     assert unlimited.count(200) == UNLIMITED_BURST
     refused = [e for e in unlimited.harness.sandbox.requests if e["status"] == 429]
     assert refused, "without a limiter the burst must run into the sandbox's limit"

@@ -73,7 +73,7 @@ import pytest
 @pytest.mark.anyio
 async def test_balance(sms_sandbox):
     balance = await sms_sandbox.client.account.balance()
-    assert str(balance.balance) == "100"
+    assert str(balance.balance) == "1000"
 """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from docs_pages import page
 from redis_server import RedisServer, free_port, started_server
 from sample_usage import shared
 
@@ -43,7 +44,7 @@ from smsapi_async._redis_limiter import SharedReservation
 from smsapi_async._resp import RespConnection, RespProtocolError
 from smsapi_async.testing import served_sandbox_client
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+RATE_LIMITS = page("rate-limits.md")
 
 pytestmark = pytest.mark.anyio
 
@@ -612,11 +613,11 @@ async def test_a_pinned_margin_holds_in_both_limiters_whatever_the_latencies(red
             assert (shared.margin, local.margin) == (0.02, 0.02)
 
 
-async def test_the_readme_worker_shares_a_limit_against_the_served_sandbox(redis_url: str) -> None:
-    section = README.split("## Sharing a limit across workers", 1)[1].split("\n## ", 1)[0]
+async def test_the_documented_worker_shares_a_limit_against_the_served_sandbox(redis_url: str) -> None:
+    section = RATE_LIMITS.split("## Sharing a limit across workers", 1)[1].split("\n## ", 1)[0]
     block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
     namespace: dict[str, Any] = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs/rate-limits.md", "exec"), namespace)
     async with served_sandbox_client(rate_limit=None) as sms:
         account = sms.sandbox.config.accounts[0]
         balances = []

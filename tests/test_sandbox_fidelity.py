@@ -130,7 +130,7 @@ async def test_the_official_php_clients_path_is_served(env: Env, prefix: str) ->
     url = httpx.URL("http://s").copy_with(raw_path=f"{prefix}get-balance.json".encode())
     answer = await env.client.post(url)
     assert answer.status_code == 200
-    assert answer.json()["balance"] == 100
+    assert answer.json()["balance"] == 1000
 
 
 @pytest.mark.anyio

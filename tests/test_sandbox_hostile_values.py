@@ -86,7 +86,7 @@ async def test_admin_numbers_must_be_finite(
     assert answer.status_code in (400, 404), answer.text
     assert "error" in answer.json()
     assert (await c.post("/get-balance.json")).status_code == 200
-    assert sandbox.account().balance == 100.0
+    assert sandbox.account().balance == 1000.0
 
 
 @pytest.mark.anyio

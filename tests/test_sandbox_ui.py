@@ -374,7 +374,7 @@ async def test_the_account_view_shows_balance_rate_limit_and_chaos_switches(anyi
     async with sandbox_client(config) as sms:
         ui = ui_client(sms)
         html = (await ui.get(f"{UI}/account")).text
-        assert '<dd class="balance">100.000 AUD</dd>' in html
+        assert '<dd class="balance">1000.000 AUD</dd>' in html
         assert "15 calls/s per account" in html
         assert re.search(
             r"502 HTML error page</th><td><span class=\"badge on\">on</span></td><td>0.25<", html
@@ -382,10 +382,10 @@ async def test_the_account_view_shows_balance_rate_limit_and_chaos_switches(anyi
         assert re.search(r"429 OVER_LIMIT</th><td><span class=\"badge off\">off", html)
         assert "virtual, now" in html
         credit = await submit(ui, f"{UI}/account", "credit", amount="12.5")
-        assert credit.json() == {"balance": 112.5}
+        assert credit.json() == {"balance": 1012.5}
         advance = await submit(ui, f"{UI}/account", "advance", seconds="60")
         assert advance.status_code == 200
-        assert "112.500 AUD" in (await ui.get(f"{UI}/account", params={"partial": "1"})).text
+        assert "1012.500 AUD" in (await ui.get(f"{UI}/account", params={"partial": "1"})).text
         await ui.aclose()
 
 
@@ -444,7 +444,7 @@ async def test_chaos_switches_on_the_account_page_turn_faults_on_and_off(
     refused = await ui.get("/get-balance.json", auth=("sandbox-key", "sandbox-secret"))
     assert refused.status_code == 429  # every API request now meets the fault
     assert (await submit(ui, account, "chaos", over_limit="0")).status_code == 200
-    assert (await sms.client.account.balance()).balance == 100
+    assert (await sms.client.account.balance()).balance == 1000
     for bad in ({"slow": "1.5"}, {"over_limit": "nan"}, {"slow_seconds": "inf"}, {"drop_after": "x"}):
         refused = await submit(ui, account, "chaos", **bad)
         assert refused.status_code == 400, bad

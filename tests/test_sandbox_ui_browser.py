@@ -268,10 +268,10 @@ def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> No
     sandbox = Sandbox(SandboxConfig())
     with served(sandbox, page) as api_url:
         page.goto(f"{api_url}/_sandbox/ui/account")
-        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        expect(page.locator(".balance")).to_have_text("1000.000 AUD")
         page.get_by_label("Amount").fill("25")
         page.get_by_role("button", name="Add credit").click()
-        expect(page.locator(".balance")).to_have_text("125.000 AUD")  # the live region caught up
+        expect(page.locator(".balance")).to_have_text("1025.000 AUD")  # the live region caught up
         page.get_by_label("429 OVER_LIMIT").fill("0.5")
         page.get_by_label("429 OVER_LIMIT").press("Enter")  # submits the form, keyboard only
         expect(page.get_by_text("Chaos on: over_limit.")).to_be_visible()
@@ -286,7 +286,7 @@ def test_account_actions_top_up_and_switch_chaos_from_the_page(page: Page) -> No
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Reset the sandbox").click()
         expect(page.get_by_text("The sandbox is back to its start.")).to_be_visible()
-        expect(page.locator(".balance")).to_have_text("100.000 AUD")
+        expect(page.locator(".balance")).to_have_text("1000.000 AUD")
         assert sandbox.state.responses == []
 
 

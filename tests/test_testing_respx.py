@@ -60,7 +60,7 @@ async def test_the_apps_own_client_is_answered_by_the_sandbox() -> None:
         # the app's credentials got an account of their own, which owns the message
         account = sms.sandbox.account(APP_KEY)
         assert message.account_id == account.id
-        assert account.balance < 100
+        assert account.balance < 1000
 
 
 async def test_a_test_looks_through_the_api_as_the_apps_account() -> None:
@@ -84,7 +84,7 @@ async def test_unknown_credentials_are_refused_when_asked() -> None:
         AsyncSmsClient(config.api_key, config.api_secret) as c,
     ):
         balance = await c.account.balance()
-        assert str(balance.balance) == "100"
+        assert str(balance.balance) == "1000"
 
 
 async def test_a_wrong_secret_for_a_known_key_is_refused() -> None:
@@ -268,7 +268,7 @@ async def test_a_base_url_that_is_not_http_is_refused_up_front(url: str) -> None
 async def test_an_xml_client_is_answered_in_xml() -> None:
     async with respx_sandbox() as sms, AsyncSmsClient(APP_KEY, APP_SECRET, response_format="xml") as client:
         balance = await client.account.balance()
-        assert str(balance.balance) == "100"
+        assert str(balance.balance) == "1000"
         assert sms.requests[0]["format"] == "xml"
 
 

@@ -1,7 +1,7 @@
-"""Every callback recipe in the README, copied as written, served on a real socket, called by the sandbox.
+"""Every callback recipe in docs/callbacks.md, as written, served on a real socket, called by the sandbox.
 
 The platform (and the sandbox) follows no redirect, so a recipe only works if the path of its
-``CALLBACK_URL`` is answered as it is. Each recipe is executed from the README, served by the
+``CALLBACK_URL`` is answered as it is. Each recipe is executed from the guide, served by the
 server its framework uses (uvicorn, Django's WSGI handler, werkzeug, aiohttp), and the sandbox
 sends delivery receipts and a reply to ``client.callback_url(CALLBACK_URL)``, with only the host
 replaced by the test server's.
@@ -16,7 +16,6 @@ import threading
 import types
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -25,18 +24,18 @@ import httpx
 import pytest
 from django.conf import settings as django_settings  # type: ignore[import-untyped]
 from django.test import override_settings  # type: ignore[import-untyped]
+from docs_pages import page
 
 from smsapi_async.sandbox import AccountConfig, SandboxConfig, serve_app_in_thread
 from smsapi_async.testing import sandbox_client
 from smsapi_async.webhooks import SIGNATURE_HEADER, CallbackReceiver
 
 SECRET = "sandbox-secret"
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-RECIPES = dict(re.findall(r"```python\n# recipe: (\w+)[^\n]*\n(.*?)```", README, flags=re.S))
+RECIPES = dict(re.findall(r"```python\n# recipe: (\w+)[^\n]*\n(.*?)```", page("callbacks.md"), flags=re.S))
 PLACEHOLDER = "https://shop.example.com"
 
 
-def test_the_readme_has_a_recipe_per_framework() -> None:
+def test_the_guide_has_a_recipe_per_framework() -> None:
     assert set(RECIPES) == {"FastAPI", "Starlette", "Django", "Flask", "aiohttp"}
     for code in RECIPES.values():
         assert f'CALLBACK_URL = "{PLACEHOLDER}/sms-hooks' in code
@@ -47,7 +46,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     monkeypatch.setenv("SMSAPI_API_SECRET", SECRET)
     module = types.ModuleType(f"readme_recipe_{name.lower()}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    exec(compile(RECIPES[name], f"README.md recipe {name}", "exec"), module.__dict__)
+    exec(compile(RECIPES[name], f"docs/callbacks.md recipe {name}", "exec"), module.__dict__)
     return module
 
 

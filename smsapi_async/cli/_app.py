@@ -87,7 +87,12 @@ def _warn_if_exposed(settings: _Settings, path: Path, parser: configparser.Confi
         )
 
 
-def _client(settings: _Settings) -> AsyncSmsClient:
+CLI_RETRY_WAIT = 2.0
+"""Seconds a one-off command's call may spend waiting to be resent: a person is watching, so a
+server that cannot be reached is reported within a couple of seconds (bulk runs wait longer)."""
+
+
+def _client(settings: _Settings, *, patient: bool = False) -> AsyncSmsClient:
     profile = _profile(settings)
     key = os.environ.get("SMSAPI_API_KEY") or profile.get("api_key")
     secret = os.environ.get("SMSAPI_API_SECRET") or profile.get("api_secret")
@@ -112,7 +117,13 @@ def _client(settings: _Settings) -> AsyncSmsClient:
                 EXIT_BAD_INPUT, f"rate_limit in the profile must be a number, got {profile['rate_limit']!r}"
             )
     try:
-        return AsyncSmsClient(key, secret, base_url=base_url, rate_limit=2.0 if rate is None else rate)
+        return AsyncSmsClient(
+            key,
+            secret,
+            base_url=base_url,
+            rate_limit=2.0 if rate is None else rate,
+            max_retry_wait=60.0 if patient else CLI_RETRY_WAIT,
+        )
     except InvalidRequestError as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
 
@@ -151,11 +162,14 @@ def message_text(message: str | None, message_file: Path | None) -> str:
     return message
 
 
-def _run(settings: _Settings, work: Callable[[AsyncSmsClient], Awaitable[int]]) -> None:
-    """Run ``work`` with a client; map errors to messages on stderr and exit codes."""
+def _run(
+    settings: _Settings, work: Callable[[AsyncSmsClient], Awaitable[int]], *, patient: bool = False
+) -> None:
+    """Run ``work`` with a client; map errors to messages on stderr and exit codes. ``patient``:
+    a long run, whose calls may wait as long as the library allows to be resent."""
 
     async def main() -> int:
-        async with _client(settings) as client:
+        async with _client(settings, patient=patient) as client:
             return await work(client)
 
     try:
@@ -222,7 +236,59 @@ def _pairs_table(title: str, pairs: Mapping[str, Any]) -> Table:
     return table
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_GLOBAL_WITH_VALUE = ("-o", "--output", "--profile", "--base-url", "--rate")
+_PASSTHROUGH = ("sandbox",)  # commands that hand their arguments on untouched
+
+
+def _is_global(arg: str) -> int:
+    """How many arguments a global option starting at ``arg`` spans (0: not a global option)."""
+    if arg == "--verbose" or (arg.startswith("-v") and set(arg[1:]) == {"v"}):
+        return 1
+    if arg in _GLOBAL_WITH_VALUE:
+        return 2
+    if any(arg.startswith(f"{name}=") for name in _GLOBAL_WITH_VALUE if name.startswith("--")):
+        return 1
+    return 1 if arg.startswith("-o") and not arg.startswith("--") else 0  # -ojson
+
+
+class _Group(click.Group):
+    """The command group, taking its options after the command too: ``smsapi balance -o json`` is
+    ``smsapi -o json balance``. A command's own options (and their values) are left alone."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._hoist(args))
+
+    def _hoist(self, args: list[str]) -> list[str]:
+        i = 0
+        while i < len(args) and args[i] != "--" and args[i] not in self.commands:
+            i += _is_global(args[i]) or 1
+        if i >= len(args) or args[i] not in self.commands or args[i] in _PASSTHROUGH:
+            return args
+        command = self.commands[args[i]]
+        takes_value = {
+            name
+            for param in command.params
+            if isinstance(param, click.Option) and not param.is_flag and not param.count
+            for name in param.opts
+        }
+        moved, kept = [], []
+        j = i + 1
+        while j < len(args) and args[j] != "--":
+            arg = args[j]
+            span = _is_global(arg)
+            if span:
+                moved += args[j : j + span]
+                j += span
+            elif arg in takes_value:
+                kept += args[j : j + 2]  # its value may look like an option: it stays with it
+                j += 2
+            else:
+                kept.append(arg)
+                j += 1
+        return [*args[:i], *moved, args[i], *kept, *args[j:]]
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", help="Output format.")
 @click.option("--profile", help="Profile of the config file (default: $SMSAPI_PROFILE or [default]).")
 @click.option("--base-url", help="API root (default: $SMSAPI_BASE_URL, the profile's, or the real API).")

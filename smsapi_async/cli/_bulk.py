@@ -160,7 +160,7 @@ def bulk(  # noqa: PLR0917
         "allow_repeats": allow_repeats,
     }
     run.from_, run.countrycode, run.strict, run.no_progress = from_, countrycode, strict, no_progress
-    _run(settings, run.work)
+    _run(settings, run.work, patient=True)
 
 
 class _BulkRun:

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 DELIVERY_STATUSES: Final = ("delivered", "pending", "failed", "bounced", "soft-bounce", "hard-bounce")
-"""Known per-recipient delivery statuses across the reporting calls (REFERENCE §3.7): ``get-sms-sent``
+"""Known per-recipient delivery statuses across the reporting calls: ``get-sms-sent``
 shows ``delivered``/``pending`` (docs also ``bounced``, ``soft-bounce``, ``hard-bounce``),
 ``get-sms-delivery-status`` ``delivered``/``failed``. Not exhaustive: other values are kept as sent."""
 

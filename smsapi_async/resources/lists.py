@@ -27,7 +27,7 @@ from ._base import Resource
 __all__ = ["ListsResource"]
 
 # Where the API supports it, ask for custom fields as a name/value array: the default map
-# shape turns an empty set into [] and loses nothing only by luck (REFERENCE §2.12).
+# shape turns an empty set into [] (a list, not a map) and loses nothing only by luck.
 _ARRAY = {"response_style": "array"}
 _MEMBER_FILTERS = ("active", "inactive", "all")
 

@@ -80,8 +80,10 @@ class SmsResource(SmsReports):
             validity: minutes to keep trying delivery (0: the maximum, 72 hours).
             replies_to_email: forward replies to this address.
             tracked_link_url: the URL ``[tracked-link]`` shortens, one short link per recipient.
-            dlr_callback, reply_callback, link_hits_callback: http(s) URLs that get this
-                message's delivery receipts, replies and link hits instead of the account defaults.
+            dlr_callback: an http(s) URL that gets this message's delivery receipts instead of
+                the account's default.
+            reply_callback: an http(s) URL that gets the replies to it instead of the default.
+            link_hits_callback: an http(s) URL that gets its link hits instead of the default.
             from_shared: force the shared pool even when the account has its own numbers.
                 **Undocumented**: in the official C# and Go clients, not in the current
                 documentation.

@@ -11,7 +11,7 @@
         await sandbox.settle()
 
 Run it from a shell with ``python -m smsapi_async.sandbox --port 8765``. The demo account is
-``sandbox-key`` / ``sandbox-secret`` (100.00 AUD, one virtual number, reseller).
+``sandbox-key`` / ``sandbox-secret`` (1000.00 AUD, one virtual number, reseller).
 """
 
 from ._callbacks import CallbackDelivery

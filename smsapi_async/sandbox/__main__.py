@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--api-key", default="sandbox-key", help="demo account API key")
     add("--api-secret", default="sandbox-secret", help="demo account API secret")
-    add("--balance", type=float, default=100.0, help="demo account balance (default 100.00)")
+    add("--balance", type=float, default=1000.0, help="demo account balance (default 1000.00)")
     add("--currency", default="AUD")
     add(
         "--rate-limit",

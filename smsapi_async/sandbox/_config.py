@@ -58,7 +58,7 @@ class AccountConfig:
     name: str = "Sandbox Account"
     email: str = "sandbox@example.com"
     msisdn: str = "61491570150"  # the account holder's mobile (a number reserved for fiction in Australia)
-    balance: float = 100.0
+    balance: float = 1000.0  # enough for every example in the docs, run one after another
     currency: str = "AUD"
     timezone: str = "Australia/Sydney"
     reseller: bool = True

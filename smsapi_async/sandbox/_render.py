@@ -1,4 +1,4 @@
-"""Rendering of answers as the API does: PHP-style JSON, or XML per REFERENCE §2.4."""
+"""Rendering of answers as the API does: PHP-style JSON, or the XML the API answers with `.xml` calls."""
 
 from __future__ import annotations
 

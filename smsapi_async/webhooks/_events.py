@@ -401,7 +401,8 @@ def parse_callback(
             leading ``?``), or the decoded parameters as a mapping or as ``(key, value)`` pairs.
         kind: ``"dlr"``, ``"reply"``, ``"link-hit"`` or ``"list-action"`` when you know it (e.g.
             one URL per kind); by default the kind is told from the parameters present.
-        max_bytes, max_params: caps on the query's size; larger ones are refused.
+        max_bytes: the most bytes the query may have; a larger one is refused.
+        max_params: the most parameters it may have; more are refused.
 
     Returns:
         a :class:`DeliveryReport`, :class:`Reply`, :class:`LinkHit` or :class:`ListAction`.

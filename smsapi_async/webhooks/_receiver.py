@@ -93,7 +93,8 @@ class CallbackReceiver:
             handled gets 409, and one arriving after the handling process died is handled.
             Default: ``handler_timeout + 2 * store_timeout + 5`` (it must be longer than that
             sum, so a live handler never loses its claim).
-        max_query_bytes, max_params: caps on a callback's size.
+        max_query_bytes: the most bytes a callback's query may have.
+        max_params: the most parameters a callback may have.
 
     Run it with any ASGI server (``uvicorn app:receiver``), or route a path to it in
     Starlette/FastAPI (``app.add_route("/sms-hooks", receiver)``). Not ``app.mount("/sms-hooks",
