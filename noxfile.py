@@ -12,9 +12,10 @@ SOURCES = ["smsapi_async", "tests", "benchmarks", "noxfile.py", "examples"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite, under asyncio and trio."""
+    """The whole test suite, under asyncio and trio, on every core (pytest-xdist; ``-- -n 0`` runs it
+    in one process, ``-- tests/limiter`` one folder)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session

@@ -265,10 +265,10 @@ def contention(waiters: int = 2_000, rates: Sequence[float] = (1_000.0, 5_000.0)
         for name in (OURS, *PEERS):
             wall, cpu = asyncio.run(_drain(name, waiters, rate, limit=ideal * 10 + 5))
             shown = "gave up" if math.isinf(wall) else f"{wall / ideal:.2f}"
-            rows.append((f"{rate:g}", name, shown, f"{cpu * 1e6 / waiters:.1f}"))
+            rows.append((name, f"{rate:g}", shown, f"{cpu * 1e6 / waiters:.1f}"))
     return Table(
         f"{waiters:,} waiters at once, drained at each rate (asyncio)",
-        ("rate", "limiter", "wall / ideal", "CPU µs/grant"),
+        ("limiter", "rate", "wall / ideal", "CPU µs/grant"),
         rows,
         note="ideal = (waiters - 1) / rate; the peers let a burst of `rate` calls through at once, "
         "so their wall time is about half the ideal; ours spaces every grant (a server counting a "

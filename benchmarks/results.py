@@ -300,10 +300,10 @@ def _contention(results: Mapping[str, Result]) -> tuple[str, bool]:
     r = result(results, "peers.contention")
     cpu, wall = r.columns.index("CPU µs/grant"), r.columns.index("wall / ideal")
     figures, met = [], True
-    for rate in dict.fromkeys(cells[0] for cells in r.cells):
+    for rate in dict.fromkeys(cells[1] for cells in r.cells):
         rows = r.rows_where(rate=rate)
-        ours = next(i for i in rows if r.cells[i][1] == "smsapi_async.RateLimiter")
-        cheapest = min(number(r.values[i][cpu]) for i in rows if r.cells[i][1] in PEERS)
+        ours = next(i for i in rows if r.cells[i][0] == "smsapi_async.RateLimiter")
+        cheapest = min(number(r.values[i][cpu]) for i in rows if r.cells[i][0] in PEERS)
         ratio, ideal = number(r.values[ours][cpu]) / cheapest, number(r.values[ours][wall])
         figures.append(f"{rate}/s: {ratio:.2f}x the cheapest peer's CPU, {ideal:.2f}x ideal")
         met &= ratio <= 2 and ideal <= 1.1

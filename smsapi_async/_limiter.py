@@ -25,9 +25,9 @@ default) costs 0.5 % of throughput; more is paid only when the server shows it i
 Why a timer slack: event loops wake a sleeper late (epoll rounds timeouts up to whole
 milliseconds; a busy loop on a loaded machine is several milliseconds late), and a schedule
 restarting from each late wake-up loses that lateness on every grant. The sleeping head keeps up to
-``HEAD_SLACK`` (20 ms, at most half an interval) of its schedule: the next grant comes that much
-sooner. The window rule, counted on real send times, still holds, so a late send still costs its
-lateness once per ``rate`` sends.
+``HEAD_SLACK`` (20 ms) of its schedule: the grants after it come that much sooner (at a high rate,
+several at once), until the schedule has caught up. The window rule, counted on real send times,
+still holds, so a late send still costs its lateness once per ``rate`` sends.
 
 Why queued callers due within ``GRANT_EARLY`` (5 ms) go together: a sleep is timed to about a
 millisecond at best, and each timed wake-up of the event loop costs tens of microseconds of CPU.
@@ -95,7 +95,7 @@ docstring). The window rule stays exact."""
 
 HEAD_SLACK = 0.02
 """How late this process's sleeping head may wake (a busy event loop) and keep its place in the
-schedule, at most half an interval (see module docstring)."""
+schedule (see module docstring)."""
 
 COLD_START_MARGIN = 0.05
 """The margin assumed from the first timed send until ``MIN_LATENCY_SAMPLES`` answers are timed:

@@ -1,4 +1,4 @@
-"""A second OS process running a bulk send through the shared limiter (run by tests/test_lanes_e2e.py).
+"""A second OS process sending in bulk through the shared limiter (run by tests/limiter/test_lanes_e2e.py).
 
 ``python bulk_lane_worker.py CONFIG_JSON``: prints ``ready``, waits for a line on stdin, then sends
 ``recipients`` messages one recipient per call with ``send_bulk`` (so in the bulk lane) through a

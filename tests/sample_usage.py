@@ -1,6 +1,6 @@
 """A user's script touching every resource, type-checked with ``mypy --strict`` (nox -s typecheck).
 
-It is also run against the sandbox by tests/test_typing_sample.py, so it must stay correct code.
+It is also run against the sandbox by tests/client/test_typing_sample.py, so it must stay correct code.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Run by tests/test_sandbox_containment.py inside a network and mount namespace of its own
+"""Run by tests/sandbox/test_sandbox_containment.py inside a network and mount namespace of its own
 (``unshare -n -m``), where nothing leaves the machine: loopback is the only interface.
 
 In there it gives loopback the link-local addresses ``169.254.169.254`` and ``fe80::a9fe``, serves a

@@ -1,4 +1,4 @@
-"""Run by tests/test_sandbox_failures.py inside a mount namespace (``unshare -m``): a sandbox whose
+"""Run by tests/sandbox/test_sandbox_failures.py inside a mount namespace (``unshare -m``): a sandbox whose
 ``--db`` lives on a small tmpfs that is filled up, then freed. Prints one JSON line of what it saw.
 
 Not a test module: it mounts a filesystem, which only a private mount namespace may do safely.

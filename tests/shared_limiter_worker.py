@@ -1,4 +1,4 @@
-"""One worker process of the shared-limiter fleet tests (run by tests/test_redis_fleet.py).
+"""One worker process of the shared-limiter fleet tests (run by tests/limiter/test_redis_fleet.py).
 
 ``python shared_limiter_worker.py CONFIG_JSON``: runs ``coroutines`` callers making get-balance
 calls through one AsyncSmsClient whose limiter is a RedisRateLimiter, until ``seconds`` have

@@ -277,7 +277,7 @@ class Changes:
     each changed record to the live object to write (``None``: delete it), in the order they were
     first marked, which keeps insertion order for contacts and opt-outs. ``everything`` asks for a
     full rewrite (a fresh or reset state). Every code path that changes the state marks what it
-    changed; ``tests/test_sandbox_persist_incremental.py`` drives every call and compares the file
+    changed; ``tests/sandbox/test_sandbox_persist_incremental.py`` drives every call and compares the file
     with a full rewrite after each, so a missed mark fails the suite.
     """
 
