@@ -81,11 +81,13 @@ def _contender(
     return _ours(url, rate, lanes=name == LANES)
 
 
-async def _otp_waits(name: str, url: str, rate: float, scenario: str, queued: int, otps: int) -> list[float]:
+async def _otp_waits(
+    name: str, url: str, rate: float, scenario: str, queued: int, otps: int, settle: float
+) -> list[float]:
     waits = []
     async with _contender(name, url, rate) as (ordinary, otp, busy, client):
         await ordinary("warm-up", "61491570150")
-        await asyncio.sleep(1.1)  # let the server's window empty
+        await asyncio.sleep(settle)  # let the server's window empty
         for i in range(otps):
             background: asyncio.Future[Any]
             if scenario == "bulk":
@@ -102,7 +104,7 @@ async def _otp_waits(name: str, url: str, rate: float, scenario: str, queued: in
             waits.append(time.perf_counter() - started)
             background.cancel()
             await asyncio.gather(background, return_exceptions=True)
-            await asyncio.sleep(1.1)
+            await asyncio.sleep(settle)
     return waits
 
 
@@ -124,13 +126,14 @@ async def _bulk(send: Send, client: object, recipients: int, lane: Priority) -> 
     await asyncio.gather(worker(), worker())
 
 
-def otp_latency(rate: float = 15.0, queued: int = 40, otps: int = 5) -> Table:
-    """How long an OTP call takes while ``queued`` ordinary sends wait, or while a bulk run goes."""
+def otp_latency(rate: float = 15.0, queued: int = 40, otps: int = 5, settle: float = 1.1) -> Table:
+    """How long an OTP call takes while ``queued`` ordinary sends wait, or while a bulk run goes
+    (``settle``: seconds of quiet before each, so the server's window is empty)."""
     rows = []
     with served_sandbox(rate, jitter=0.0) as url:
         for scenario, label in (("queued", f"{queued} ordinary sends queued"), ("bulk", "a bulk run going")):
             for name in (LANES, FIFO, HAND):
-                waits = asyncio.run(_otp_waits(name, url, rate, scenario, queued, otps))
+                waits = asyncio.run(_otp_waits(name, url, rate, scenario, queued, otps, settle))
                 rows.append(
                     (label, name, f"{statistics.median(waits) * 1000:.0f}", f"{max(waits) * 1000:.0f}")
                 )

@@ -202,7 +202,7 @@ def run(quick: bool = False, redis_url: str | None = None, console: Console | No
             tables = []
             benches: list[Callable[[], Table]] = [
                 lambda: grant_cost(url, grants=100 if quick else 2_000),
-                lambda: conformance(url, seconds=1.0) if quick else conformance(url),
+                lambda: conformance(url, seconds=1.0, processes=2, lead=0.5) if quick else conformance(url),
             ]
             for bench in benches:
                 started = time.perf_counter()

@@ -265,17 +265,16 @@ class _Group(click.Group):
         if i >= len(args) or args[i] not in self.commands or args[i] in _PASSTHROUGH:
             return args
         command = self.commands[args[i]]
+        options = [param for param in command.params if isinstance(param, click.Option)]
+        own = {name for param in options for name in (*param.opts, *param.secondary_opts)}
         takes_value = {
-            name
-            for param in command.params
-            if isinstance(param, click.Option) and not param.is_flag and not param.count
-            for name in param.opts
+            name for param in options if not param.is_flag and not param.count for name in param.opts
         }
         moved, kept = [], []
         j = i + 1
         while j < len(args) and args[j] != "--":
             arg = args[j]
-            span = _is_global(arg)
+            span = 0 if arg.split("=", 1)[0] in own else _is_global(arg)  # the command's own wins
             if span:
                 moved += args[j : j + span]
                 j += span

@@ -167,7 +167,7 @@ csv_numbers = st.one_of(
 )
 
 
-# Files of rows, encodings and delimiters: tests/bulk/test_cli_bulk_files.py (all valid rows sent once, or
+# Files of rows, encodings and delimiters: tests/cli/test_cli_bulk_files.py (all valid rows sent once, or
 # nothing and exit 2).
 
 

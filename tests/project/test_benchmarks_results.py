@@ -159,10 +159,10 @@ def test_contention_drains_every_contender_at_each_rate() -> None:
 
 
 def test_lanes_benchmarks_run_through_the_client_against_the_served_sandbox() -> None:
-    otp = lanes.otp_latency(queued=6, otps=1)
+    otp = lanes.otp_latency(queued=6, otps=1, settle=0.2)  # a 429 here is resent: still a figure
     assert otp.column("client") == [lanes.LANES, lanes.FIFO, lanes.HAND] * 2
     assert all(float(ms) > 0 for ms in otp.column("OTP call ms (max)"))
-    found = lanes.discovery(true_rates=(4,), seconds=6.0)
+    found = lanes.discovery(true_rates=(4,), seconds=4.0)
     assert found.column("true rate") == ["4"]
     assert found.column("s to 90 % of it") != ["not reached"]
 

@@ -1,6 +1,6 @@
-"""A newcomer's first steps: the library finds a running sandbox from the environment as the CLI
-does, the CLI takes its options anywhere, and a CLI that cannot connect says so at once, naming the
-address it tried."""
+"""A newcomer's first steps: the library (and so the example app) finds a running sandbox from the
+environment as the CLI does, the CLI takes its options anywhere, and a CLI that cannot connect says so
+at once, naming the address it tried."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
+from support import ROOT
 
+from benchmarks import free_port, wait_until_listening
 from smsapi_async import DEFAULT_BASE_URL, AsyncSmsClient, InvalidRequestError
 from smsapi_async.sandbox import Sandbox, SandboxConfig, serve_in_thread
 
@@ -76,3 +79,31 @@ def test_a_cli_that_cannot_connect_says_so_fast_naming_the_url() -> None:
     assert "http://127.0.0.1:9" in done.stderr
     assert "no connection" in done.stderr
     assert took < 10  # about 2 s of retries and the interpreter's start; it was 7 s of silence before
+
+
+def test_the_example_app_runs_against_a_sandbox_given_one_environment_variable() -> None:
+    """The FastAPI example, served as its README says, books a table through a served sandbox: its
+    own code unchanged, the sandbox's address in ``SMSAPI_BASE_URL`` (it answered 500 trying to
+    reach the real API before the library read it)."""
+    sandbox = Sandbox(SandboxConfig())
+    port = free_port()
+    with serve_in_thread(sandbox) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMSAPI_")}
+        env |= {
+            "SMSAPI_BASE_URL": url,
+            "SMSAPI_API_KEY": "sandbox-key",
+            "SMSAPI_API_SECRET": "sandbox-secret",
+        }
+        command = [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--log-level", "warning"]
+        app = subprocess.Popen(command, cwd=ROOT / "examples" / "fastapi_booking", env=env)
+        try:
+            wait_until_listening(port, app, "the example app")
+            booking = {"name": "Ada", "mobile": "61491570156", "party": 4, "time": "7pm"}
+            answer = httpx.post(f"http://127.0.0.1:{port}/bookings", json=booking, timeout=30)
+        finally:
+            app.terminate()
+            app.wait(timeout=30)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sms_status"] == "sent"
+    [message] = sandbox.state.messages.values()
+    assert [r.msisdn for r in message.recipients] == ["61491570156"]
