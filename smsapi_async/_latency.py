@@ -2,7 +2,7 @@
 
 One estimate for :class:`~smsapi_async.RateLimiter` and :class:`~smsapi_async.RedisRateLimiter`,
 so a fleet sharing a Redis limiter learns the same margin one process would (the policy is written
-out in the ``RateLimiter`` docstring and in the README, "What the limiter guarantees").
+out in the ``RateLimiter`` docstring and in docs/rate-limits.md, "What the limiter guarantees").
 """
 
 from __future__ import annotations

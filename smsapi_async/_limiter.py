@@ -248,7 +248,6 @@ class RateLimiter:
         "_changed_at",
         "_clean",
         "_clock",
-        "_early",
         "_floor",
         "_head_sleep",
         "_interval",
@@ -261,6 +260,7 @@ class RateLimiter:
         "_max_rate",
         "_now",
         "_nudge",
+        "_open",
         "_paused_until",
         "_rate",
         "_ready",
@@ -342,6 +342,8 @@ class RateLimiter:
             self._forget_head,
         )
         self._lanes.on_change(self._wake_head)
+        self._open = True  # nobody queued and the rate not being discovered: acquire()'s fast path
+        self._sync_open()
         self._nudge: anyio.Event | None = None  # set when a head waiting on pending sends may go
         self._head_sleep: tuple[anyio.CancelScope, float] | None = None  # the head's timer, and until
         self._latencies = LatencyWindow()  # the margin estimate (shared with the Redis limiter)
@@ -350,7 +352,6 @@ class RateLimiter:
         self._last_relax = -math.inf
         self._timing = False  # whether any send was timed (then latencies will come)
         self._ready = -math.inf
-        self._early = -math.inf  # when a queued caller may go (GRANT_EARLY before the schedule)
         self._set_margin(self._floor)
 
     # --- configuration and state --------------------------------------------------------------
@@ -386,6 +387,7 @@ class RateLimiter:
 
     def _set_rate(self, rate: float, now: float) -> None:
         self._rate = rate
+        self._sync_open()
         self._changed_at = now
         self._clean = 0
         cap = max(1, int(rate))
@@ -478,21 +480,26 @@ class RateLimiter:
         if self._adaptive:
             self._set_margin(self._target_margin())
 
-    def _update(self) -> None:
-        """Recompute when the next grant may go (every change of state comes through here)."""
+    def _window_bound(self) -> float:
+        """The earliest the window of sends allows the next grant (``inf``: not until a pending
+        request leaves or gives up its place)."""
         allowed = self._cap - self._unsent  # sends the window may still hold, this grant included
         sends = self._sends
         if allowed <= 0:
-            window = math.inf  # until a pending request leaves or gives up its place
-        elif len(sends) >= allowed:
-            window = sends[-allowed] + self._window
-        else:
-            window = -math.inf
-        scheduled = self._tat - self._tolerance
-        hard = window if window > self._paused_until else self._paused_until
-        self._ready = scheduled if scheduled > hard else hard
-        scheduled -= GRANT_EARLY
-        self._early = scheduled if scheduled > hard else hard
+            return math.inf
+        if len(sends) >= allowed:
+            return sends[-allowed] + self._window
+        return -math.inf
+
+    def _early_ready(self) -> float:
+        """When a queued caller may go: up to ``GRANT_EARLY`` before its place in the schedule,
+        never before the window of sends or a pause allows (module docstring)."""
+        return max(self._tat - self._tolerance - GRANT_EARLY, self._window_bound(), self._paused_until)
+
+    def _update(self) -> None:
+        """Recompute when the next grant may go (every change of state comes through here)."""
+        window = self._window_bound()
+        self._ready = max(self._tat - self._tolerance, self._paused_until, window)
         nudge = self._nudge
         if nudge is not None and window != math.inf:
             self._nudge = None
@@ -601,32 +608,37 @@ class RateLimiter:
             RuntimeError: callers of another event loop, still running in another thread, are
                 queued: a limiter serves one event loop at a time (give each thread its own).
         """
-        if not self._lanes.queued:  # nobody queued
+        if self._open:  # nobody queued, and the rate is not being discovered
             now = self._now()
             if now >= self._ready:
                 # _update() inlined for the uncontended path: no waiter, so no head to wake
                 tat = self._tat
-                if self._max_rate != self._rate:  # discovering: was it back to back?
-                    self._probe(now <= tat + 0.5 * self._interval)
-                tat = self._tat  # (a step up moves it)
                 tat = (tat if tat > now else now) + self._interval
                 self._tat = tat
                 sends = self._sends
                 sends.append(now)
                 ready = tat - self._tolerance
                 allowed = self._cap - self._unsent
-                # tat becomes the bound of the window and the pause (one local less)
                 if allowed <= 0:
-                    tat = math.inf
+                    ready = math.inf
                 elif allowed <= len(sends):
-                    tat = sends[-allowed] + self._window
-                else:
-                    tat = -math.inf
-                if self._paused_until > tat:  # noqa: PLR1730  (max() is a call: slower here)
-                    tat = self._paused_until
-                self._ready = ready if ready > tat else tat
-                ready -= GRANT_EARLY
-                self._early = ready if ready > tat else tat
+                    tat = sends[-allowed] + self._window  # (the window's bound: one local less)
+                    if tat > ready:  # noqa: PLR1730  (max() is a call: slower here)
+                        ready = tat
+                if self._paused_until > ready:  # noqa: PLR1730
+                    ready = self._paused_until
+                self._ready = ready
+                return
+        elif not self._lanes.queued:  # nobody queued: discovering the rate (or a dropped loop's queue)
+            now = self._now()
+            if now >= self._ready:
+                if self._max_rate != self._rate:  # was it back to back?
+                    self._probe(now <= self._tat + 0.5 * self._interval)
+                tat = self._tat  # (a step up moves it)
+                self._tat = (tat if tat > now else now) + self._interval
+                self._sends.append(now)
+                self._update()
+                self._sync_open()
                 return
         lane = 1 if priority == "default" else lane_of(priority)
         # (few locals: every parked waiter holds this frame; max_wait becomes the deadline)
@@ -642,13 +654,13 @@ class RateLimiter:
                 self._lanes.check(lane, ticket)  # its event loop stopped and another took the limiter over
                 now = self._now()
                 ready = self._ready
-                if now >= self._early:  # due, or due within GRANT_EARLY: go with the one before
+                if now >= self._early_ready():  # due, or due within GRANT_EARLY: go with the one before
                     # a caller cancelled in the tick that made it the head must not be granted (it
                     # may not have reached a checkpoint since): this yields only if cancelled
                     await anyio.lowlevel.checkpoint_if_cancelled()
                     break
                 if max_wait is not None and math.inf > ready > max_wait:
-                    if self._early > max_wait:
+                    if self._early_ready() > max_wait:
                         raise past_deadline()  # noqa: TRY301 (the except only hands the place on)
                     ready = max_wait  # wake at the deadline: then within GRANT_EARLY of its turn
                 if ready == math.inf:  # a full window of pending sends: wait until one leaves
@@ -714,7 +726,7 @@ class RateLimiter:
         if not self._lanes.queued:  # nobody queued: acquire()'s uncontended path, minus the send
             now = self._now()
             if now >= self._ready:
-                if self._max_rate != self._rate:  # discovering: was it back to back?
+                if self._max_rate != self._rate:  # discovering the rate: was it back to back?
                     self._probe(now <= self._tat + 0.5 * self._interval)
                 tat = self._tat
                 self._tat = (tat if tat > now else now) + self._interval
@@ -728,8 +740,13 @@ class RateLimiter:
         self._update()
         return Reservation(self)
 
+    def _sync_open(self) -> None:
+        self._open = not self._lanes.queued and self._max_rate == self._rate
+
     def _wake_head(self) -> None:
-        """The lane whose head takes the next grant changed: the sleeping head looks again."""
+        """The lane whose head takes the next grant changed (or the queue emptied or filled): the
+        sleeping head looks again."""
+        self._sync_open()
         head_sleep = self._head_sleep
         if head_sleep is not None:
             self._head_sleep = None
@@ -743,6 +760,7 @@ class RateLimiter:
         """The queued callers' event loop is gone: so is whatever its head waited on."""
         self._nudge = None
         self._head_sleep = None
+        self._open = False  # the lanes count again as the next caller queues (then _wake_head)
 
     async def __aenter__(self) -> None:
         await self.acquire()

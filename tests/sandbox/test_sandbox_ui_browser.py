@@ -4,7 +4,7 @@ End to end over real sockets: the client sends to two numbers on a served sandbo
 open; both threads appear without a reload, their delivery state turns to delivered, and a reply typed
 in a thread reaches the app's reply callback (signed) and ``client.sms.user_responses()``.
 Screenshots of the list and a thread are saved under ``artifacts/ui/`` (git-ignored; ``SMSAPI_ARTIFACTS``
-moves it). ``SMSAPI_UPDATE_DOCS_SCREENSHOT=1`` also rewrites ``docs/inbox.png`` for the README.
+moves it). ``SMSAPI_UPDATE_DOCS_SCREENSHOT=1`` also rewrites ``docs/inbox.png`` for docs/sandbox.md.
 
 In CI (``CI=true``) a missing browser or Playwright fails the test; elsewhere it skips.
 """
