@@ -89,7 +89,8 @@ def _warn_if_exposed(settings: _Settings, path: Path, parser: configparser.Confi
 
 CLI_RETRY_WAIT = 2.0
 """Seconds a one-off command's call may spend waiting to be resent: a person is watching, so a
-server that cannot be reached is reported within a couple of seconds (bulk runs wait longer)."""
+server that cannot be reached is reported within a couple of seconds (bulk runs and long watches,
+``status --wait`` and ``replies --follow``, wait as long as the library allows)."""
 
 
 def _client(settings: _Settings, *, patient: bool = False) -> AsyncSmsClient:

@@ -124,7 +124,7 @@ def status(settings: _Settings, message_id: int, wait: bool, timeout: float, eve
         _emit(settings, data, _pairs_table(f"Message {message_id}", data))
         return EXIT_OK if complete else EXIT_PARTIAL
 
-    _run(settings, work)
+    _run(settings, work, patient=wait)  # a long watch keeps retrying
 
 
 @cli.command()
@@ -157,7 +157,7 @@ def replies(settings: _Settings, since: float, follow: bool, every: float) -> No
             show(r.id, r.message_id, r.msisdn, r.response, r.received_at)
         return EXIT_OK
 
-    _run(settings, work)
+    _run(settings, work, patient=follow)  # a long watch keeps retrying
 
 
 @cli.command()
