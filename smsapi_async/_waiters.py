@@ -68,6 +68,7 @@ class WaiterQueue:
         "_events",
         "_gates",
         "_head",
+        "_new_event",
         "_next",
         "_on_reset",
         "_opened",
@@ -87,6 +88,9 @@ class WaiterQueue:
         self._gates: dict[int, anyio.Event] = {}  # ticket // GATE -> the event far waiters share
         self._opened = 0  # gates below this generation have been opened
         self._owner: Any = None  # the event loop whose tasks are queued
+        # the owner's backend's event class: anyio.Event() looks the backend up each time (sniffio,
+        # a few µs), twice per waiter of a crowd; found again after the queue was empty
+        self._new_event: Callable[[], anyio.Event] | None = None
 
     def __len__(self) -> int:
         """How many callers are queued (the head included)."""
@@ -104,6 +108,8 @@ class WaiterQueue:
             RuntimeError: tasks of another event loop, still running in another thread, are queued.
         """
         self._owner = self.claim() if token is _UNCLAIMED else token
+        if self._next == self._head:  # the first waiter (perhaps of another event loop than before)
+            self._new_event = None
         ticket = self._next
         self._next = ticket + 1
         return ticket
@@ -155,13 +161,22 @@ class WaiterQueue:
         if ticket - head < GATE:
             event = self._events.get(ticket)
             if event is None:
-                event = self._events[ticket] = anyio.Event()
+                event = self._events[ticket] = self._event()
             return event
         generation = ticket // GATE
         gate = self._gates.get(generation)
         if gate is None:
-            gate = self._gates[generation] = anyio.Event()
+            gate = self._gates[generation] = self._event()
         return gate
+
+    def _event(self) -> anyio.Event:
+        """A new event of the queued callers' backend."""
+        new = self._new_event
+        if new is None:
+            event = anyio.Event()
+            self._new_event = type(event)
+            return event
+        return new()
 
     def is_head(self, ticket: int) -> bool:
         """Whether ``ticket`` is the head of the queue."""
