@@ -261,9 +261,13 @@ class AsyncSmsClient:
             raise InvalidRequestError(f"response_format must be 'json' or 'xml', got {response_format!r}")
         if http_client is not None and transport is not None:
             raise InvalidRequestError("pass either http_client or transport, not both")
-        if base_url is None:
-            base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
-        self._base_url = _check_base_url(base_url)
+        if base_url is None and os.environ.get(ENV_BASE_URL):
+            try:
+                self._base_url = _check_base_url(os.environ[ENV_BASE_URL])
+            except InvalidRequestError as exc:  # say where the value came from
+                raise InvalidRequestError(f"${ENV_BASE_URL}: {exc}") from None
+        else:
+            self._base_url = _check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
         self._format = response_format
         self._key_hint = _mask(key)
         self._auth = httpx.BasicAuth(key, secret)

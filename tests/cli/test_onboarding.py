@@ -30,7 +30,10 @@ def test_base_url_comes_from_the_argument_then_the_environment_then_the_real_api
     monkeypatch.setenv("SMSAPI_BASE_URL", "")  # set but empty: as if unset
     assert AsyncSmsClient("k", "s").base_url == DEFAULT_BASE_URL
     monkeypatch.setenv("SMSAPI_BASE_URL", "http://example.com")  # checked like the argument
-    with pytest.raises(InvalidRequestError, match="https"):
+    with pytest.raises(InvalidRequestError, match=r"^\$SMSAPI_BASE_URL: base_url must be https"):
+        AsyncSmsClient("k", "s")
+    monkeypatch.setenv("SMSAPI_BASE_URL", "not a url at all")
+    with pytest.raises(InvalidRequestError, match=r"^\$SMSAPI_BASE_URL: "):
         AsyncSmsClient("k", "s")
 
 

@@ -234,6 +234,38 @@ async def test_ten_thousand_waiters_share_one_timer() -> None:
     assert limiter.waiting == 0
 
 
+async def test_callers_granted_early_never_break_the_window_nor_a_pause() -> None:
+    """At a rate where GRANT_EARLY spans several intervals, grants come in bunches: still no
+    1 + margin seconds hold more than the rate, none falls inside a pause, and none comes more than
+    GRANT_EARLY before its place in an evenly spaced schedule."""
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    times: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        times.append(clock.now())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3000):
+            tg.start_soon(one)
+        await clock.settle()
+        await clock.advance(0.4)
+        limiter.pause(0.3)  # from 0.4 s to 0.7 s nothing may be granted
+        paused_at = clock.now()
+        await clock.run_until_idle()
+    assert len(times) == 3000
+    assert max_in_window(times) <= 1000  # any closed second, stricter than the server's
+    ordered = sorted(times)  # and the rule itself: any rate + 1 grants span 1 + margin at least
+    spans = [ordered[i + 1000] - ordered[i] for i in range(len(ordered) - 1000)]
+    assert min(spans) >= 1.0 + limiter.safety_margin - 1e-9
+    assert not [t for t in times if paused_at < t < paused_at + 0.3]
+    before = [t for t in times if t <= paused_at]
+    for n, t in enumerate(before):  # the n-th grant's place in the schedule is n intervals in
+        assert t >= n * limiter.interval - GRANT_EARLY - 1e-9
+    assert len(before) < len(times) - 900  # the pause held real work back
+
+
 async def test_cancelled_waiter_leaks_no_capacity() -> None:
     clock = FakeClock()
     limiter = RateLimiter(2, clock=clock)

@@ -192,3 +192,20 @@ async def test_bad_lane_arguments_are_refused(call: Callable[[RateLimiter], Any]
     limiter.pause(1)  # so the call queues
     with pytest.raises(InvalidRequestError):
         await call(limiter)
+
+
+async def test_waiting_in_counts_each_lane_and_refuses_an_unknown_one() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock)
+    await limiter.acquire()  # the free grant: everyone after it queues
+    async with anyio.create_task_group() as tg:
+        for priority, count in (("interactive", 1), ("default", 2), ("bulk", 3)):
+            for _ in range(count):
+                tg.start_soon(limiter.acquire, priority)
+        await clock.settle()
+        assert [limiter.waiting_in(p) for p in PRIORITIES] == [1, 2, 3]
+        assert limiter.waiting == 6
+        with pytest.raises(InvalidRequestError, match="priority"):
+            limiter.waiting_in("urgent")  # type: ignore[arg-type]
+        tg.cancel_scope.cancel()
+    assert limiter.waiting == 0

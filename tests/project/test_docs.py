@@ -138,8 +138,6 @@ def test_the_documented_config_file_works_uncommented(tmp_path: Path) -> None:
 
 
 def test_the_site_builds_strictly_with_a_reference_entry_for_every_public_name(tmp_path: Path) -> None:
-    pytest.importorskip("mkdocs")
-    pytest.importorskip("mkdocstrings")
     site = tmp_path / "site"
     built = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
