@@ -55,12 +55,18 @@ def lane_of(priority: object) -> int:
 class Lanes:
     """Three FIFO queues of waiting callers and the rule for whose turn it is (module docstring)."""
 
-    __slots__ = ("_on_change", "_run", "_turn", "queued", "queues")
+    __slots__ = ("_chosen", "_on_change", "_run", "_turn", "queued", "queues")
 
     def __init__(self, owner: str, advice: str, on_reset: Callable[[], None] | None = None) -> None:
-        self.queues = tuple(WaiterQueue(owner, advice, on_reset) for _ in PRIORITIES)
+        def reset() -> None:  # a lane's waiters were dropped with their event loop
+            self._recount()
+            if on_reset is not None:
+                on_reset()
+
+        self.queues = tuple(WaiterQueue(owner, advice, reset) for _ in PRIORITIES)
         self.queued = 0  # callers waiting in any lane
         self._run = [0] * len(PRIORITIES)  # grants in a row to each lane while a lower one waited
+        self._chosen: int | None = None  # what chosen() returns: recomputed as the lanes change
         self._turn: list[anyio.Event | None] = [None] * len(PRIORITIES)
         self._on_change: Callable[[], None] = _nothing
 
@@ -82,6 +88,13 @@ class Lanes:
 
     def chosen(self) -> int | None:
         """The lane whose head takes the next grant, or ``None`` when nobody waits."""
+        return self._chosen
+
+    def _recount(self) -> None:
+        self.queued = sum(map(len, self.queues))
+        self._chosen = self._choose()
+
+    def _choose(self) -> int | None:
         queues = self.queues
         for high in range(len(queues)):
             if queues[high]:
@@ -109,9 +122,9 @@ class Lanes:
                 ticket = queue.enter(token)
                 self.queued += 1
                 return ticket
-        before = self.chosen()
+        before = self._chosen
         ticket = queue.enter(token)
-        self.queued = len(self)
+        self.queued += 1
         self._changed(before)
         return ticket
 
@@ -120,21 +133,28 @@ class Lanes:
         event = self.queues[lane].gate(ticket)
         if event is not None:
             return event
-        if self.chosen() == lane:
+        if self._chosen == lane:
             return None
         turn = self._turn[lane]
         if turn is None:
             turn = self._turn[lane] = anyio.Event()
         return turn
 
-    def leave(self, lane: int, ticket: int, *, granted: bool) -> None:
-        """``ticket`` is done waiting (``granted``, cancelled or failed): call it exactly once."""
-        before = self.chosen()
-        self.queues[lane].leave(ticket)
-        self.queued = len(self)
+    def leave(self, lane: int, ticket: int, *, granted: bool, due: int = 0) -> None:
+        """``ticket`` is done waiting (``granted``, cancelled or failed): call it exactly once.
+
+        ``due``: how many more callers the limiter could grant at once now; that many behind the
+        next head are woken with it (:meth:`WaiterQueue.wake_ahead`).
+        """
+        before = self._chosen
+        if self.queues[lane].leave(ticket):  # (else it was dropped with its event loop: not counted)
+            self.queued -= 1
         if granted:
             self.granted(lane)
         self._changed(before)
+        chosen = self._chosen
+        if due > 1 and chosen is not None:
+            self.queues[chosen].wake_ahead(due - 1)
 
     def granted(self, lane: int) -> None:
         """Count a grant to ``lane`` (also called for grants made without queueing)."""
@@ -148,7 +168,7 @@ class Lanes:
         self.queues[lane].check(ticket)
 
     def _changed(self, before: int | None) -> None:
-        after = self.chosen()
+        after = self._chosen = self._choose()
         if after == before:
             return
         if after is not None:

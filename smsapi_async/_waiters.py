@@ -74,6 +74,7 @@ class WaiterQueue:
         "_opened",
         "_owner",
         "_owner_name",
+        "_woken",
     )
 
     def __init__(self, owner: str, advice: str, on_reset: Callable[[], None] | None = None) -> None:
@@ -87,6 +88,7 @@ class WaiterQueue:
         self._events: dict[int, anyio.Event] = {}  # ticket -> its own event (near the head only)
         self._gates: dict[int, anyio.Event] = {}  # ticket // GATE -> the event far waiters share
         self._opened = 0  # gates below this generation have been opened
+        self._woken = 0  # wake_ahead() went up to (not including) this ticket
         self._owner: Any = None  # the event loop whose tasks are queued
         # the owner's backend's event class: anyio.Event() looks the backend up each time (sniffio,
         # a few µs), twice per waiter of a crowd; found again after the queue was empty
@@ -178,19 +180,38 @@ class WaiterQueue:
             return event
         return new()
 
-    def is_head(self, ticket: int) -> bool:
-        """Whether ``ticket`` is the head of the queue."""
-        return ticket == self._head and ticket >= self._base
+    def wake_ahead(self, count: int) -> None:
+        """Wake the ``count`` waiters after the head now, those parked on events of their own: the
+        limiter expects to grant them in the same tick as the head, one after the other, instead
+        of one tick (one pass of the event loop) each. Only a hint: a woken waiter that is not
+        the head yet when it runs parks again, and promotion still wakes every new head."""
+        head = self._head
+        start = max(head + 1, self._woken)
+        stop = min(head + 1 + count, self._next, head + GATE)
+        if start >= stop:
+            return
+        events = self._events
+        for ticket in range(start, stop):
+            event = events.pop(ticket, None)
+            if event is not None:
+                event.set()
+            elif ticket not in self._cancelled:  # not parked on an event of its own (yet)
+                stop = ticket
+                break
+        self._woken = stop
 
-    def leave(self, ticket: int) -> None:
-        """``ticket`` is done waiting (granted, cancelled or failed): call it exactly once."""
+    def leave(self, ticket: int) -> bool:
+        """``ticket`` is done waiting (granted, cancelled or failed): call it exactly once.
+
+        Returns ``False`` if it was no longer counted (dropped with its event loop).
+        """
         if ticket < self._base:
-            return  # dropped with its event loop
+            return False  # dropped with its event loop
         events = self._events
         if ticket != self._head:
             events.pop(ticket, None)
             self._cancelled.add(ticket)  # skipped when the head reaches it
-            return
+            return True
         head = ticket + 1
         cancelled = self._cancelled
         if cancelled:
@@ -200,7 +221,7 @@ class WaiterQueue:
         self._head = head
         if head == self._next:
             self._owner = None
-            return
+            return True
         event = events.pop(head, None)
         if event is not None:
             event.set()
@@ -213,6 +234,7 @@ class WaiterQueue:
             if gate is not None:
                 gate.set()
         self._opened = last
+        return True
 
 
 def loop_token() -> Any:

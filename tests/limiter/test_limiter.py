@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import random
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsapi_async import DEFAULT_SAFETY_MARGIN, FakeClock, InvalidRequestError, RateLimiter
-from smsapi_async._limiter import GRANT_EARLY, TIMER_SLACK
+from smsapi_async._limiter import GRANT_BUNCH, GRANT_EARLY, TIMER_SLACK, WAKE_AHEAD
 
 pytestmark = pytest.mark.anyio
 
@@ -224,8 +225,9 @@ async def test_ten_thousand_waiters_share_one_timer() -> None:
         for _ in range(10_000):
             tg.start_soon(one)
         await clock.settle()
-        # the first goes at once, and so do those due within GRANT_EARLY of it; the rest park
-        early = math.floor(GRANT_EARLY / limiter.interval)
+        # the first goes at once, and so do those due within GRANT_BUNCH of it (at this rate a
+        # timer cannot space them); the rest park
+        early = math.floor(GRANT_BUNCH / limiter.interval)
         assert early >= 1
         assert limiter.waiting == 9_999 - early
         assert clock.sleepers == 1
@@ -235,9 +237,9 @@ async def test_ten_thousand_waiters_share_one_timer() -> None:
 
 
 async def test_callers_granted_early_never_break_the_window_nor_a_pause() -> None:
-    """At a rate where GRANT_EARLY spans several intervals, grants come in bunches: still no
-    1 + margin seconds hold more than the rate, none falls inside a pause, and none comes more than
-    GRANT_EARLY before its place in an evenly spaced schedule."""
+    """At a rate whose interval is below GRANT_EARLY, grants come in bunches: still no 1 + margin
+    seconds hold more than the rate, none falls inside a pause, and none comes more than
+    GRANT_BUNCH before its place in an evenly spaced schedule."""
     clock = FakeClock()
     limiter = RateLimiter(1000, clock=clock)
     times: list[float] = []
@@ -262,8 +264,95 @@ async def test_callers_granted_early_never_break_the_window_nor_a_pause() -> Non
     assert not [t for t in times if paused_at < t < paused_at + 0.3]
     before = [t for t in times if t <= paused_at]
     for n, t in enumerate(before):  # the n-th grant's place in the schedule is n intervals in
-        assert t >= n * limiter.interval - GRANT_EARLY - 1e-9
+        assert t >= n * limiter.interval - GRANT_BUNCH - 1e-9
     assert len(before) < len(times) - 900  # the pause held real work back
+
+
+class CountingClock(FakeClock):
+    """A fake clock that counts the timed sleeps asked of it (each one a wake-up of the loop)."""
+
+    __slots__ = ("sleeps",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeps = 0
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.sleeps += 1
+        await super().sleep(seconds)
+
+
+async def test_a_crowd_at_a_high_rate_wakes_the_loop_once_per_bunch_not_per_grant() -> None:
+    """2 000 callers drained at 1 000/s: the head sleeps about once per GRANT_BUNCH of schedule,
+    not once per grant (nor once per GRANT_EARLY): each timed wake-up of an idle process costs
+    CPU, which the contention benchmark counts."""
+    clock = CountingClock()
+    limiter = RateLimiter(1000, clock=clock)
+    times: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        times.append(clock.now())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(2000):
+            tg.start_soon(one)
+        await clock.run_until_idle()
+    assert len(times) == 2000
+    span = times[-1] - times[0]
+    assert span >= 1999 * limiter.interval - GRANT_BUNCH - 1e-9  # still paced: no faster than the rate
+    assert clock.sleeps <= span / GRANT_BUNCH + 3
+    assert max_in_window(times) <= 1000
+
+
+async def test_at_the_api_rates_nothing_is_bunched() -> None:
+    """At 15 calls/s (intervals of 67 ms) a queued caller is never granted more than GRANT_EARLY
+    before its place in the schedule: bunching is only for rates a timer cannot space."""
+    clock = FakeClock()
+    limiter = RateLimiter(15, clock=clock)
+    times = await grant_times(limiter, clock, 40)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= limiter.interval - GRANT_EARLY - 1e-9
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_callers_due_together_are_granted_in_a_few_passes_of_the_loop(anyio_backend: str) -> None:
+    """When the schedule lets many queued callers go at once, the next head and those behind it
+    are woken together, not one pass of the event loop each. (asyncio runs woken tasks in the
+    order woken; trio may run a batch in either order, where this gains nothing but loses no
+    order: the FIFO tests run on both.)"""
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    passes = 0
+    grants: list[tuple[float, int, int]] = []  # (time, pass of the event loop, caller)
+
+    async def count_passes() -> None:
+        nonlocal passes
+        while True:
+            await anyio.lowlevel.checkpoint()
+            passes += 1
+
+    async def one(n: int) -> None:
+        await limiter.acquire()
+        grants.append((clock.now(), passes, n))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(count_passes)
+        for n in range(600):
+            tg.start_soon(one, n)
+            await anyio.lowlevel.checkpoint()  # queue in this order
+        await clock.run_until_idle()
+        tg.cancel_scope.cancel()
+    assert [n for _, _, n in grants] == list(range(600))
+    bunches: dict[float, set[int]] = {}
+    for at, seen, _ in grants:
+        if at > 0:  # (the first bunch is granted as the callers arrive)
+            bunches.setdefault(at, set()).add(seen)
+    sizes = collections.Counter(at for at, _, _ in grants if at > 0)
+    assert max(sizes.values()) > WAKE_AHEAD  # bunches bigger than one wake-ahead
+    for at, seen in bunches.items():
+        assert len(seen) <= 3 + sizes[at] // WAKE_AHEAD, (at, sizes[at], sorted(seen))
 
 
 async def test_cancelled_waiter_leaks_no_capacity() -> None:
