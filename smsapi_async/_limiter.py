@@ -677,7 +677,7 @@ class RateLimiter:
                 if now >= self._early_ready():  # due, or due within GRANT_EARLY: go with the one before
                     # a caller cancelled in the tick that made it the head must not be granted (it
                     # may not have reached a checkpoint since): this yields only if cancelled
-                    await anyio.lowlevel.checkpoint_if_cancelled()
+                    await self._lanes.checkpoint_if_cancelled()
                     break
                 if max_wait is not None and math.inf > ready > max_wait:
                     if self._early_ready() > max_wait:

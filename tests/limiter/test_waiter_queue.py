@@ -244,6 +244,42 @@ def test_a_second_running_loop_in_another_thread_is_refused_at_once(
     assert limiter.waiting == 0
 
 
+def test_a_trio_guest_run_on_the_asyncio_loop_is_refused_not_mistaken_for_it(
+    make_limiter: MakeLimiter,
+) -> None:
+    """Trio in guest mode runs its tasks inside the asyncio loop's thread and callbacks, where
+    asyncio's own "running loop" is the host's: the queue must still see a trio caller (the
+    library sniffio reads in its task differs) and refuse it, not queue it among asyncio tasks."""
+    trio = pytest.importorskip("trio")
+    limiter = make_limiter(20)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        limiter.pause(PAUSE)
+        head = asyncio.ensure_future(limiter.acquire())  # an asyncio caller queued first
+        await until(lambda: limiter.waiting == 1)
+        finished: asyncio.Future[object] = loop.create_future()
+
+        async def guest() -> None:
+            with trio.fail_after(5):
+                await limiter.acquire()
+
+        trio.lowlevel.start_guest_run(
+            guest,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=finished.set_result,
+        )
+        started = time.monotonic()
+        outcome = await asyncio.wait_for(finished, 10)
+        with pytest.raises(RuntimeError, match="another running event loop"):
+            outcome.unwrap()  # type: ignore[attr-defined]
+        assert time.monotonic() - started < PAUSE / 2  # at once, not after the pause
+        await asyncio.wait_for(head, 10)  # the asyncio caller goes on
+
+    asyncio.run(main())
+    assert limiter.waiting == 0
+
+
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # where aiolimiter runs
 async def test_a_parked_waiter_holds_no_more_memory_than_with_aiolimiter(make_limiter: MakeLimiter) -> None:
     # the same quantity as benchmarks.peers.crowd: traced bytes per asyncio task parked in acquire
