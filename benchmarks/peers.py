@@ -271,7 +271,8 @@ def contention(waiters: int = 2_000, rates: Sequence[float] = (1_000.0, 5_000.0)
         ("limiter", "rate", "wall / ideal", "CPU µs/grant"),
         rows,
         note="ideal = (waiters - 1) / rate; the peers let a burst of `rate` calls through at once, "
-        "so their wall time is about half the ideal; ours paces the grants (a server counting a "
+        "so their wall time is about half the ideal (at a rate above the number of waiters, nobody "
+        "waits for them at all); ours paces the grants (a server counting a "
         "strict sliding second refuses a burst), in bunches of up to 50 ms at these rates, so its "
         "head wakes at most 20 times a second. CPU per grant includes creating and finishing the "
         "waiting task, the same for every limiter, and every timed wake-up of the idle process (on "
