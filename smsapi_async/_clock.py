@@ -97,16 +97,23 @@ class FakeClock:
         Under trio this is exact (``wait_all_tasks_blocked``). asyncio offers no cheap exact test
         (anyio's polls with 0.1 s real sleeps), so there it yields to the scheduler until
         :attr:`QUIET_ROUNDS` rounds pass in which no task started or finished sleeping on this
-        clock: enough for any chain of wake-ups that ends by sleeping on the clock or on an event.
+        clock and no limiter granted a queued caller (:meth:`note_activity`): enough for any chain
+        of wake-ups that ends by sleeping on the clock or on an event.
         """
         if sniffio.current_async_library() == "trio":
             await anyio.wait_all_tasks_blocked()
             return
-        quiet = 0
+        quiet = 0  # (a limiter handing grants down its queue, one pass each, counts as activity)
         while quiet < self.QUIET_ROUNDS:
             before = self._activity
             await anyio.lowlevel.checkpoint()
             quiet = quiet + 1 if self._activity == before else 0
+
+    def note_activity(self) -> None:
+        """Count as activity on this clock: :meth:`settle` goes on while it happens. A limiter
+        calls it as it grants a queued caller, since a chain of grants handed down a queue takes
+        one pass of the scheduler each and may end in a new sleep."""
+        self._activity += 1
 
     @property
     def sleepers(self) -> int:

@@ -65,7 +65,7 @@ from typing import Protocol, runtime_checkable
 import anyio
 import anyio.lowlevel
 
-from ._clock import Clock, SystemClock
+from ._clock import Clock, FakeClock, SystemClock
 from ._exceptions import InvalidRequestError, QueueTimeoutError
 from ._lanes import Lanes, Priority, lane_of, past_deadline, wait_for
 from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
@@ -273,6 +273,7 @@ class RateLimiter:
         "_margin",
         "_max_margin",
         "_max_rate",
+        "_note_activity",
         "_now",
         "_nudge",
         "_open",
@@ -346,6 +347,8 @@ class RateLimiter:
         self._clock: Clock = clock if clock is not None else SystemClock()
         # the uncontended path reads the time without a method call of ours in between
         self._now = time.monotonic if type(self._clock) is SystemClock else self._clock.now
+        # a FakeClock's settle() goes on while queued callers are granted one pass apart
+        self._note_activity = self._clock.note_activity if isinstance(self._clock, FakeClock) else None
         self._tat = -math.inf  # theoretical arrival time of the next grant (GCRA)
         self._interval = (1.0 + self._floor) / self._rate
         self._early = GRANT_EARLY
@@ -510,8 +513,8 @@ class RateLimiter:
 
     def _early_ready(self) -> float:
         """When a queued caller may go: up to ``GRANT_EARLY`` (``GRANT_BUNCH`` above 200 calls/s)
-        before its place in the schedule,
-        never before the window of sends or a pause allows (module docstring)."""
+        before its place in the schedule, never before the window of sends or a pause allows
+        (module docstring)."""
         return max(self._tat - self._tolerance - self._early, self._window_bound(), self._paused_until)
 
     def _update(self) -> None:
@@ -705,6 +708,8 @@ class RateLimiter:
         sends.append(now if not sends or sends[-1] <= now else sends[-1])
         self._update()
         self._lanes.leave(lane, ticket, granted=True, due=self._due(now))
+        if self._note_activity is not None:
+            self._note_activity()
 
     def _due(self, now: float) -> int:
         """How many queued callers the schedule, the window of sends and any pause let go at once

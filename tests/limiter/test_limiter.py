@@ -306,6 +306,30 @@ async def test_a_crowd_at_a_high_rate_wakes_the_loop_once_per_bunch_not_per_gran
     assert max_in_window(times) <= 1000
 
 
+async def test_fake_time_settles_through_a_bunch_granted_one_pass_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without waking a bunch together (WAKE_AHEAD of 1), 50 grants due at once are handed down
+    the queue one pass of the scheduler each: FakeClock must not take that chain for a settled
+    loop and stop advancing time (the drain would then hang)."""
+    monkeypatch.setattr("smsapi_async._limiter.WAKE_AHEAD", 1)
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    granted = 0
+
+    async def one() -> None:
+        nonlocal granted
+        await limiter.acquire()
+        granted += 1
+
+    with anyio.fail_after(30):  # real seconds: a stalled fake clock fails here instead of hanging
+        async with anyio.create_task_group() as tg:
+            for _ in range(1000):
+                tg.start_soon(one)
+            await clock.run_until_idle()
+    assert granted == 1000
+
+
 async def test_at_the_api_rates_nothing_is_bunched() -> None:
     """At 15 calls/s (intervals of 67 ms) a queued caller is never granted more than GRANT_EARLY
     before its place in the schedule: bunching is only for rates a timer cannot space."""

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from smsapi_async import LANE_SHARE, FakeClock, InvalidRequestError, QueueTimeoutError, RateLimiter
 from smsapi_async._lanes import PRIORITIES
+from smsapi_async._limiter import GRANT_BUNCH
 
 pytestmark = pytest.mark.anyio
 
@@ -119,6 +120,46 @@ async def test_lanes_and_deadlines_keep_every_rule(arrivals: list[Arrival]) -> N
             before = [g for g, _ in served[max(0, k - LANE_SHARE + 1) : k]]
             assert len(before) == LANE_SHARE - 1, (k, lane)
             assert all(g < lane for g in before), (k, lane, before)
+
+
+fast_arrival = st.tuples(
+    st.floats(0, 0.4, allow_nan=False).map(lambda x: round(x, 4)),
+    st.sampled_from(PRIORITIES),
+    st.one_of(st.none(), st.floats(0, 0.2, allow_nan=False)),
+    st.one_of(st.none(), st.floats(0.0005, 0.2, allow_nan=False)),
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(fast_arrival, min_size=1, max_size=150))
+async def test_at_a_rate_that_bunches_grants_lanes_and_deadlines_keep_every_rule(
+    arrivals: list[Arrival],
+) -> None:
+    """Above 200 calls/s grants go in bunches and a due bunch is woken together: callers that
+    arrive, give up and are cancelled in the middle of it change none of the rules."""
+    rate = 300
+    run, arrivals = await run_arrivals(arrivals, rate=rate)
+    limiter = run.limiter
+    times = sorted(at for at, _, _ in run.grants)
+    for i in range(len(times) - rate):  # the window
+        assert times[i + rate] - times[i] >= 1.0 + limiter.safety_margin - 1e-9
+    for n, at in enumerate(times):  # no faster than the schedule, less the bunch
+        assert at >= n * limiter.interval - GRANT_BUNCH - 1e-9
+    for at, index, _ in run.grants:  # a deadline is met or refused, never overrun
+        max_wait = arrivals[index][2]
+        if max_wait is not None:
+            assert at <= arrivals[index][0] + max_wait + 1e-9
+    granted_order = [index for _, index, _ in run.grants]  # in the order granted
+    for lane in PRIORITIES:
+        in_lane = [i for i in granted_order if arrivals[i][1] == lane]
+        assert in_lane == [i for i in run.order if i in set(in_lane)]
+    served = run.served
+    for k, (lane, waiting) in enumerate(served):
+        if any(PRIORITIES.index(p) < lane for p, _ in waiting.values()):
+            before = [g for g, _ in served[max(0, k - LANE_SHARE + 1) : k]]
+            assert len(before) == LANE_SHARE - 1, (k, lane)
+            assert all(g < lane for g in before), (k, lane, before)
+    assert limiter.waiting == 0
 
 
 async def test_an_interactive_call_goes_within_one_interval_whatever_is_queued() -> None:
