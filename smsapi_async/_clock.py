@@ -21,7 +21,11 @@ __all__ = ["Clock", "FakeClock", "SystemClock"]
 
 @runtime_checkable
 class Clock(Protocol):
-    """What the limiter needs from time."""
+    """What the limiter needs from time.
+
+    A clock may also offer ``note_activity()``: :class:`~smsapi_async.RateLimiter` calls it each
+    time it grants a queued caller (:class:`FakeClock` counts it as activity while it settles).
+    """
 
     def now(self) -> float:
         """Seconds on a monotonic scale."""

@@ -120,17 +120,16 @@ class Lanes:
                 (in any lane).
         """
         token, backend, library = self._token()
-        queue = self.queues[lane]
         if self.queued:
             for other in self.queues:
                 if other:
                     other.claim(token)  # one event loop at a time, across the lanes too
-            self.backend, self._library = backend, library
-            if queue:  # its lane had callers already: whose turn it is cannot change
-                ticket = queue.enter(token)
-                self.queued += 1
-                return ticket
-        self.backend, self._library = backend, library
+        self.backend, self._library = backend, library  # let in: every queued caller runs on it
+        queue = self.queues[lane]
+        if queue:  # its lane had callers already: whose turn it is cannot change
+            ticket = queue.enter(token)
+            self.queued += 1
+            return ticket
         before = self._chosen
         ticket = queue.enter(token)
         self.queued += 1

@@ -31,7 +31,7 @@ still holds, so a late send still costs its lateness once per ``rate`` sends.
 
 Why queued callers due within ``GRANT_EARLY`` (5 ms) go together: a sleep is timed to about a
 millisecond at best, and each timed wake-up of an idle event loop costs CPU (on a virtual machine,
-100 to 200 microseconds, plus caches gone cold). At a high rate a crowd of waiters would pay one
+100 to 200 microseconds). At a high rate a crowd of waiters would pay one
 wake-up per grant and still fall behind. So the head sleeps until its exact time, and the callers
 whose turn comes within ``GRANT_EARLY`` after it are granted at once, each one interval later in
 the schedule; above 200 calls/s, where a timer cannot space the grants anyway, that span is
@@ -59,13 +59,14 @@ import math
 import numbers
 import time
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 import anyio
 import anyio.lowlevel
 
-from ._clock import Clock, FakeClock, SystemClock
+from ._clock import Clock, SystemClock
 from ._exceptions import InvalidRequestError, QueueTimeoutError
 from ._lanes import Lanes, Priority, lane_of, past_deadline, wait_for
 from ._latency import MIN_LATENCY_SAMPLES, LatencyWindow
@@ -347,8 +348,9 @@ class RateLimiter:
         self._clock: Clock = clock if clock is not None else SystemClock()
         # the uncontended path reads the time without a method call of ours in between
         self._now = time.monotonic if type(self._clock) is SystemClock else self._clock.now
-        # a FakeClock's settle() goes on while queued callers are granted one pass apart
-        self._note_activity = self._clock.note_activity if isinstance(self._clock, FakeClock) else None
+        # a clock that offers it (FakeClock) is told of each queued grant: see Clock
+        note = getattr(self._clock, "note_activity", None)
+        self._note_activity: Callable[[], object] | None = note if callable(note) else None
         self._tat = -math.inf  # theoretical arrival time of the next grant (GCRA)
         self._interval = (1.0 + self._floor) / self._rate
         self._early = GRANT_EARLY
@@ -717,9 +719,12 @@ class RateLimiter:
         each checks again as it goes."""
         if self._early_ready() > now:
             return 0
-        due = 1 + int((now - (self._tat - self._tolerance - self._early)) / self._interval)
+        # (compared before int(): a clock gone wild must not raise here, between a grant and its
+        # leaving the queue)
+        slots = (now - (self._tat - self._tolerance - self._early)) / self._interval
+        due = 1 + int(slots) if slots < WAKE_AHEAD else WAKE_AHEAD
         if due <= 1:
-            return due
+            return 1
         # the window: the j-th grant from now needs the send `allowed` places before it to have
         # left a window ago; sends are ascending, so count those that have
         sends, window = self._sends, self._window

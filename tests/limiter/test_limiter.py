@@ -330,6 +330,34 @@ async def test_fake_time_settles_through_a_bunch_granted_one_pass_at_a_time(
     assert granted == 1000
 
 
+class NotingClock(FakeClock):
+    """A fake clock that counts what a limiter tells it, or offers a non-callable in its place."""
+
+    __slots__ = ("notes",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes = 0
+
+    def note_activity(self) -> None:
+        self.notes += 1
+        super().note_activity()
+
+
+class NotNotingClock(FakeClock):
+    note_activity = None  # type: ignore[assignment]
+
+
+async def test_a_clock_offering_note_activity_hears_of_each_queued_grant_and_only_those() -> None:
+    noting = NotingClock()
+    limiter = RateLimiter(20, clock=noting)
+    times = await grant_times(limiter, noting, 8)  # the first goes at once, 7 queue
+    assert len(times) == 8
+    assert noting.notes == 7
+    ignored = NotNotingClock()  # an attribute that cannot be called is not called
+    assert len(await grant_times(RateLimiter(20, clock=ignored), ignored, 8)) == 8
+
+
 async def test_at_the_api_rates_nothing_is_bunched() -> None:
     """At 15 calls/s (intervals of 67 ms) a queued caller is never granted more than GRANT_EARLY
     before its place in the schedule: bunching is only for rates a timer cannot space."""

@@ -89,15 +89,16 @@ arrival = st.tuples(
 )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.lists(arrival, min_size=1, max_size=60))
-async def test_lanes_and_deadlines_keep_every_rule(arrivals: list[Arrival]) -> None:
-    run, arrivals = await run_arrivals(arrivals)
+def assert_every_rule(run: Run, arrivals: list[Arrival], rate: int) -> None:
+    """What any mix of lanes, deadlines and cancellations must keep."""
     limiter = run.limiter
     times = sorted(at for at, _, _ in run.grants)
     # the window: no 1 + margin seconds hold more than the rate
-    for i in range(len(times) - limiter.burst - 1):
-        assert times[i + 2] - times[i] >= 1.0 + limiter.safety_margin - 1e-9
+    for i in range(len(times) - rate):
+        assert times[i + rate] - times[i] >= 1.0 + limiter.safety_margin - 1e-9
+    # no faster than the schedule, less the most a caller may go early (a bunch)
+    for n, at in enumerate(times):
+        assert at >= n * limiter.interval - GRANT_BUNCH - 1e-9
     # a deadline is met or refused, never overrun
     for at, index, _ in run.grants:
         max_wait = arrivals[index][2]
@@ -106,8 +107,8 @@ async def test_lanes_and_deadlines_keep_every_rule(arrivals: list[Arrival]) -> N
     for at, index in run.refused:
         assert arrivals[index][2] is not None
         assert at <= arrivals[index][0] + arrivals[index][2] + 1e-9
-    # within a lane, arrival order (among callers that did not leave)
-    granted_order = [index for _, index, _ in sorted(run.grants)]
+    # within a lane, arrival order (among callers that did not leave), in the order granted
+    granted_order = [index for _, index, _ in run.grants]
     for lane in PRIORITIES:
         in_lane = [i for i in granted_order if arrivals[i][1] == lane]
         queued = [i for i in run.order if i in set(in_lane)]
@@ -120,6 +121,14 @@ async def test_lanes_and_deadlines_keep_every_rule(arrivals: list[Arrival]) -> N
             before = [g for g, _ in served[max(0, k - LANE_SHARE + 1) : k]]
             assert len(before) == LANE_SHARE - 1, (k, lane)
             assert all(g < lane for g in before), (k, lane, before)
+    assert limiter.waiting == 0
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(arrival, min_size=1, max_size=60))
+async def test_lanes_and_deadlines_keep_every_rule(arrivals: list[Arrival]) -> None:
+    run, arrivals = await run_arrivals(arrivals)
+    assert_every_rule(run, arrivals, rate=2)
 
 
 fast_arrival = st.tuples(
@@ -137,29 +146,8 @@ async def test_at_a_rate_that_bunches_grants_lanes_and_deadlines_keep_every_rule
 ) -> None:
     """Above 200 calls/s grants go in bunches and a due bunch is woken together: callers that
     arrive, give up and are cancelled in the middle of it change none of the rules."""
-    rate = 300
-    run, arrivals = await run_arrivals(arrivals, rate=rate)
-    limiter = run.limiter
-    times = sorted(at for at, _, _ in run.grants)
-    for i in range(len(times) - rate):  # the window
-        assert times[i + rate] - times[i] >= 1.0 + limiter.safety_margin - 1e-9
-    for n, at in enumerate(times):  # no faster than the schedule, less the bunch
-        assert at >= n * limiter.interval - GRANT_BUNCH - 1e-9
-    for at, index, _ in run.grants:  # a deadline is met or refused, never overrun
-        max_wait = arrivals[index][2]
-        if max_wait is not None:
-            assert at <= arrivals[index][0] + max_wait + 1e-9
-    granted_order = [index for _, index, _ in run.grants]  # in the order granted
-    for lane in PRIORITIES:
-        in_lane = [i for i in granted_order if arrivals[i][1] == lane]
-        assert in_lane == [i for i in run.order if i in set(in_lane)]
-    served = run.served
-    for k, (lane, waiting) in enumerate(served):
-        if any(PRIORITIES.index(p) < lane for p, _ in waiting.values()):
-            before = [g for g, _ in served[max(0, k - LANE_SHARE + 1) : k]]
-            assert len(before) == LANE_SHARE - 1, (k, lane)
-            assert all(g < lane for g in before), (k, lane, before)
-    assert limiter.waiting == 0
+    run, arrivals = await run_arrivals(arrivals, rate=300)
+    assert_every_rule(run, arrivals, rate=300)
 
 
 async def test_an_interactive_call_goes_within_one_interval_whatever_is_queued() -> None:
